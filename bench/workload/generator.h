@@ -1,0 +1,62 @@
+// Copyright 2026 Azimuth authors.
+//
+// generator.h — seeded synthetic batches for tests, benchmarks and the demo:
+// Azure, AWS and Google Cloud endpoints for a few models in three residency
+// zones, and requests with skewed token counts, SLOs, zones, home clouds and
+// priorities. The same spec and seed give the same batch on every machine
+// (own splitmix64 stream, no <random> distributions).
+//
+//   WorkloadSpec spec;
+//   spec.requests = 100000;
+//   spec.endpoints = 64;
+//   kernels::ProblemData data = GenerateWorkload(spec);
+#ifndef AZIMUTH_BENCH_WORKLOAD_GENERATOR_H_
+#define AZIMUTH_BENCH_WORKLOAD_GENERATOR_H_
+
+#include <cstdint>
+
+#include "azimuth/kernels/problem_data.h"
+
+namespace azimuth::bench {
+
+// WorkloadSpec
+struct WorkloadSpec {
+  std::int64_t requests = 10000;
+  int endpoints = 64;
+  std::uint64_t seed = 1;
+  // Total demand over total capacity, per model. Above ~0.8 capacity binds
+  // on the popular zones; above 1 requests must be rejected.
+  double load = 0.9;
+  kernels::AzureFirst mode = kernels::AzureFirst::kStrict;
+  double azure_discount = 0.2;  // used in weighted mode
+  // Token capacity never binds: only request counts do (a true network flow,
+  // so the integer optimum is exact with a min-cost-flow reference).
+  bool counts_only = false;
+  // Fraction of endpoints reported unhealthy.
+  double unhealthy = 0.03;
+};
+
+// GenerateWorkload()
+//
+// Builds the batch. The policy is DESIGN.md's example policy (gpt-6 is inside
+// its Azure-first launch window) with `mode`.
+kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec);
+
+// Rng
+//
+// splitmix64: tiny, fast and identical everywhere.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t Next();
+  double Uniform();  // [0, 1)
+  double Normal();   // standard normal
+  int Below(int n) { return static_cast<int>(Uniform() * n); }
+
+ private:
+  std::uint64_t state_;
+};
+
+}  // namespace azimuth::bench
+
+#endif  // AZIMUTH_BENCH_WORKLOAD_GENERATOR_H_

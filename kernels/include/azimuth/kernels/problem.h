@@ -1,0 +1,148 @@
+// Copyright 2026 Azimuth authors.
+//
+// problem.h — the solver's input: one batch of requests, the endpoint table and
+// the policy, as non-owning struct-of-arrays views (DESIGN.md, "Domain model").
+//
+// Strings (models, zones, tenants) are interned by the caller into small
+// integer ids; the solver only compares ids. Example:
+//
+//   azimuth::kernels::ProblemView problem;
+//   problem.endpoints.model = {endpoint_models.data(), endpoint_models.size()};
+//   ...
+//   auto result = azimuth::kernels::Solve(problem);
+//
+// This header is host-only and depends on nothing but the standard library, so
+// `kernels/` builds on a machine that has only CMake and the CUDA toolkit.
+#ifndef AZIMUTH_KERNELS_PROBLEM_H_
+#define AZIMUTH_KERNELS_PROBLEM_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace azimuth::kernels {
+
+// Span<T>
+//
+// A minimal read-only view of a contiguous array (C++17 has no std::span).
+template <typename T>
+struct Span {
+  const T* data = nullptr;
+  std::size_t size = 0;
+
+  Span() = default;
+  Span(const T* d, std::size_t n) : data(d), size(n) {}
+  Span(const std::vector<T>& v) : data(v.data()), size(v.size()) {}  // NOLINT
+  const T& operator[](std::size_t i) const { return data[i]; }
+  bool empty() const { return size == 0; }
+};
+
+// Cloud
+//
+// The provider of an endpoint, or the cloud a request's data lives in. The
+// numeric values index `PolicyView::egress_usd_per_1k`.
+enum class Cloud : std::uint8_t { kAzure = 0, kAws = 1, kGcp = 2, kOci = 3, kOther = 4 };
+inline constexpr int kNumClouds = 5;
+inline constexpr int kNumPriorities = 4;
+
+// CloudName() / ParseCloud()
+//
+// The lower-case names used in CSV files (`azure`, `aws`, `gcp`, `oci`,
+// `other`). ParseCloud() returns false for any other text.
+const char* CloudName(Cloud cloud);
+bool ParseCloud(const std::string& text, Cloud* cloud);
+
+// AzureFirst
+//
+// The objective (DESIGN.md, "The optimisation problem"): `kStrict` is
+// lexicographic (rejections, then Azure tokens, then cost); `kWeighted`
+// discounts Azure costs by `azure_discount`; `kOff` minimises cost.
+enum class AzureFirst : std::uint8_t { kStrict = 0, kWeighted = 1, kOff = 2 };
+const char* AzureFirstName(AzureFirst mode);
+
+// Reason
+//
+// One per request in a solution. `kAzureWaiver` is an assignment off Azure
+// under the launch-gate waiver; the last three are rejections.
+enum class Reason : std::uint8_t {
+  kOk = 0,
+  kAzureWaiver = 1,
+  kNoEligibleEndpoint = 2,
+  kCapacityExhausted = 3,
+  kInvalidRequest = 4,
+};
+const char* ReasonName(Reason reason);
+
+// EndpointsView
+//
+// M endpoints, one entry per endpoint in every column. `available` folds
+// health and telemetry freshness (rule 2): the control plane decides it, and
+// offline every healthy endpoint is available.
+struct EndpointsView {
+  Span<Cloud> cloud;
+  Span<std::int32_t> zone;   // interned residency zone
+  Span<std::int32_t> model;  // interned model name
+  Span<double> price_in_per_1k;
+  Span<double> price_out_per_1k;
+  Span<double> latency_p50_ms;
+  Span<double> latency_p95_ms;
+  Span<std::int64_t> tpm_limit;
+  Span<std::int64_t> rpm_limit;
+  Span<std::uint8_t> available;
+};
+
+// RequestsView
+//
+// N requests. `zone` is -1 for "any zone"; `slo_ms` is 0 for "no SLO";
+// `priority` is 0 (lowest) to 3 (highest).
+struct RequestsView {
+  Span<std::int32_t> model;
+  Span<std::int32_t> zone;
+  Span<std::int32_t> tokens_in;
+  Span<std::int32_t> tokens_out;
+  Span<std::int32_t> slo_ms;
+  Span<Cloud> home_cloud;
+  Span<std::uint8_t> priority;
+};
+
+// PolicyView
+//
+// The policy, already resolved against `now`: `launch_gated[m]` is true when
+// `now < azure_first_until[m]` for interned model id m (models beyond its size
+// are not gated).
+struct PolicyView {
+  AzureFirst azure_first = AzureFirst::kStrict;
+  double azure_discount = 0.0;
+  std::int64_t window_s = 60;
+  Span<std::uint8_t> launch_gated;
+  double latency_usd_per_ms = 0.0;
+  double egress_usd_per_1k[kNumClouds][kNumClouds] = {};  // [from][to]
+  double reject_usd[kNumPriorities] = {0, 0, 0, 0};
+};
+
+// ProblemView
+//
+// One batch. The solver validates sizes and values and reports the first
+// problem it finds; it never reads past a span.
+struct ProblemView {
+  EndpointsView endpoints;
+  RequestsView requests;
+  PolicyView policy;
+};
+
+// Limits the solver accepts, checked by Validate().
+inline constexpr std::size_t kMaxEndpoints = 2000;
+inline constexpr std::int32_t kMaxModels = 4000;
+inline constexpr std::int32_t kMaxZones = 1000;
+
+// TokenCapacity() / RequestCapacity()
+//
+// The exact integer capacities of one endpoint for a batch:
+// floor(limit * window_s / 60), computed without overflow.
+std::int64_t TokenCapacity(std::int64_t tpm_limit, std::int64_t window_s);
+std::int64_t RequestCapacity(std::int64_t rpm_limit, std::int64_t window_s);
+
+}  // namespace azimuth::kernels
+
+#endif  // AZIMUTH_KERNELS_PROBLEM_H_

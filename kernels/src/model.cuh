@@ -1,0 +1,219 @@
+// Copyright 2026 Azimuth authors.
+//
+// model.cuh — the problem as the solver sees it on either backend: eligibility
+// (the five rules of DESIGN.md), cost coefficients and the request-group key.
+// Every function here is plain arithmetic marked AZ_HD, so nvcc compiles it for
+// the GPU and the host compiler compiles the very same code for the OpenMP
+// backend and for the host-side repair passes.
+#ifndef AZIMUTH_KERNELS_SRC_MODEL_CUH_
+#define AZIMUTH_KERNELS_SRC_MODEL_CUH_
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define AZ_HD __host__ __device__
+#else
+#define AZ_HD
+#endif
+
+namespace azimuth::kernels::internal {
+
+inline constexpr int kClouds = 5;
+inline constexpr std::int32_t kSloAny = 4095;  // slo rank of "no SLO"
+
+// ModelView
+//
+// Raw pointers into arrays that live where the executing backend reads them
+// (device memory for CUDA, host memory for OpenMP and host passes).
+// Cost tables are indexed [home_cloud * M + endpoint] and hold USD per token;
+// `fixed` is USD per request (the latency term). The `eff_*` tables hold the
+// policy's objective (discounts, Azure-tier price), the plain ones true USD.
+struct ModelView {
+  std::int32_t num_endpoints = 0;
+  const std::int32_t* ep_model = nullptr;
+  const std::int32_t* ep_zone = nullptr;
+  const std::int32_t* ep_p95_rank = nullptr;  // rank among distinct p95 values
+  const std::uint8_t* ep_available = nullptr;
+  const std::uint8_t* ep_azure = nullptr;
+  const double* p95_sorted = nullptr;  // distinct p95 values, ascending
+  std::int32_t num_p95 = 0;
+  const std::uint8_t* launch_gated = nullptr;  // per model id
+  std::int32_t num_gated = 0;
+  const double* cost_in = nullptr;
+  const double* cost_out = nullptr;
+  const double* cost_fixed = nullptr;  // [M]
+  const double* eff_in = nullptr;
+  const double* eff_out = nullptr;
+  const double* eff_fixed = nullptr;  // [M]
+  double reject_usd[4] = {0, 0, 0, 0};
+  double eff_reject[4] = {0, 0, 0, 0};
+  double eff_reject_per_token = 0;  // strict mode: rejected tokens are off Azure
+};
+
+// RequestClass
+//
+// What eligibility and cost depend on, besides the token counts.
+struct RequestClass {
+  std::int32_t model;
+  std::int32_t zone;  // -1: any
+  std::int32_t slo_rank;
+  std::int32_t home;
+  std::int32_t priority;
+};
+
+// Group keys pack a class and two token buckets into 64 bits:
+// [model:12][zone+1:11][slo_rank:12][home:3][priority:2][w bucket:6][in share:2].
+AZ_HD inline std::uint64_t PackKey(const RequestClass& c, std::uint32_t w_bucket,
+                                   std::uint32_t f_bucket) {
+  return (static_cast<std::uint64_t>(c.model) << 36) |
+         (static_cast<std::uint64_t>(c.zone + 1) << 25) |
+         (static_cast<std::uint64_t>(c.slo_rank) << 13) |
+         (static_cast<std::uint64_t>(c.home) << 10) |
+         (static_cast<std::uint64_t>(c.priority) << 8) | (w_bucket << 2) | f_bucket;
+}
+
+AZ_HD inline RequestClass UnpackClass(std::uint64_t key) {
+  RequestClass c;
+  c.model = static_cast<std::int32_t>((key >> 36) & 0xFFF);
+  c.zone = static_cast<std::int32_t>((key >> 25) & 0x7FF) - 1;
+  c.slo_rank = static_cast<std::int32_t>((key >> 13) & 0xFFF);
+  c.home = static_cast<std::int32_t>((key >> 10) & 0x7);
+  c.priority = static_cast<std::int32_t>((key >> 8) & 0x3);
+  return c;
+}
+
+// SloRank()
+//
+// Number of distinct endpoint p95 latencies <= slo; endpoint p meets the SLO
+// exactly when its own rank is below it (rule 4).
+AZ_HD inline std::int32_t SloRank(const ModelView& m, std::int32_t slo_ms) {
+  if (slo_ms <= 0) return kSloAny;
+  std::int32_t lo = 0, hi = m.num_p95;
+  while (lo < hi) {
+    std::int32_t mid = (lo + hi) / 2;
+    if (m.p95_sorted[mid] <= static_cast<double>(slo_ms)) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+// Buckets of the token count (sqrt(2) apart) and of the input-token share:
+// requests in one bucket pair share the price phase's split.
+AZ_HD inline std::uint32_t WeightBucket(std::int64_t w) {
+  if (w <= 1) return 0;
+  std::uint32_t h = 0;  // floor(log2(w))
+  while ((w >> (h + 1)) != 0) ++h;
+  const double half_step = 1.4142135623730951 * static_cast<double>(static_cast<std::int64_t>(1) << h);
+  const std::uint32_t b = 2 * h + (static_cast<double>(w) >= half_step ? 1 : 0);
+  return b > 63 ? 63 : b;
+}
+AZ_HD inline std::uint32_t ShareBucket(std::int64_t tin, std::int64_t w) {
+  if (w <= 0) return 0;
+  const std::int64_t q = (4 * tin) / (w + 1);
+  return static_cast<std::uint32_t>(q > 3 ? 3 : q);
+}
+
+// PassesRules14()
+//
+// Rules 1-4 of DESIGN.md: model, availability (health and freshness), zone,
+// SLO.
+AZ_HD inline bool PassesRules14(const ModelView& m, const RequestClass& c, std::int32_t p) {
+  return m.ep_model[p] == c.model && m.ep_available[p] != 0 &&
+         (c.zone < 0 || m.ep_zone[p] == c.zone) && m.ep_p95_rank[p] < c.slo_rank;
+}
+
+AZ_HD inline bool Gated(const ModelView& m, std::int32_t model) {
+  return model < m.num_gated && m.launch_gated[model] != 0;
+}
+
+// Eligibility flags of one class, stored per group.
+inline constexpr std::uint8_t kWaiver = 1;      // launch gate waived: no Azure endpoint passes 1-4
+inline constexpr std::uint8_t kNoEligible = 2;  // no endpoint at all
+
+// ClassEligibility()
+//
+// Writes elig[p] for all five rules and returns the flags. Rule 5 (launch
+// gate): while the model's Azure-first window is open, non-Azure endpoints are
+// ineligible unless no Azure endpoint passes rules 1-4 (the waiver).
+AZ_HD inline std::uint8_t ClassEligibility(const ModelView& m, const RequestClass& c,
+                                           std::uint8_t* elig) {
+  const std::int32_t n = m.num_endpoints;
+  bool any_azure = false;
+  for (std::int32_t p = 0; p < n; ++p) {
+    elig[p] = PassesRules14(m, c, p) ? 1 : 0;
+    any_azure = any_azure || (elig[p] && m.ep_azure[p]);
+  }
+  const bool gated = Gated(m, c.model);
+  bool any = false;
+  for (std::int32_t p = 0; p < n; ++p) {
+    if (gated && any_azure && !m.ep_azure[p]) elig[p] = 0;
+    any = any || elig[p];
+  }
+  std::uint8_t flags = 0;
+  if (!any) flags |= kNoEligible;
+  if (gated && !any_azure && any) flags |= kWaiver;
+  return flags;
+}
+
+// Cost of a request on endpoint p: true USD, and the objective's units.
+AZ_HD inline double TrueCost(const ModelView& m, std::int32_t home, double tin, double tout,
+                             std::int32_t p) {
+  const std::int32_t i = home * m.num_endpoints + p;
+  return tin * m.cost_in[i] + tout * m.cost_out[i] + m.cost_fixed[p];
+}
+AZ_HD inline double EffCost(const ModelView& m, std::int32_t home, double tin, double tout,
+                            std::int32_t p) {
+  const std::int32_t i = home * m.num_endpoints + p;
+  return tin * m.eff_in[i] + tout * m.eff_out[i] + m.eff_fixed[p];
+}
+AZ_HD inline double EffReject(const ModelView& m, std::int32_t priority, double tokens) {
+  return m.eff_reject[priority] + m.eff_reject_per_token * tokens;
+}
+
+// BestChoice
+//
+// The argmin of one request under prices (lam per token, mu per request),
+// over its eligible endpoints and the reject option (-1), with the regret
+// (second best minus best). Ties go to the lowest endpoint index, then to
+// assignment over rejection, so the result is deterministic.
+struct BestChoice {
+  std::int32_t endpoint;
+  double value;
+  double regret;
+};
+
+AZ_HD inline BestChoice ChooseBest(const ModelView& m, const RequestClass& c, double tin,
+                                   double tout, const std::uint8_t* elig, const double* lam,
+                                   const double* mu) {
+  const double w = tin + tout;
+  double best = 1e300, second = 1e300;
+  std::int32_t arg = -1;
+  for (std::int32_t p = 0; p < m.num_endpoints; ++p) {
+    if (!elig[p]) continue;
+    const double rc = EffCost(m, c.home, tin, tout, p) + lam[p] * w + mu[p];
+    if (rc < best) {
+      second = best;
+      best = rc;
+      arg = p;
+    } else if (rc < second) {
+      second = rc;
+    }
+  }
+  const double reject = EffReject(m, c.priority, w);
+  if (reject < best) {
+    second = best;
+    best = reject;
+    arg = -1;
+  } else if (reject < second) {
+    second = reject;
+  }
+  BestChoice out;
+  out.endpoint = arg;
+  out.value = best;
+  out.regret = second - best;
+  return out;
+}
+
+}  // namespace azimuth::kernels::internal
+
+#endif  // AZIMUTH_KERNELS_SRC_MODEL_CUH_

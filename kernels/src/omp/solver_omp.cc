@@ -1,0 +1,32 @@
+// Copyright 2026 Azimuth authors.
+//
+// solver_omp.cc — the solver's phases on Thrust's OpenMP backend: the same
+// source as the CUDA backend (solver_impl.cuh), compiled by the host compiler.
+#include <thrust/system/omp/execution_policy.h>
+#include <thrust/system/omp/vector.h>
+
+#include "../solver_impl.cuh"
+
+namespace azimuth::kernels::internal {
+namespace {
+
+struct OmpBackend {
+  template <typename T>
+  using Vector = thrust::omp::vector<T>;
+  static auto Policy() { return thrust::omp::par; }
+  // Chunks of a deterministic reduction: enough for load balance on a
+  // many-core host, few enough that the partial sums stay in cache.
+  static constexpr std::int64_t kMaxChunks = 256;
+  // With the dense Newton matrix each chunk carries (2M)^2 partial sums.
+  static constexpr std::int64_t kMaxDenseChunks = 16;
+  static constexpr std::int64_t kMinChunk = 64;
+};
+
+}  // namespace
+
+PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests,
+                          const SolverOptions& options) {
+  return RunPhases<OmpBackend>(model, requests, options);
+}
+
+}  // namespace azimuth::kernels::internal

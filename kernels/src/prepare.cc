@@ -1,0 +1,406 @@
+// Copyright 2026 Azimuth authors.
+//
+// prepare.cc — validation, cost tables, strict-tier weights and the dual price
+// update: the host-side arithmetic every backend shares.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "azimuth/kernels/problem.h"
+#include "azimuth/kernels/solver.h"
+#include "prepared.h"
+
+namespace azimuth::kernels {
+
+const char* CloudName(Cloud cloud) {
+  switch (cloud) {
+    case Cloud::kAzure: return "azure";
+    case Cloud::kAws: return "aws";
+    case Cloud::kGcp: return "gcp";
+    case Cloud::kOci: return "oci";
+    case Cloud::kOther: return "other";
+  }
+  return "invalid";
+}
+
+bool ParseCloud(const std::string& text, Cloud* cloud) {
+  for (int i = 0; i < kNumClouds; ++i) {
+    if (text == CloudName(static_cast<Cloud>(i))) {
+      *cloud = static_cast<Cloud>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* AzureFirstName(AzureFirst mode) {
+  switch (mode) {
+    case AzureFirst::kStrict: return "STRICT";
+    case AzureFirst::kWeighted: return "WEIGHTED";
+    case AzureFirst::kOff: return "OFF";
+  }
+  return "invalid";
+}
+
+const char* ReasonName(Reason reason) {
+  switch (reason) {
+    case Reason::kOk: return "OK";
+    case Reason::kAzureWaiver: return "AZURE_WAIVER";
+    case Reason::kNoEligibleEndpoint: return "NO_ELIGIBLE_ENDPOINT";
+    case Reason::kCapacityExhausted: return "CAPACITY_EXHAUSTED";
+    case Reason::kInvalidRequest: return "INVALID_REQUEST";
+  }
+  return "invalid";
+}
+
+const char* BackendName(Backend backend) {
+  switch (backend) {
+    case Backend::kAuto: return "auto";
+    case Backend::kCuda: return "cuda";
+    case Backend::kCpu: return "cpu";
+  }
+  return "invalid";
+}
+
+namespace {
+
+// floor(limit * window / 60) without overflowing int64 for any limit.
+std::int64_t Capacity(std::int64_t limit, std::int64_t window_s) {
+  const std::int64_t q = limit / 60, r = limit % 60;
+  return q * window_s + (r * window_s) / 60;
+}
+
+bool NonNegativeFinite(double v) { return std::isfinite(v) && v >= 0; }
+
+Error Invalid(std::string message) { return Error{ErrorCode::kInvalidArgument, std::move(message)}; }
+
+template <typename T>
+std::optional<Error> CheckSize(const Span<T>& span, std::size_t n, const char* field) {
+  if (span.size != n) {
+    return Invalid(std::string(field) + ": has " + std::to_string(span.size) +
+                   " entries, expected " + std::to_string(n));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::int64_t TokenCapacity(std::int64_t tpm_limit, std::int64_t window_s) {
+  return Capacity(tpm_limit, window_s);
+}
+std::int64_t RequestCapacity(std::int64_t rpm_limit, std::int64_t window_s) {
+  return Capacity(rpm_limit, window_s);
+}
+
+std::optional<Error> Validate(const ProblemView& problem) {
+  const EndpointsView& e = problem.endpoints;
+  const RequestsView& r = problem.requests;
+  const PolicyView& pol = problem.policy;
+  const std::size_t m = e.model.size;
+  if (m > kMaxEndpoints) {
+    return Invalid("endpoints: " + std::to_string(m) + " endpoints, at most " +
+                   std::to_string(kMaxEndpoints) + " are supported");
+  }
+  for (auto err : {CheckSize(e.cloud, m, "endpoints.cloud"), CheckSize(e.zone, m, "endpoints.zone"),
+                   CheckSize(e.price_in_per_1k, m, "endpoints.price_in_per_1k"),
+                   CheckSize(e.price_out_per_1k, m, "endpoints.price_out_per_1k"),
+                   CheckSize(e.latency_p50_ms, m, "endpoints.latency_p50_ms"),
+                   CheckSize(e.latency_p95_ms, m, "endpoints.latency_p95_ms"),
+                   CheckSize(e.tpm_limit, m, "endpoints.tpm_limit"),
+                   CheckSize(e.rpm_limit, m, "endpoints.rpm_limit"),
+                   CheckSize(e.available, m, "endpoints.available")}) {
+    if (err) return err;
+  }
+  const std::size_t n = r.model.size;
+  for (auto err : {CheckSize(r.zone, n, "requests.zone"), CheckSize(r.tokens_in, n, "requests.tokens_in"),
+                   CheckSize(r.tokens_out, n, "requests.tokens_out"),
+                   CheckSize(r.slo_ms, n, "requests.slo_ms"),
+                   CheckSize(r.home_cloud, n, "requests.home_cloud"),
+                   CheckSize(r.priority, n, "requests.priority")}) {
+    if (err) return err;
+  }
+  auto at = [](const char* field, std::size_t i) {
+    return std::string(field) + "[" + std::to_string(i) + "]";
+  };
+  for (std::size_t p = 0; p < m; ++p) {
+    if (static_cast<int>(e.cloud[p]) >= kNumClouds) return Invalid(at("endpoints.cloud", p) + ": unknown cloud");
+    if (e.model[p] < 0 || e.model[p] >= kMaxModels) return Invalid(at("endpoints.model", p) + ": id out of range");
+    if (e.zone[p] < -1 || e.zone[p] >= kMaxZones) return Invalid(at("endpoints.zone", p) + ": id out of range");
+    if (!NonNegativeFinite(e.price_in_per_1k[p])) return Invalid(at("endpoints.price_in_per_1k", p) + ": must be a finite number >= 0");
+    if (!NonNegativeFinite(e.price_out_per_1k[p])) return Invalid(at("endpoints.price_out_per_1k", p) + ": must be a finite number >= 0");
+    if (!NonNegativeFinite(e.latency_p50_ms[p])) return Invalid(at("endpoints.latency_p50_ms", p) + ": must be a finite number >= 0");
+    if (!NonNegativeFinite(e.latency_p95_ms[p])) return Invalid(at("endpoints.latency_p95_ms", p) + ": must be a finite number >= 0");
+    if (e.tpm_limit[p] < 0) return Invalid(at("endpoints.tpm_limit", p) + ": must be >= 0");
+    if (e.rpm_limit[p] < 0) return Invalid(at("endpoints.rpm_limit", p) + ": must be >= 0");
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (r.model[i] < 0 || r.model[i] >= kMaxModels) return Invalid(at("requests.model", i) + ": id out of range");
+    if (r.zone[i] < -1 || r.zone[i] >= kMaxZones) return Invalid(at("requests.zone", i) + ": id out of range");
+    if (r.tokens_in[i] < 0) return Invalid(at("requests.tokens_in", i) + ": must be >= 0");
+    if (r.tokens_out[i] < 0) return Invalid(at("requests.tokens_out", i) + ": must be >= 0");
+    if (r.slo_ms[i] < 0) return Invalid(at("requests.slo_ms", i) + ": must be >= 0");
+    if (static_cast<int>(r.home_cloud[i]) >= kNumClouds) return Invalid(at("requests.home_cloud", i) + ": unknown cloud");
+    if (r.priority[i] >= kNumPriorities) return Invalid(at("requests.priority", i) + ": must be 0..3");
+  }
+  if (pol.window_s <= 0) return Invalid("policy.window_s: must be > 0");
+  if (pol.window_s > 86400) return Invalid("policy.window_s: must be at most 86400");
+  if (!(pol.azure_discount >= 0 && pol.azure_discount <= 1)) {
+    return Invalid("policy.azure_discount: must be in [0, 1]");
+  }
+  if (!NonNegativeFinite(pol.latency_usd_per_ms)) return Invalid("policy.latency_usd_per_ms: must be a finite number >= 0");
+  for (int a = 0; a < kNumClouds; ++a) {
+    for (int b = 0; b < kNumClouds; ++b) {
+      if (!NonNegativeFinite(pol.egress_usd_per_1k[a][b])) {
+        return Invalid(std::string("policy.egress_usd_per_1k[") + CloudName(static_cast<Cloud>(a)) +
+                       "->" + CloudName(static_cast<Cloud>(b)) + "]: must be a finite number >= 0");
+      }
+    }
+  }
+  for (int k = 0; k < kNumPriorities; ++k) {
+    if (!NonNegativeFinite(pol.reject_usd[k])) {
+      return Invalid("policy.reject_usd[" + std::to_string(k) + "]: must be a finite number >= 0");
+    }
+  }
+  if (pol.launch_gated.size > static_cast<std::size_t>(kMaxModels)) {
+    return Invalid("policy.launch_gated: more entries than model ids");
+  }
+  return std::nullopt;
+}
+
+namespace internal {
+
+ModelView HostModel::View() const {
+  ModelView v;
+  v.num_endpoints = num_endpoints;
+  v.ep_model = ep_model.data();
+  v.ep_zone = ep_zone.data();
+  v.ep_p95_rank = ep_p95_rank.data();
+  v.ep_available = ep_available.data();
+  v.ep_azure = ep_azure.data();
+  v.p95_sorted = p95_sorted.data();
+  v.num_p95 = static_cast<std::int32_t>(p95_sorted.size());
+  v.launch_gated = launch_gated.data();
+  v.num_gated = static_cast<std::int32_t>(launch_gated.size());
+  v.cost_in = cost_in.data();
+  v.cost_out = cost_out.data();
+  v.cost_fixed = cost_fixed.data();
+  v.eff_in = eff_in.data();
+  v.eff_out = eff_out.data();
+  v.eff_fixed = eff_fixed.data();
+  for (int k = 0; k < 4; ++k) {
+    v.reject_usd[k] = reject_usd[k];
+    v.eff_reject[k] = eff_reject[k];
+  }
+  v.eff_reject_per_token = eff_reject_per_token;
+  return v;
+}
+
+HostModel Prepare(const ProblemView& problem) {
+  const EndpointsView& e = problem.endpoints;
+  const PolicyView& pol = problem.policy;
+  const std::int32_t m = static_cast<std::int32_t>(e.model.size);
+  HostModel h;
+  h.num_endpoints = m;
+  h.ep_model.assign(e.model.data, e.model.data + m);
+  h.ep_zone.assign(e.zone.data, e.zone.data + m);
+  h.ep_available.assign(e.available.data, e.available.data + m);
+  h.ep_azure.resize(m);
+  h.p95_sorted.assign(e.latency_p95_ms.data, e.latency_p95_ms.data + m);
+  std::sort(h.p95_sorted.begin(), h.p95_sorted.end());
+  h.p95_sorted.erase(std::unique(h.p95_sorted.begin(), h.p95_sorted.end()), h.p95_sorted.end());
+  h.ep_p95_rank.resize(m);
+  h.cap_tokens.resize(m);
+  h.cap_requests.resize(m);
+  for (std::int32_t p = 0; p < m; ++p) {
+    h.ep_azure[p] = e.cloud[p] == Cloud::kAzure;
+    h.ep_p95_rank[p] = static_cast<std::int32_t>(
+        std::lower_bound(h.p95_sorted.begin(), h.p95_sorted.end(), e.latency_p95_ms[p]) -
+        h.p95_sorted.begin());
+    h.cap_tokens[p] = TokenCapacity(e.tpm_limit[p], pol.window_s);
+    h.cap_requests[p] = RequestCapacity(e.rpm_limit[p], pol.window_s);
+  }
+  h.launch_gated.assign(pol.launch_gated.data, pol.launch_gated.data + pol.launch_gated.size);
+
+  h.cost_in.resize(kClouds * m);
+  h.cost_out.resize(kClouds * m);
+  h.cost_fixed.resize(m);
+  for (std::int32_t p = 0; p < m; ++p) {
+    h.cost_fixed[p] = pol.latency_usd_per_ms * e.latency_p50_ms[p];
+    for (int home = 0; home < kClouds; ++home) {
+      const double egress = pol.egress_usd_per_1k[home][static_cast<int>(e.cloud[p])];
+      h.cost_in[home * m + p] = (e.price_in_per_1k[p] + egress) / 1000.0;
+      h.cost_out[home * m + p] = (e.price_out_per_1k[p] + egress) / 1000.0;
+    }
+  }
+  for (int k = 0; k < 4; ++k) h.reject_usd[k] = pol.reject_usd[k];
+  h.eff_in = h.cost_in;
+  h.eff_out = h.cost_out;
+  h.eff_fixed = h.cost_fixed;
+  for (int k = 0; k < 4; ++k) h.eff_reject[k] = h.reject_usd[k];
+
+  const RequestsView& r = problem.requests;
+  double w_sum = 0, w_max = 1;
+  for (std::size_t i = 0; i < r.model.size; ++i) {
+    const double w = static_cast<double>(r.tokens_in[i]) + r.tokens_out[i];
+    w_sum += w;
+    w_max = std::max(w_max, w);
+  }
+  h.mean_tokens = r.model.size ? std::max(1.0, w_sum / r.model.size) : 1.0;
+
+  if (pol.azure_first == AzureFirst::kWeighted) {
+    const double f = 1.0 - pol.azure_discount;
+    for (std::int32_t p = 0; p < m; ++p) {
+      if (!h.ep_azure[p]) continue;
+      h.eff_fixed[p] *= f;
+      for (int home = 0; home < kClouds; ++home) {
+        h.eff_in[home * m + p] *= f;
+        h.eff_out[home * m + p] *= f;
+      }
+    }
+  } else if (pol.azure_first == AzureFirst::kStrict && m > 0) {
+    // The tier prices. Per token: twice the widest per-token price spread
+    // (the latency term spread over a mean request), so any token does better
+    // on Azure. Per rejection: enough that no Azure gain pays for one.
+    double lo = std::numeric_limits<double>::infinity(), hi = 0, fixed_lo = lo, fixed_hi = 0;
+    for (std::int32_t p = 0; p < m; ++p) {
+      if (!h.ep_available[p]) continue;
+      fixed_lo = std::min(fixed_lo, h.cost_fixed[p]);
+      fixed_hi = std::max(fixed_hi, h.cost_fixed[p]);
+      for (int home = 0; home < kClouds; ++home) {
+        const double a = h.cost_in[home * m + p], b = h.cost_out[home * m + p];
+        lo = std::min({lo, a, b});
+        hi = std::max({hi, a, b});
+      }
+    }
+    if (!(hi >= lo)) lo = hi = fixed_lo = fixed_hi = 0;
+    const double token_price = 2.0 * (hi - lo) + 2.0 * (fixed_hi - fixed_lo) / h.mean_tokens + 1e-9;
+    double reject_min = std::numeric_limits<double>::infinity();
+    for (int k = 0; k < 4; ++k) {
+      if (h.reject_usd[k] > 0) reject_min = std::min(reject_min, h.reject_usd[k]);
+    }
+    const double max_cost = w_max * hi + fixed_hi;
+    double weight = 1.0;
+    if (std::isfinite(reject_min)) {
+      weight = std::max(1.0, 2.0 * (token_price * w_max + max_cost) / reject_min);
+    }
+    h.strict_azure_price = token_price;
+    h.strict_reject_weight = weight;
+    for (std::int32_t p = 0; p < m; ++p) {
+      if (h.ep_azure[p]) continue;
+      for (int home = 0; home < kClouds; ++home) {
+        h.eff_in[home * m + p] += token_price;
+        h.eff_out[home * m + p] += token_price;
+      }
+    }
+    for (int k = 0; k < 4; ++k) h.eff_reject[k] = weight * h.reject_usd[k];
+    h.eff_reject_per_token = token_price;
+  }
+  return h;
+}
+
+namespace {
+
+// Solves (A + diag(ridge)) x = b in place for a symmetric positive
+// semi-definite A (n x n, row-major) by Cholesky.
+void SolvePsd(std::vector<double>& a, const std::vector<double>& ridge, std::vector<double>& b, int n) {
+  for (int i = 0; i < n; ++i) a[i * n + i] += ridge[i] + 1e-9 * a[i * n + i] + 1e-300;
+  for (int j = 0; j < n; ++j) {
+    double d = a[j * n + j];
+    for (int k = 0; k < j; ++k) d -= a[j * n + k] * a[j * n + k];
+    d = std::sqrt(std::max(d, 1e-12 * (a[j * n + j] + 1e-300)));
+    a[j * n + j] = d;
+    for (int i = j + 1; i < n; ++i) {
+      double v = a[i * n + j];
+      for (int k = 0; k < j; ++k) v -= a[i * n + k] * a[j * n + k];
+      a[i * n + j] = v / d;
+    }
+  }
+  for (int i = 0; i < n; ++i) {  // L y = b
+    double v = b[i];
+    for (int k = 0; k < i; ++k) v -= a[i * n + k] * b[k];
+    b[i] = v / a[i * n + i];
+  }
+  for (int i = n - 1; i >= 0; --i) {  // L^T x = y
+    double v = b[i];
+    for (int k = i + 1; k < n; ++k) v -= a[k * n + i] * b[k];
+    b[i] = v / a[i * n + i];
+  }
+}
+
+}  // namespace
+
+double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau,
+                    std::vector<double>* lam, std::vector<double>* mu) {
+  // A damped Newton step on the smoothed dual, whose Hessian is -S/tau: with
+  // the dense S it accounts for substitutes (raising one endpoint's price
+  // pushes load onto its neighbours); otherwise per endpoint. Steps are
+  // clipped so that a price at most doubles per pass (plus a few
+  // temperatures): when a load does not react to its price the clip sets the
+  // pace, and prices still reach any scale in a few dozen passes.
+  constexpr double kDamping = 0.7;
+  constexpr double kMaxShift = 2.0;  // in temperatures per pass
+  const std::int32_t m = model.num_endpoints;
+  const std::int32_t dim = 2 * m;
+  const double* d = sums.data.data();
+  std::vector<double> grad(dim), price(dim), max_step(dim), step(dim, 0.0);
+  double worst = 0;
+  for (std::int32_t p = 0; p < m; ++p) {
+    const double load = d[p], count = d[m + p];
+    const double cap_t = static_cast<double>(model.cap_tokens[p]);
+    const double cap_r = static_cast<double>(model.cap_requests[p]);
+    grad[2 * p] = load - cap_t;
+    grad[2 * p + 1] = count - cap_r;
+    price[2 * p] = (*lam)[p];
+    price[2 * p + 1] = (*mu)[p];
+    // Projected gradient: excess load, or idle capacity that still has a price.
+    const double rl = grad[2 * p] / std::max(cap_t, 1.0), rm = grad[2 * p + 1] / std::max(cap_r, 1.0);
+    worst = std::max({worst, price[2 * p] > 0 ? std::abs(rl) : rl, price[2 * p + 1] > 0 ? std::abs(rm) : rm});
+    const double w_bar = count > 0 ? std::max(1.0, load / count) : model.mean_tokens;
+    max_step[2 * p] = std::max(kMaxShift * tau / w_bar, price[2 * p]);
+    max_step[2 * p + 1] = std::max(kMaxShift * tau, price[2 * p + 1]);
+  }
+  if (sums.dense) {
+    const double* s = d + 2 * m;
+    std::vector<std::int32_t> active;
+    for (std::int32_t i = 0; i < dim; ++i) {
+      if (price[i] > 0 || grad[i] > 0) active.push_back(i);
+    }
+    const int n = static_cast<int>(active.size());
+    std::vector<double> a(static_cast<std::size_t>(n) * n), b(n), ridge(n);
+    for (int i = 0; i < n; ++i) {
+      b[i] = tau * grad[active[i]];
+      // Levenberg-Marquardt: a coordinate with no curvature moves by about
+      // its clip, and flat directions of S (lam*w + mu constant) stay put.
+      ridge[i] = std::abs(b[i]) / max_step[active[i]];
+      for (int j = 0; j < n; ++j) a[i * n + j] = s[static_cast<std::int64_t>(active[i]) * dim + active[j]];
+    }
+    SolvePsd(a, ridge, b, n);
+    for (int i = 0; i < n; ++i) step[active[i]] = b[i];
+  } else {
+    for (std::int32_t p = 0; p < m; ++p) {
+      const double a = d[2 * m + p], b = d[3 * m + p], c = d[4 * m + p];
+      const double gl = grad[2 * p], gm = grad[2 * p + 1];
+      const double det = a * c - b * b;
+      if (a > 0 && c > 0 && det > 1e-9 * a * c) {
+        step[2 * p] = tau * (c * gl - b * gm) / det;
+        step[2 * p + 1] = tau * (a * gm - b * gl) / det;
+      } else {
+        step[2 * p] = a > 0 ? tau * gl / a : (gl > 0 ? max_step[2 * p] : -max_step[2 * p]);
+        step[2 * p + 1] = c > 0 ? tau * gm / c : (gm > 0 ? max_step[2 * p + 1] : -max_step[2 * p + 1]);
+      }
+    }
+  }
+  for (std::int32_t i = 0; i < dim; ++i) {
+    const double delta = std::clamp(kDamping * step[i], -max_step[i], max_step[i]);
+    price[i] = std::max(0.0, price[i] + delta);
+  }
+  for (std::int32_t p = 0; p < m; ++p) {
+    (*lam)[p] = price[2 * p];
+    (*mu)[p] = price[2 * p + 1];
+  }
+  return worst;
+}
+
+}  // namespace internal
+}  // namespace azimuth::kernels

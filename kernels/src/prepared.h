@@ -1,0 +1,144 @@
+// Copyright 2026 Azimuth authors.
+//
+// prepared.h — the host-side half of a solve: the problem turned into cost
+// and eligibility tables (HostModel), the interface each backend implements
+// (RunBackend*), and what a backend hands back for the host's final passes.
+#ifndef AZIMUTH_KERNELS_SRC_PREPARED_H_
+#define AZIMUTH_KERNELS_SRC_PREPARED_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "azimuth/kernels/problem.h"
+#include "azimuth/kernels/solver.h"
+#include "model.cuh"
+
+namespace azimuth::kernels::internal {
+
+// HostModel
+//
+// Owns the host copies of every table a ModelView points to, plus the exact
+// integer capacities. Built once per solve by Prepare().
+struct HostModel {
+  std::int32_t num_endpoints = 0;
+  std::vector<std::int32_t> ep_model, ep_zone, ep_p95_rank;
+  std::vector<std::uint8_t> ep_available, ep_azure;
+  std::vector<double> p95_sorted;
+  std::vector<std::uint8_t> launch_gated;
+  std::vector<double> cost_in, cost_out, cost_fixed;
+  std::vector<double> eff_in, eff_out, eff_fixed;
+  double reject_usd[4] = {0, 0, 0, 0};
+  double eff_reject[4] = {0, 0, 0, 0};
+  double eff_reject_per_token = 0;
+  std::vector<std::int64_t> cap_tokens, cap_requests;
+  double strict_reject_weight = 1;
+  double strict_azure_price = 0;
+  double mean_tokens = 1;
+
+  ModelView View() const;
+};
+
+// Prepare()
+//
+// Builds the tables of a validated problem. In strict mode the tiers become
+// one objective whose weights are derived from the data: every token served
+// off Azure (or rejected) costs `strict_azure_price`, more than any token's
+// cost difference between endpoints, and a rejection weighs
+// `strict_reject_weight` x its USD cost, more than any Azure gain it could buy.
+HostModel Prepare(const ProblemView& problem);
+
+// PhaseResult
+//
+// What a backend returns: the group structure, the admission outcome per
+// request (endpoint >= 0 admitted, -1 rejected by price, -2 evicted by
+// capacity) with its regret, the final prices and the dual value at them.
+struct PhaseResult {
+  std::vector<std::int32_t> group_of;      // [N]
+  std::vector<std::uint64_t> group_key;    // [G]
+  std::vector<std::uint8_t> group_elig;    // [G * M]
+  std::vector<std::uint8_t> group_flags;   // [G]
+  std::vector<std::int32_t> endpoint;      // [N]
+  std::vector<double> regret;              // [N]
+  double sum_best = 0;                     // sum over requests of the priced minimum
+  Prices prices;
+  int iterations = 0;
+};
+
+// The backends: the same template (solver_impl.cuh) compiled by the host
+// compiler for OpenMP and by nvcc for CUDA. They may throw std::bad_alloc or
+// thrust::system_error; Solve() turns those into Errors.
+PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests,
+                          const SolverOptions& options);
+#if defined(AZIMUTH_HAS_CUDA)
+PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests,
+                           const SolverOptions& options);
+bool CudaDevicePresent();
+#endif
+
+// PriceUpdate
+//
+// One damped block-Newton step of the smoothed dual for all endpoints, from
+// the loads of the pass (L tokens, K requests, and the curvature sums). Host
+// code shared by both backends.
+struct LoadSums {
+  // Laid out: tokens [M], requests [M], then either the dense curvature
+  // matrix [2M][2M] (dense) or its diagonal blocks [3][M] (w^2, w, 1 sums).
+  bool dense = false;
+  std::vector<double> data;
+};
+// Above this many endpoints the price step uses only the 2x2 diagonal
+// blocks of the curvature (the dense matrix would be too large).
+inline constexpr std::int32_t kDenseNewtonMaxEndpoints = 256;
+// Returns the largest relative violation of the optimality conditions: excess
+// load, or idle capacity that still carries a price.
+double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau,
+                    std::vector<double>* lam, std::vector<double>* mu);
+
+// Summarize()
+//
+// Fills a Solution's per-request costs and reasons and its totals (all but
+// the certificate) from a complete assignment `endpoint` (-1: rejected).
+// `class_of(i)` and `flags_of(i)` give request i's class and eligibility
+// flags. Sums run in request order, so they are reproducible.
+template <typename ClassOf, typename FlagsOf>
+void Summarize(const HostModel& host, const RequestsView& r, const std::vector<std::int32_t>& endpoint,
+               ClassOf class_of, FlagsOf flags_of, Solution* s) {
+  const std::int64_t n = static_cast<std::int64_t>(r.model.size);
+  const ModelView v = host.View();
+  s->endpoint = endpoint;
+  s->reason.resize(n);
+  s->cost.resize(n);
+  std::int64_t served_tokens = 0;
+  double mode_objective = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const RequestClass c = class_of(i);
+    const double tin = r.tokens_in[i], tout = r.tokens_out[i];
+    const std::int64_t w = static_cast<std::int64_t>(r.tokens_in[i]) + r.tokens_out[i];
+    const std::uint8_t flags = flags_of(i);
+    const std::int32_t p = endpoint[i];
+    if (p >= 0) {
+      s->cost[i] = TrueCost(v, c.home, tin, tout, p);
+      mode_objective += EffCost(v, c.home, tin, tout, p);
+      s->reason[i] = (flags & kWaiver) && !host.ep_azure[p] ? Reason::kAzureWaiver : Reason::kOk;
+      s->assign_cost_usd += s->cost[i];
+      served_tokens += w;
+      if (host.ep_azure[p]) s->azure_tokens += w;
+      ++s->assigned;
+    } else {
+      s->cost[i] = v.reject_usd[c.priority];
+      mode_objective += EffReject(v, c.priority, static_cast<double>(w));
+      s->reason[i] = (flags & kNoEligible) ? Reason::kNoEligibleEndpoint : Reason::kCapacityExhausted;
+      s->reject_cost_usd += s->cost[i];
+      ++s->rejected;
+    }
+  }
+  s->objective_usd = s->assign_cost_usd + s->reject_cost_usd;
+  s->azure_token_share = served_tokens ? static_cast<double>(s->azure_tokens) / served_tokens : 0.0;
+  s->mode_objective = mode_objective;
+  s->strict_reject_weight = host.strict_reject_weight;
+  s->strict_azure_price = host.strict_azure_price;
+}
+
+}  // namespace azimuth::kernels::internal
+
+#endif  // AZIMUTH_KERNELS_SRC_PREPARED_H_

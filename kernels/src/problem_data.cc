@@ -1,0 +1,92 @@
+// Copyright 2026 Azimuth authors.
+#include "azimuth/kernels/problem_data.h"
+
+namespace azimuth::kernels {
+
+std::int32_t Interner::Intern(const std::string& name) {
+  auto [it, inserted] = ids_.try_emplace(name, static_cast<std::int32_t>(names_.size()));
+  if (inserted) names_.push_back(name);
+  return it->second;
+}
+
+std::int32_t Interner::Find(const std::string& name) const {
+  auto it = ids_.find(name);
+  return it == ids_.end() ? -1 : it->second;
+}
+
+void ProblemData::AddEndpoint(const EndpointRow& row) {
+  endpoint_id.push_back(row.id);
+  endpoint_region.push_back(row.region);
+  ep_cloud.push_back(row.cloud);
+  ep_zone.push_back(row.zone.empty() ? -1 : zones.Intern(row.zone));
+  ep_model.push_back(models.Intern(row.model));
+  ep_price_in.push_back(row.price_in_per_1k);
+  ep_price_out.push_back(row.price_out_per_1k);
+  ep_p50.push_back(row.latency_p50_ms);
+  ep_p95.push_back(row.latency_p95_ms);
+  ep_tpm.push_back(row.tpm_limit);
+  ep_rpm.push_back(row.rpm_limit);
+  ep_available.push_back(row.healthy ? 1 : 0);
+}
+
+void ProblemData::ReserveRequests(std::size_t n) {
+  request_id.reserve(n);
+  rq_tenant.reserve(n);
+  rq_model.reserve(n);
+  rq_zone.reserve(n);
+  rq_tokens_in.reserve(n);
+  rq_tokens_out.reserve(n);
+  rq_slo.reserve(n);
+  rq_home.reserve(n);
+  rq_priority.reserve(n);
+}
+
+void ProblemData::AddRequest(const RequestRow& row) {
+  request_id.push_back(row.id);
+  rq_tenant.push_back(tenants.Intern(row.tenant));
+  rq_model.push_back(models.Intern(row.model));
+  rq_zone.push_back(row.zone.empty() ? -1 : zones.Intern(row.zone));
+  rq_tokens_in.push_back(row.tokens_in);
+  rq_tokens_out.push_back(row.tokens_out);
+  rq_slo.push_back(row.slo_ms);
+  rq_home.push_back(row.home_cloud);
+  rq_priority.push_back(row.priority);
+}
+
+ProblemView ProblemData::View() {
+  launch_gated_.assign(models.size(), 0);
+  for (const auto& [model, until] : policy.azure_first_until) {
+    const std::int32_t id = models.Find(model);
+    if (id >= 0 && policy.now < until) launch_gated_[id] = 1;
+  }
+  ProblemView v;
+  v.endpoints.cloud = ep_cloud;
+  v.endpoints.zone = ep_zone;
+  v.endpoints.model = ep_model;
+  v.endpoints.price_in_per_1k = ep_price_in;
+  v.endpoints.price_out_per_1k = ep_price_out;
+  v.endpoints.latency_p50_ms = ep_p50;
+  v.endpoints.latency_p95_ms = ep_p95;
+  v.endpoints.tpm_limit = ep_tpm;
+  v.endpoints.rpm_limit = ep_rpm;
+  v.endpoints.available = ep_available;
+  v.requests.model = rq_model;
+  v.requests.zone = rq_zone;
+  v.requests.tokens_in = rq_tokens_in;
+  v.requests.tokens_out = rq_tokens_out;
+  v.requests.slo_ms = rq_slo;
+  v.requests.home_cloud = rq_home;
+  v.requests.priority = rq_priority;
+  v.policy.azure_first = policy.azure_first;
+  v.policy.azure_discount = policy.azure_discount;
+  v.policy.window_s = policy.window_s;
+  v.policy.launch_gated = launch_gated_;
+  v.policy.latency_usd_per_ms = policy.latency_usd_per_ms;
+  for (int a = 0; a < kNumClouds; ++a) {
+    for (int b = 0; b < kNumClouds; ++b) v.policy.egress_usd_per_1k[a][b] = policy.egress_usd_per_1k[a][b];
+  }
+  for (int k = 0; k < kNumPriorities; ++k) v.policy.reject_usd[k] = policy.reject_usd[k];
+  return v;
+}
+
+}  // namespace azimuth::kernels

@@ -1,0 +1,634 @@
+// Copyright 2026 Azimuth authors.
+//
+// solver_impl.cuh — the solver's parallel phases, written once on Thrust
+// execution policies and instantiated for each backend:
+//   src/omp/solver_omp.cc  (host compiler, Thrust OpenMP backend)
+//   src/cuda/solver_cuda.cu (nvcc, Thrust CUDA backend)
+// A backend is a small traits struct: its execution policy, its vector type,
+// and how many chunks a deterministic reduction splits into.
+//
+// Phases: (1) group requests by class and token bucket (sort + reduce by
+// key); (2) per-group eligibility; (3) smoothed dual ascent over the groups:
+// each pass computes softmin loads and curvature per endpoint with a chunked
+// reduction in fixed order (no float atomics, so results are reproducible),
+// the host takes a block-Newton price step; (4) one exact pass over all
+// requests: argmin under the final prices, regret, and the dual value;
+// (5) admission by descending regret with exact integer prefix sums.
+#ifndef AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
+#define AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
+
+#include <thrust/copy.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/constant_iterator.h>
+#include <thrust/functional.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/discard_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+#include <thrust/reduce.h>
+#include <thrust/scan.h>
+#include <thrust/sequence.h>
+#include <thrust/sort.h>
+#include <thrust/transform.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include "model.cuh"
+#include "prepared.h"
+
+namespace azimuth::kernels::internal {
+
+// Upload()/Download(): host <-> backend copies.
+template <typename Backend, typename T>
+typename Backend::template Vector<T> Upload(const T* data, std::size_t n) {
+  return typename Backend::template Vector<T>(data, data + n);
+}
+template <typename T, typename V>
+std::vector<T> Download(const V& v) {
+  std::vector<T> out(v.size());
+  thrust::copy(v.begin(), v.end(), out.begin());
+  return out;
+}
+template <typename T, typename V>
+T* RawOf(V& v) { return thrust::raw_pointer_cast(v.data()); }
+template <typename T, typename V>
+const T* RawOf(const V& v) { return thrust::raw_pointer_cast(v.data()); }
+
+// DeviceModel: the backend's copy of a HostModel's tables.
+template <typename Backend>
+struct DeviceModel {
+  template <typename T>
+  using Vec = typename Backend::template Vector<T>;
+  Vec<std::int32_t> ep_model, ep_zone, ep_p95_rank;
+  Vec<std::uint8_t> ep_available, ep_azure, launch_gated;
+  Vec<double> p95_sorted, cost_in, cost_out, cost_fixed, eff_in, eff_out, eff_fixed;
+  ModelView view;
+
+  explicit DeviceModel(const HostModel& h) {
+    auto up = [](const auto& v) {
+      using T = typename std::decay_t<decltype(v)>::value_type;
+      return Upload<Backend, T>(v.data(), v.size());
+    };
+    ep_model = up(h.ep_model);
+    ep_zone = up(h.ep_zone);
+    ep_p95_rank = up(h.ep_p95_rank);
+    ep_available = up(h.ep_available);
+    ep_azure = up(h.ep_azure);
+    launch_gated = up(h.launch_gated);
+    p95_sorted = up(h.p95_sorted);
+    cost_in = up(h.cost_in);
+    cost_out = up(h.cost_out);
+    cost_fixed = up(h.cost_fixed);
+    eff_in = up(h.eff_in);
+    eff_out = up(h.eff_out);
+    eff_fixed = up(h.eff_fixed);
+    view = h.View();
+    view.ep_model = RawOf<std::int32_t>(ep_model);
+    view.ep_zone = RawOf<std::int32_t>(ep_zone);
+    view.ep_p95_rank = RawOf<std::int32_t>(ep_p95_rank);
+    view.ep_available = RawOf<std::uint8_t>(ep_available);
+    view.ep_azure = RawOf<std::uint8_t>(ep_azure);
+    view.launch_gated = RawOf<std::uint8_t>(launch_gated);
+    view.p95_sorted = RawOf<double>(p95_sorted);
+    view.cost_in = RawOf<double>(cost_in);
+    view.cost_out = RawOf<double>(cost_out);
+    view.cost_fixed = RawOf<double>(cost_fixed);
+    view.eff_in = RawOf<double>(eff_in);
+    view.eff_out = RawOf<double>(eff_out);
+    view.eff_fixed = RawOf<double>(eff_fixed);
+  }
+};
+
+// Device request columns.
+struct RequestCols {
+  const std::int32_t* model;
+  const std::int32_t* zone;
+  const std::int32_t* tokens_in;
+  const std::int32_t* tokens_out;
+  const std::int32_t* slo_ms;
+  const std::uint8_t* home;  // Cloud values
+  const std::uint8_t* priority;
+};
+
+struct GroupKeyOf {
+  ModelView m;
+  RequestCols r;
+  AZ_HD std::uint64_t operator()(std::int64_t i) const {
+    RequestClass c;
+    c.model = r.model[i];
+    c.zone = r.zone[i];
+    c.slo_rank = SloRank(m, r.slo_ms[i]);
+    c.home = r.home[i];
+    c.priority = r.priority[i];
+    const std::int64_t tin = r.tokens_in[i], w = tin + r.tokens_out[i];
+    // The group key, then the token count: members of a group sort by size.
+    const std::uint64_t size = static_cast<std::uint64_t>(w < 65535 ? w : 65535);
+    return (PackKey(c, WeightBucket(w), ShareBucket(tin, w)) << 16) | size;
+  }
+};
+
+// The group part of a sort key.
+struct GroupPart {
+  AZ_HD std::uint64_t operator()(std::uint64_t k) const { return k >> 16; }
+};
+
+struct TokensAt {
+  const std::int32_t* tokens;
+  AZ_HD std::int64_t operator()(std::int32_t i) const { return tokens[i]; }
+};
+
+struct IsHead {
+  const std::uint64_t* keys;
+  AZ_HD std::int32_t operator()(std::int64_t i) const {
+    return (i == 0 || (keys[i] >> 16) != (keys[i - 1] >> 16)) ? 1 : 0;
+  }
+};
+
+struct MeanOf {
+  AZ_HD double operator()(std::int64_t sum, std::int64_t count) const {
+    return static_cast<double>(sum) / static_cast<double>(count);
+  }
+};
+
+struct ScatterGroup {
+  const std::int32_t* order;
+  const std::int32_t* gid;
+  std::int32_t* group_of;
+  AZ_HD void operator()(std::int64_t i) const { group_of[order[i]] = gid[i]; }
+};
+
+struct GroupSetup {
+  ModelView m;
+  const std::uint64_t* key;
+  std::uint8_t* elig;
+  std::uint8_t* flags;
+  AZ_HD void operator()(std::int64_t g) const {
+    flags[g] = ClassEligibility(m, UnpackClass(key[g]), elig + g * m.num_endpoints);
+  }
+};
+
+// PricePass: one chunk of groups accumulates into its own slice of
+// `partial` the softmin loads (tokens [M], requests [M]) and the curvature of
+// the smoothed dual: with `dense`, the full matrix
+//   S = sum_g n_g (diag(pi_g) - pi_g pi_g^T) (x) [[w^2, w], [w, 1]]
+// over price coordinates (2p: per token, 2p+1: per request), built from each
+// group's few live options; otherwise only its 2x2 diagonal blocks
+// ([3][M]: w^2, w, 1 sums). `scratch` holds one row of reduced costs per group.
+struct PricePass {
+  static constexpr int kMaxLive = 32;
+  ModelView m;
+  const std::uint64_t* key;
+  const std::int64_t* count;
+  const double* tin;
+  const double* tout;
+  const std::uint8_t* elig;
+  const double* lam;
+  const double* mu;
+  double tau;
+  std::int64_t groups;
+  std::int64_t chunk;
+  bool dense;
+  std::int64_t width;
+  double* scratch;
+  double* partial;
+
+  AZ_HD void operator()(std::int64_t c) const {
+    const std::int32_t nm = m.num_endpoints;
+    const std::int64_t dim = 2 * static_cast<std::int64_t>(nm);
+    double* acc = partial + c * width;
+    double* curv = acc + 2 * nm;
+    for (std::int64_t k = 0; k < width; ++k) acc[k] = 0;
+    const std::int64_t end = (c + 1) * chunk < groups ? (c + 1) * chunk : groups;
+    std::int32_t live[kMaxLive];
+    double live_pi[kMaxLive];
+    for (std::int64_t g = c * chunk; g < end; ++g) {
+      const RequestClass cls = UnpackClass(key[g]);
+      const double a = tin[g], b = tout[g], w = a + b, n = static_cast<double>(count[g]);
+      const std::uint8_t* e = elig + g * nm;
+      double* rc = scratch + g * nm;
+      const double reject = EffReject(m, cls.priority, w);
+      double best = reject;
+      for (std::int32_t p = 0; p < nm; ++p) {
+        if (!e[p]) continue;
+        rc[p] = EffCost(m, cls.home, a, b, p) + lam[p] * w + mu[p];
+        best = rc[p] < best ? rc[p] : best;
+      }
+      double z = exp(-(reject - best) / tau);
+      for (std::int32_t p = 0; p < nm; ++p) {
+        if (!e[p]) continue;
+        const double x = (rc[p] - best) / tau;
+        rc[p] = x < 36.0 ? exp(-x) : 0.0;
+        z += rc[p];
+      }
+      int k = 0;
+      for (std::int32_t p = 0; p < nm; ++p) {
+        if (!e[p] || rc[p] == 0.0) continue;
+        const double pi = rc[p] / z;
+        acc[p] += n * pi * w;
+        acc[nm + p] += n * pi;
+        if (!dense) {
+          const double v = n * pi * (1.0 - pi);
+          curv[p] += v * w * w;
+          curv[nm + p] += v * w;
+          curv[2 * nm + p] += v;
+        } else if (k < kMaxLive) {
+          live[k] = p;
+          live_pi[k] = pi;
+          ++k;
+        }
+      }
+      for (int i = 0; i < k; ++i) {
+        for (int j = 0; j < k; ++j) {
+          const double v = n * ((i == j ? live_pi[i] : 0.0) - live_pi[i] * live_pi[j]);
+          double* row = curv + 2 * live[i] * dim + 2 * live[j];
+          row[0] += v * w * w;
+          row[1] += v * w;
+          row[dim] += v * w;
+          row[dim + 1] += v;
+        }
+      }
+    }
+  }
+};
+
+// SumChunks: slot s of the output is the sum over chunks in chunk order.
+struct SumChunks {
+  const double* partial;
+  std::int64_t chunks;
+  std::int64_t width;
+  double* out;
+  AZ_HD void operator()(std::int64_t s) const {
+    double t = 0;
+    for (std::int64_t c = 0; c < chunks; ++c) t += partial[c * width + s];
+    out[s] = t;
+  }
+};
+
+// GroupSplit: the smoothed split of each group over its options at the
+// final prices and temperature (the fractional primal the dual ascent
+// converged to), as shares per endpoint; the rest is rejection.
+struct GroupSplit {
+  ModelView m;
+  const std::uint64_t* key;
+  const double* tin;
+  const double* tout;
+  const std::uint8_t* elig;
+  const double* lam;
+  const double* mu;
+  double tau;
+  double* share;
+  AZ_HD void operator()(std::int64_t g) const {
+    const std::int32_t nm = m.num_endpoints;
+    const RequestClass cls = UnpackClass(key[g]);
+    const double a = tin[g], b = tout[g], w = a + b;
+    const std::uint8_t* e = elig + g * nm;
+    double* s = share + g * nm;
+    const double reject = EffReject(m, cls.priority, w);
+    double best = reject;
+    for (std::int32_t p = 0; p < nm; ++p) {
+      s[p] = e[p] ? EffCost(m, cls.home, a, b, p) + lam[p] * w + mu[p] : 0.0;
+      if (e[p] && s[p] < best) best = s[p];
+    }
+    double z = exp(-(reject - best) / tau);
+    for (std::int32_t p = 0; p < nm; ++p) {
+      const double x = (s[p] - best) / tau;
+      s[p] = e[p] && x < 36.0 ? exp(-x) : 0.0;
+      z += s[p];
+    }
+    for (std::int32_t p = 0; p < nm; ++p) s[p] /= z;
+  }
+};
+
+// SplitRound: systematic rounding of each group's split over its members,
+// smallest first: member j of n goes to the option whose cumulative share
+// n*sum(pi) first exceeds j + 1/2, so each option gets its share to within
+// one request. Options go in `by_price` order (highest token price first),
+// rejection last: the smallest members take the scarcest tokens and the
+// largest are the ones rejected, as in the LP.
+struct SplitRound {
+  std::int32_t num_endpoints;
+  const std::int32_t* by_price;
+  const std::int32_t* order;
+  const std::int32_t* gid;
+  const std::int64_t* gstart;
+  const std::int64_t* count;
+  const double* share;
+  std::int32_t* choice;
+  AZ_HD void operator()(std::int64_t s) const {
+    const std::int32_t g = gid[s];
+    const double j = static_cast<double>(s - gstart[g]) + 0.5, n = static_cast<double>(count[g]);
+    const double* sh = share + static_cast<std::int64_t>(g) * num_endpoints;
+    double c = 0;
+    std::int32_t out = -1;
+    for (std::int32_t k = 0; k < num_endpoints; ++k) {
+      const std::int32_t p = by_price[k];
+      c += n * sh[p];
+      if (sh[p] > 0 && j < c) {
+        out = p;
+        break;
+      }
+    }
+    choice[order[s]] = out;
+  }
+};
+
+struct GroupStart {
+  const std::int32_t* gid;
+  std::int64_t* gstart;
+  AZ_HD void operator()(std::int64_t s) const {
+    if (s == 0 || gid[s] != gid[s - 1]) gstart[gid[s]] = s;
+  }
+};
+
+// FinalPass: the exact priced minimum of every request (its term of the dual
+// bound) and the admission key of its rounded choice:
+// [endpoint + 1 : 16][descending surplus over rejection : 48].
+struct FinalPass {
+  ModelView m;
+  RequestCols r;
+  const std::int32_t* group_of;
+  const std::uint64_t* gkey;
+  const std::uint8_t* elig;
+  const double* lam;
+  const double* mu;
+  const std::int32_t* choice;
+  double* surplus;
+  double* best;
+  std::uint64_t* akey;
+  AZ_HD void operator()(std::int64_t i) const {
+    const std::int32_t g = group_of[i];
+    const RequestClass cls = UnpackClass(gkey[g]);
+    const double tin = r.tokens_in[i], tout = r.tokens_out[i], w = tin + tout;
+    const BestChoice bc = ChooseBest(m, cls, tin, tout, elig + static_cast<std::int64_t>(g) * m.num_endpoints, lam, mu);
+    best[i] = bc.value;
+    const std::int32_t p = choice[i];
+    double gain = 0;
+    if (p >= 0) gain = EffReject(m, cls.priority, w) - (EffCost(m, cls.home, tin, tout, p) + lam[p] * w + mu[p]);
+    gain = gain > 0 ? gain : 0.0;
+    surplus[i] = gain;
+    std::uint64_t bits;
+    memcpy(&bits, &gain, sizeof(bits));
+    const std::uint64_t descending = (static_cast<std::uint64_t>(1) << 48) - 1 - (bits >> 16);
+    akey[i] = p < 0 ? 0 : (static_cast<std::uint64_t>(p + 1) << 48) | descending;
+  }
+};
+
+struct SegmentOf {
+  AZ_HD std::uint32_t operator()(std::uint64_t k) const { return static_cast<std::uint32_t>(k >> 48); }
+};
+
+struct Admit {
+  const std::uint64_t* akey;
+  const std::int32_t* order;
+  const std::int64_t* prefix_tokens;
+  const std::int64_t* prefix_count;
+  const std::int64_t* cap_tokens;
+  const std::int64_t* cap_requests;
+  std::int32_t* endpoint;
+  AZ_HD void operator()(std::int64_t i) const {
+    const std::int32_t seg = static_cast<std::int32_t>(akey[i] >> 48);
+    std::int32_t out = -1;
+    if (seg > 0) {
+      const std::int32_t p = seg - 1;
+      out = (prefix_tokens[i] <= cap_tokens[p] && prefix_count[i] <= cap_requests[p]) ? p : -2;
+    }
+    endpoint[order[i]] = out;
+  }
+};
+
+struct TotalTokens {
+  const std::int32_t* tin;
+  const std::int32_t* tout;
+  const std::int32_t* order;
+  AZ_HD std::int64_t operator()(std::int64_t i) const {
+    const std::int32_t j = order[i];
+    return static_cast<std::int64_t>(tin[j]) + tout[j];
+  }
+};
+
+struct SumRange {
+  const double* data;
+  std::int64_t n;
+  std::int64_t chunk;
+  double* out;
+  AZ_HD void operator()(std::int64_t c) const {
+    double t = 0;
+    const std::int64_t end = (c + 1) * chunk < n ? (c + 1) * chunk : n;
+    for (std::int64_t i = c * chunk; i < end; ++i) t += data[i];
+    out[c] = t;
+  }
+};
+
+// DeterministicSum(): chunked, combined in order on the host.
+template <typename Backend>
+double DeterministicSum(const double* data, std::int64_t n) {
+  if (n == 0) return 0;
+  const std::int64_t chunk = std::max<std::int64_t>(4096, (n + Backend::kMaxChunks - 1) / Backend::kMaxChunks);
+  const std::int64_t chunks = (n + chunk - 1) / chunk;
+  typename Backend::template Vector<double> partial(chunks);
+  thrust::for_each_n(Backend::Policy(), thrust::counting_iterator<std::int64_t>(0), chunks,
+                     SumRange{data, n, chunk, RawOf<double>(partial)});
+  double total = 0;
+  for (double v : Download<double>(partial)) total += v;
+  return total;
+}
+
+// The price phase cools from half the mean per-request objective down to this
+// fraction of it.
+inline constexpr double kFinalTemperature = 1e-5;
+
+template <typename Backend>
+PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
+                      const SolverOptions& options) {
+  using I32 = typename Backend::template Vector<std::int32_t>;
+  using I64 = typename Backend::template Vector<std::int64_t>;
+  using U64 = typename Backend::template Vector<std::uint64_t>;
+  using U8 = typename Backend::template Vector<std::uint8_t>;
+  using F64 = typename Backend::template Vector<double>;
+  const auto policy = Backend::Policy();
+  const std::int64_t n = static_cast<std::int64_t>(requests.model.size);
+  const std::int32_t nm = host.num_endpoints;
+  const thrust::counting_iterator<std::int64_t> iota(0);
+
+  PhaseResult out;
+  DeviceModel<Backend> dm(host);
+  I32 r_model = Upload<Backend>(requests.model.data, n);
+  I32 r_zone = Upload<Backend>(requests.zone.data, n);
+  I32 r_tin = Upload<Backend>(requests.tokens_in.data, n);
+  I32 r_tout = Upload<Backend>(requests.tokens_out.data, n);
+  I32 r_slo = Upload<Backend>(requests.slo_ms.data, n);
+  U8 r_home = Upload<Backend>(reinterpret_cast<const std::uint8_t*>(requests.home_cloud.data), n);
+  U8 r_prio = Upload<Backend>(requests.priority.data, n);
+  const RequestCols cols{RawOf<std::int32_t>(r_model), RawOf<std::int32_t>(r_zone),
+                         RawOf<std::int32_t>(r_tin),   RawOf<std::int32_t>(r_tout),
+                         RawOf<std::int32_t>(r_slo),   RawOf<std::uint8_t>(r_home),
+                         RawOf<std::uint8_t>(r_prio)};
+
+  // (1) Groups.
+  U64 keys(n);
+  I32 order(n);
+  thrust::transform(policy, iota, iota + n, keys.begin(), GroupKeyOf{dm.view, cols});
+  thrust::sequence(policy, order.begin(), order.end());
+  thrust::stable_sort_by_key(policy, keys.begin(), keys.end(), order.begin());
+  I32 gid(n);
+  thrust::transform(policy, iota, iota + n, gid.begin(), IsHead{RawOf<std::uint64_t>(keys)});
+  thrust::inclusive_scan(policy, gid.begin(), gid.end(), gid.begin());
+  const std::int64_t groups = n ? static_cast<std::int64_t>(gid.back()) : 0;
+  thrust::transform(policy, gid.begin(), gid.end(), gid.begin(), thrust::placeholders::_1 - 1);
+  I32 group_of(n);
+  thrust::for_each_n(policy, iota, n,
+                     ScatterGroup{RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid), RawOf<std::int32_t>(group_of)});
+  U64 gkey(groups);
+  I64 gcount(groups), gsum_in(groups), gsum_out(groups);
+  const auto group_part = thrust::make_transform_iterator(keys.begin(), GroupPart{});
+  thrust::reduce_by_key(policy, group_part, group_part + n, thrust::constant_iterator<std::int64_t>(1),
+                        gkey.begin(), gcount.begin());
+  thrust::reduce_by_key(policy, group_part, group_part + n,
+                        thrust::make_transform_iterator(order.begin(), TokensAt{cols.tokens_in}),
+                        thrust::make_discard_iterator(), gsum_in.begin());
+  thrust::reduce_by_key(policy, group_part, group_part + n,
+                        thrust::make_transform_iterator(order.begin(), TokensAt{cols.tokens_out}),
+                        thrust::make_discard_iterator(), gsum_out.begin());
+  F64 gin(groups), gout(groups);
+  thrust::transform(policy, gsum_in.begin(), gsum_in.end(), gcount.begin(), gin.begin(),
+                    MeanOf{});
+  thrust::transform(policy, gsum_out.begin(), gsum_out.end(), gcount.begin(), gout.begin(),
+                    MeanOf{});
+
+  // (2) Eligibility per group.
+  U8 elig(groups * nm), flags(groups);
+  thrust::for_each_n(policy, iota, groups,
+                     GroupSetup{dm.view, RawOf<std::uint64_t>(gkey), RawOf<std::uint8_t>(elig),
+                                RawOf<std::uint8_t>(flags)});
+
+  // (3) Prices.
+  std::vector<double> lam(nm, 0.0), mu(nm, 0.0);
+  const bool warm = options.initial_prices.has_value() &&
+                    options.initial_prices->per_token.size() == static_cast<std::size_t>(nm) &&
+                    options.initial_prices->per_request.size() == static_cast<std::size_t>(nm);
+  if (warm) {
+    lam = options.initial_prices->per_token;
+    mu = options.initial_prices->per_request;
+  }
+  out.group_key = Download<std::uint64_t>(gkey);
+  out.group_elig = Download<std::uint8_t>(elig);
+  out.group_flags = Download<std::uint8_t>(flags);
+  double tau = 0;
+  {
+    // The temperature scale: the mean per-request objective at the start.
+    const ModelView hv = host.View();
+    const std::vector<std::int64_t> hcount = Download<std::int64_t>(gcount);
+    const std::vector<double> hin = Download<double>(gin), hout = Download<double>(gout);
+    double scale = 0;
+    for (std::int64_t g = 0; g < groups; ++g) {
+      const RequestClass cls = UnpackClass(out.group_key[g]);
+      const BestChoice bc = ChooseBest(hv, cls, hin[g], hout[g], out.group_elig.data() + g * nm,
+                                       lam.data(), mu.data());
+      scale += hcount[g] * bc.value;
+    }
+    scale = n ? scale / n : 0;
+    const double tau_min = std::max(scale, 1e-12) * kFinalTemperature;
+    tau = warm ? tau_min * 16 : std::max(scale, 1e-12) * 0.5;
+    const std::int64_t max_chunks = nm <= kDenseNewtonMaxEndpoints ? Backend::kMaxDenseChunks : Backend::kMaxChunks;
+    const std::int64_t chunk =
+        std::max<std::int64_t>(Backend::kMinChunk, (groups + max_chunks - 1) / max_chunks);
+    const std::int64_t chunks = groups ? (groups + chunk - 1) / chunk : 0;
+    const bool dense = nm <= kDenseNewtonMaxEndpoints;
+    const std::int64_t width = 2 * nm + (dense ? 4 * static_cast<std::int64_t>(nm) * nm : 3 * nm);
+    F64 scratch(groups * nm), partial(chunks * width), sums(width), d_lam(nm), d_mu(nm);
+    LoadSums loads;
+    loads.dense = dense;
+    loads.data.resize(width);
+    constexpr double kCoolAt = 0.02, kCooling = 0.7;
+    constexpr int kMaxPassesPerTau = 1000;
+    int passes_at_tau = 0;
+    int it = 0;
+    for (; it < options.max_iterations && groups > 0 && nm > 0; ++it) {
+      thrust::copy(lam.begin(), lam.end(), d_lam.begin());
+      thrust::copy(mu.begin(), mu.end(), d_mu.begin());
+      thrust::for_each_n(policy, iota, chunks,
+                         PricePass{dm.view, RawOf<std::uint64_t>(gkey), RawOf<std::int64_t>(gcount),
+                                   RawOf<double>(gin), RawOf<double>(gout), RawOf<std::uint8_t>(elig),
+                                   RawOf<double>(d_lam), RawOf<double>(d_mu), tau, groups, chunk, dense,
+                                   width, RawOf<double>(scratch), RawOf<double>(partial)});
+      thrust::for_each_n(policy, iota, width,
+                         SumChunks{RawOf<double>(partial), chunks, width, RawOf<double>(sums)});
+      thrust::copy(sums.begin(), sums.end(), loads.data.begin());
+      const double overload = UpdatePrices(host, loads, tau, &lam, &mu);
+      if (options.on_iteration) options.on_iteration(IterationInfo{it, tau, overload});
+      if (tau <= tau_min && overload <= options.tolerance) {
+        ++it;
+        break;
+      }
+      // Cool once the loads have nearly cleared at this temperature, or
+      // after a bounded stay.
+      if (overload <= kCoolAt || ++passes_at_tau >= kMaxPassesPerTau) {
+        tau = std::max(tau_min, tau * kCooling);
+        passes_at_tau = 0;
+      }
+    }
+    out.iterations = it;
+  }
+
+  // (4) Round the smoothed split per group, then one exact pass for the
+  // dual bound and the admission keys.
+  F64 d_lam(lam.begin(), lam.end()), d_mu(mu.begin(), mu.end());
+  I32 choice(n);
+  {
+    F64 share(groups * nm);
+    I64 gstart(groups);
+    thrust::for_each_n(policy, iota, groups,
+                       GroupSplit{dm.view, RawOf<std::uint64_t>(gkey), RawOf<double>(gin), RawOf<double>(gout),
+                                  RawOf<std::uint8_t>(elig), RawOf<double>(d_lam), RawOf<double>(d_mu),
+                                  std::max(tau, 1e-300), RawOf<double>(share)});
+    thrust::for_each_n(policy, iota, n, GroupStart{RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart)});
+    std::vector<std::int32_t> by_price_host(nm);
+    std::iota(by_price_host.begin(), by_price_host.end(), 0);
+    std::stable_sort(by_price_host.begin(), by_price_host.end(),
+                     [&](std::int32_t a, std::int32_t b) { return lam[a] > lam[b]; });
+    I32 by_price(by_price_host.begin(), by_price_host.end());
+    thrust::for_each_n(policy, iota, n,
+                       SplitRound{nm, RawOf<std::int32_t>(by_price), RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid),
+                                  RawOf<std::int64_t>(gstart), RawOf<std::int64_t>(gcount), RawOf<double>(share),
+                                  RawOf<std::int32_t>(choice)});
+  }
+  F64 regret(n), best(n);
+  U64 akey(n);
+  thrust::for_each_n(policy, iota, n,
+                     FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(gkey),
+                               RawOf<std::uint8_t>(elig), RawOf<double>(d_lam), RawOf<double>(d_mu),
+                               RawOf<std::int32_t>(choice), RawOf<double>(regret), RawOf<double>(best),
+                               RawOf<std::uint64_t>(akey)});
+  out.sum_best = DeterministicSum<Backend>(RawOf<double>(best), n);
+
+  // (5) Admission by descending surplus, per endpoint, exact integer prefixes.
+  thrust::sequence(policy, order.begin(), order.end());
+  thrust::stable_sort_by_key(policy, akey.begin(), akey.end(), order.begin());
+  I64 ptok(n), pcnt(n);
+  auto seg = thrust::make_transform_iterator(akey.begin(), SegmentOf{});
+  thrust::inclusive_scan_by_key(policy, seg, seg + n,
+                                thrust::make_transform_iterator(iota, TotalTokens{cols.tokens_in, cols.tokens_out, RawOf<std::int32_t>(order)}),
+                                ptok.begin());
+  thrust::inclusive_scan_by_key(policy, seg, seg + n, thrust::constant_iterator<std::int64_t>(1), pcnt.begin());
+  I64 cap_t(host.cap_tokens.begin(), host.cap_tokens.end());
+  I64 cap_r(host.cap_requests.begin(), host.cap_requests.end());
+  thrust::for_each_n(policy, iota, n,
+                     Admit{RawOf<std::uint64_t>(akey), RawOf<std::int32_t>(order), RawOf<std::int64_t>(ptok),
+                           RawOf<std::int64_t>(pcnt), RawOf<std::int64_t>(cap_t), RawOf<std::int64_t>(cap_r),
+                           RawOf<std::int32_t>(choice)});
+
+  out.group_of = Download<std::int32_t>(group_of);
+  out.endpoint = Download<std::int32_t>(choice);
+  out.regret = Download<double>(regret);
+  out.prices.per_token = std::move(lam);
+  out.prices.per_request = std::move(mu);
+  return out;
+}
+
+}  // namespace azimuth::kernels::internal
+
+#endif  // AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
