@@ -1,0 +1,181 @@
+// Copyright 2026 Azimuth authors.
+//
+// solver_benchmark — Azimuth's solver against the per-request greedy router,
+// Azure-first greedy and (where it finishes, and where CLP was found at build
+// time) the exact LP reference, on seeded workloads. Prints a table and
+// writes JSON. Numbers are ratios measured in one run on one machine.
+//
+//   solver_benchmark [--sizes 10000,100000,1000000] [--endpoints 64]
+//                    [--modes strict,off] [--backend auto|cuda|cpu]
+//                    [--lp_max 10000] [--repeat 3] [--json out.json]
+//
+// Builds with only CMake and the CUDA toolkit (no abseil, no gtest).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "azimuth/kernels/baselines.h"
+#include "azimuth/kernels/solver.h"
+#include "bench/workload/generator.h"
+#if defined(AZIMUTH_HAS_REFERENCE)
+#include "bench/reference/lp_reference.h"
+#endif
+
+namespace {
+
+using namespace azimuth;
+
+struct Args {
+  std::vector<long long> sizes = {10000, 100000, 1000000};
+  int endpoints = 64;
+  std::vector<kernels::AzureFirst> modes = {kernels::AzureFirst::kStrict, kernels::AzureFirst::kOff};
+  kernels::Backend backend = kernels::Backend::kAuto;
+  long long lp_max = 10000;
+  int repeat = 3;
+  std::string json;
+};
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
+[[noreturn]] void Usage(const char* why) {
+  std::fprintf(stderr,
+               "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
+               "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH]\n",
+               why);
+  std::exit(2);
+}
+
+Args Parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) Usage(("missing value for " + flag).c_str());
+    const std::string value = argv[++i];
+    if (flag == "--sizes") {
+      a.sizes.clear();
+      for (const std::string& s : Split(value)) a.sizes.push_back(std::atoll(s.c_str()));
+    } else if (flag == "--endpoints") {
+      a.endpoints = std::atoi(value.c_str());
+    } else if (flag == "--modes") {
+      a.modes.clear();
+      for (const std::string& s : Split(value)) {
+        if (s == "strict") a.modes.push_back(kernels::AzureFirst::kStrict);
+        else if (s == "weighted") a.modes.push_back(kernels::AzureFirst::kWeighted);
+        else if (s == "off") a.modes.push_back(kernels::AzureFirst::kOff);
+        else Usage(("unknown mode " + s).c_str());
+      }
+    } else if (flag == "--backend") {
+      if (value == "auto") a.backend = kernels::Backend::kAuto;
+      else if (value == "cuda") a.backend = kernels::Backend::kCuda;
+      else if (value == "cpu") a.backend = kernels::Backend::kCpu;
+      else Usage(("unknown backend " + value).c_str());
+    } else if (flag == "--lp_max") {
+      a.lp_max = std::atoll(value.c_str());
+    } else if (flag == "--repeat") {
+      a.repeat = std::max(1, std::atoi(value.c_str()));
+    } else if (flag == "--json") {
+      a.json = value;
+    } else {
+      Usage(("unknown flag " + flag).c_str());
+    }
+  }
+  return a;
+}
+
+double Seconds(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Best wall time of `repeat` runs (after one warm-up), in milliseconds.
+template <typename F>
+kernels::Solution Timed(int repeat, F run, double* best_ms) {
+  kernels::SolveResult r = run();
+  if (!r.ok()) {
+    std::fprintf(stderr, "solver_benchmark: %s\n", r.error().message.c_str());
+    std::exit(1);
+  }
+  *best_ms = 1e300;
+  for (int i = 0; i < repeat; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    kernels::SolveResult again = run();
+    *best_ms = std::min(*best_ms, 1000 * Seconds(start));
+  }
+  return std::move(r).value();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = Parse(argc, argv);
+  std::printf("solver_benchmark: %u hardware threads, CUDA backend %s, device %s\n",
+              std::thread::hardware_concurrency(), kernels::CudaCompiledIn() ? "built" : "not built",
+              kernels::CudaDeviceAvailable() ? "present" : "absent");
+  std::printf("%9s %4s %-8s %-5s %9s %6s %9s %9s %12s %10s %12s %10s %9s %10s %9s\n", "requests", "M", "mode",
+              "back", "ours ms", "iters", "cert gap", "groups", "greedy ms", "greedy/us", "azgreedy ms",
+              "azgr/us", "lp s", "lp/ours x", "lp gap");
+  std::ostringstream json;
+  json << "{\"machine_threads\": " << std::thread::hardware_concurrency() << ", \"runs\": [";
+  bool first = true;
+  for (long long n : args.sizes) {
+    for (kernels::AzureFirst mode : args.modes) {
+      bench::WorkloadSpec spec;
+      spec.requests = n;
+      spec.endpoints = args.endpoints;
+      spec.mode = mode;
+      kernels::ProblemData data = bench::GenerateWorkload(spec);
+      const kernels::ProblemView view = data.View();
+      kernels::SolverOptions options;
+      options.backend = args.backend;
+      double ours_ms, greedy_ms, az_ms;
+      const kernels::Solution ours = Timed(args.repeat, [&] { return kernels::Solve(view, options); }, &ours_ms);
+      const kernels::Solution greedy = Timed(args.repeat, [&] { return kernels::SolveGreedy(view); }, &greedy_ms);
+      const kernels::Solution az = Timed(args.repeat, [&] { return kernels::SolveAzureFirstGreedy(view); }, &az_ms);
+      double lp_s = -1, lp_gap = -1;
+#if defined(AZIMUTH_HAS_REFERENCE)
+      if (n <= args.lp_max) {
+        const auto start = std::chrono::steady_clock::now();
+        const bench::LpReference lp(view);
+        const bench::LpLevels opt = mode == kernels::AzureFirst::kStrict
+                                        ? lp.SolveTiered(ours.strict_reject_weight, ours.strict_azure_price)
+                                        : lp.SolveMode(mode, data.policy.azure_discount);
+        lp_s = Seconds(start);
+        lp_gap = (ours.mode_objective - opt.objective) / ours.mode_objective;
+      }
+#endif
+      std::printf("%9lld %4d %-8s %-5s %9.1f %6d %9.2e %9lld %12.1f %10.3f %12.1f %10.3f %9.2f %10.0f %9.2e\n", n,
+                  args.endpoints, kernels::AzureFirstName(mode), kernels::BackendName(ours.backend), ours_ms,
+                  ours.iterations, ours.gap, static_cast<long long>(ours.groups), greedy_ms,
+                  greedy.mode_objective / ours.mode_objective, az_ms, az.mode_objective / ours.mode_objective, lp_s,
+                  lp_s > 0 ? 1000 * lp_s / ours_ms : -1.0, lp_gap);
+      std::fflush(stdout);
+      json << (first ? "" : ", ") << "{\"requests\": " << n << ", \"endpoints\": " << args.endpoints
+           << ", \"mode\": \"" << kernels::AzureFirstName(mode) << "\", \"backend\": \""
+           << kernels::BackendName(ours.backend) << "\", \"solve_ms\": " << ours_ms
+           << ", \"iterations\": " << ours.iterations << ", \"certified_gap\": " << ours.gap
+           << ", \"objective_usd\": " << ours.objective_usd << ", \"mode_objective\": " << ours.mode_objective
+           << ", \"greedy_ms\": " << greedy_ms << ", \"greedy_objective_ratio\": "
+           << greedy.mode_objective / ours.mode_objective << ", \"azure_greedy_ms\": " << az_ms
+           << ", \"azure_greedy_objective_ratio\": " << az.mode_objective / ours.mode_objective
+           << ", \"lp_seconds\": " << lp_s << ", \"lp_measured_gap\": " << lp_gap << "}";
+      first = false;
+    }
+  }
+  json << "]}\n";
+  if (!args.json.empty()) {
+    std::ofstream(args.json) << json.str();
+    std::printf("wrote %s\n", args.json.c_str());
+  }
+  return 0;
+}

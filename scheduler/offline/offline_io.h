@@ -1,0 +1,56 @@
+// Copyright 2026 Azimuth authors.
+//
+// offline_io.h — the files of `azimuth solve` (DESIGN.md, "Offline
+// interchange"): endpoints and requests CSV and the policy JSON in, the
+// assignments CSV and the summary JSON out. Every reader rejects malformed
+// input with an error naming the file, line and field; no row is skipped.
+//
+//   kernels::ProblemData data;
+//   AZ_RETURN_IF_ERROR(ReadEndpointsCsv("E.csv", &data));
+//   AZ_RETURN_IF_ERROR(ReadRequestsCsv("R.csv", &data));
+//   AZ_RETURN_IF_ERROR(ReadPolicyJson("P.json", &data.policy));
+#ifndef AZIMUTH_SCHEDULER_OFFLINE_OFFLINE_IO_H_
+#define AZIMUTH_SCHEDULER_OFFLINE_OFFLINE_IO_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "azimuth/kernels/problem_data.h"
+#include "azimuth/kernels/solver.h"
+
+namespace azimuth::scheduler {
+
+// Column sets, exactly as DESIGN.md defines them.
+extern const char* const kEndpointColumns[12];
+extern const char* const kRequestColumns[9];
+
+// ReadEndpointsCsv() / ReadRequestsCsv()
+//
+// Append the file's rows to `data`. Offline, every healthy endpoint's
+// telemetry counts as fresh. Ids must be unique within a file.
+absl::Status ReadEndpointsCsv(const std::string& path, kernels::ProblemData* data);
+absl::Status ReadRequestsCsv(const std::string& path, kernels::ProblemData* data);
+
+// ParsePolicyJson() / ReadPolicyJson()
+//
+// The `azimuth.v1.Policy` message in its protobuf JSON mapping, validated:
+// errors name the field and the reason.
+absl::Status ParsePolicyJson(const std::string& json, const std::string& source, kernels::PolicyData* policy);
+absl::Status ReadPolicyJson(const std::string& path, kernels::PolicyData* policy);
+
+// WriteAssignmentsCsv() / SummaryJson() / WriteSummaryJson()
+absl::Status WriteAssignmentsCsv(const std::string& path, const kernels::ProblemData& data,
+                                 const kernels::Solution& solution);
+std::string SummaryJson(const kernels::Solution& solution);
+absl::Status WriteSummaryJson(const std::string& path, const kernels::Solution& solution);
+
+// WriteEndpointsCsv() / WriteRequestsCsv() / PolicyJson()
+//
+// The inverse of the readers, for generated workloads.
+absl::Status WriteEndpointsCsv(const std::string& path, const kernels::ProblemData& data);
+absl::Status WriteRequestsCsv(const std::string& path, const kernels::ProblemData& data);
+std::string PolicyJson(const kernels::PolicyData& policy);
+
+}  // namespace azimuth::scheduler
+
+#endif  // AZIMUTH_SCHEDULER_OFFLINE_OFFLINE_IO_H_

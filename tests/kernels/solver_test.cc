@@ -1,0 +1,445 @@
+// Copyright 2026 Azimuth authors.
+//
+// Solver tests: every solve is checked against DESIGN.md's invariants; random
+// instances are checked against exact references (CLP for the LP bound and
+// the lexicographic strict levels, LEMON for the integer optimum where only
+// request counts bind); edge cases and bad input. Each test runs on the CPU
+// backend, and on CUDA where a device is present.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "azimuth/kernels/baselines.h"
+#include "azimuth/kernels/problem_data.h"
+#include "azimuth/kernels/solver.h"
+#include "bench/reference/lp_reference.h"
+#include "bench/workload/generator.h"
+
+namespace azimuth::kernels {
+namespace {
+
+using bench::CheckInvariants;
+using bench::GenerateWorkload;
+using bench::WorkloadSpec;
+
+std::vector<Backend> Backends() { return {Backend::kCpu, Backend::kCuda}; }
+
+bool Unavailable(Backend backend) { return backend == Backend::kCuda && !CudaDeviceAvailable(); }
+
+// GTEST_SKIP() returns from the calling function, so this is a macro.
+#define SKIP_IF_UNAVAILABLE(backend) \
+  if (Unavailable(backend)) GTEST_SKIP() << "no CUDA device"
+
+
+Solution SolveOk(ProblemData& data, Backend backend, SolverOptions options = {}) {
+  options.backend = backend;
+  SolveResult result = Solve(data.View(), options);
+  EXPECT_TRUE(result.ok()) << (result.ok() ? "" : result.error().message);
+  if (!result.ok()) return Solution{};
+  EXPECT_EQ(result.value().backend, backend);
+  const std::string violation = CheckInvariants(data.View(), result.value());
+  EXPECT_EQ(violation, "");
+  return std::move(result).value();
+}
+
+std::string ModeName(AzureFirst mode) { return AzureFirstName(mode); }
+
+// --- Invariants and determinism over a table of sizes and modes ---------
+
+using SizeCase = std::tuple<Backend, AzureFirst, std::int64_t /*requests*/, int /*endpoints*/, double /*load*/>;
+
+class SolverSizes : public testing::TestWithParam<SizeCase> {};
+
+TEST_P(SolverSizes, InvariantsHoldAndSolveIsDeterministic) {
+  const auto [backend, mode, n, m, load] = GetParam();
+  SKIP_IF_UNAVAILABLE(backend);
+  WorkloadSpec spec;
+  spec.requests = n;
+  spec.endpoints = m;
+  spec.mode = mode;
+  spec.load = load;
+  spec.seed = static_cast<std::uint64_t>(n * 131 + m);
+  ProblemData data = GenerateWorkload(spec);
+  const Solution a = SolveOk(data, backend);
+  const Solution b = SolveOk(data, backend);
+  EXPECT_EQ(a.endpoint, b.endpoint);
+  EXPECT_EQ(std::memcmp(&a.objective_usd, &b.objective_usd, sizeof(double)), 0);
+  EXPECT_EQ(std::memcmp(&a.mode_lower_bound, &b.mode_lower_bound, sizeof(double)), 0);
+  EXPECT_EQ(a.prices.per_token, b.prices.per_token);
+  EXPECT_EQ(a.assigned + a.rejected, n);
+  EXPECT_GE(a.gap, 0.0);
+  EXPECT_LE(a.mode_lower_bound, a.mode_objective * (1 + 1e-12) + 1e-12);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, SolverSizes,
+    testing::Combine(testing::ValuesIn(Backends()),
+                     testing::Values(AzureFirst::kStrict, AzureFirst::kWeighted, AzureFirst::kOff),
+                     testing::Values<std::int64_t>(0, 1, 300, 5000), testing::Values(1, 7, 64),
+                     testing::Values(0.6, 1.3)),
+    [](const testing::TestParamInfo<SizeCase>& info) {
+      return std::string(BackendName(std::get<0>(info.param))) + "_" + ModeName(std::get<1>(info.param)) + "_n" +
+             std::to_string(std::get<2>(info.param)) + "_m" + std::to_string(std::get<3>(info.param)) + "_load" +
+             std::to_string(static_cast<int>(std::get<4>(info.param) * 10));
+    });
+
+// --- Agreement with exact references on random instances ----------------
+
+using RefCase = std::tuple<Backend, std::uint64_t /*seed*/>;
+
+class SolverReference : public testing::TestWithParam<RefCase> {};
+
+WorkloadSpec ReferenceSpec(std::uint64_t seed, AzureFirst mode) {
+  WorkloadSpec spec;
+  spec.requests = 1500;
+  spec.endpoints = 12;
+  spec.seed = seed;
+  spec.mode = mode;
+  spec.load = 0.8 + 0.1 * static_cast<double>(seed % 5);
+  return spec;
+}
+
+// The certificate is a true lower bound on the LP optimum, the answer is no
+// better than it, and (N = 1500, so up to 2M = 24 split requests are rounded)
+// within a few percent of it.
+TEST_P(SolverReference, OffAndWeightedAgreeWithLp) {
+  const auto [backend, seed] = GetParam();
+  SKIP_IF_UNAVAILABLE(backend);
+  for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted}) {
+    ProblemData data = GenerateWorkload(ReferenceSpec(seed, mode));
+    const Solution s = SolveOk(data, backend);
+    const bench::LpReference lp(data.View());
+    const bench::LpLevels opt = lp.SolveMode(mode, data.policy.azure_discount);
+    ASSERT_TRUE(opt.optimal);
+    SCOPED_TRACE(ModeName(mode));
+    EXPECT_LE(s.mode_lower_bound, opt.objective * (1 + 1e-9) + 1e-9);
+    EXPECT_GE(s.mode_objective, opt.objective * (1 - 1e-9) - 1e-9);
+    EXPECT_LE(s.mode_objective, opt.objective * 1.03);
+    // The certified gap covers the measured one.
+    EXPECT_GE(s.gap + 1e-9, (s.mode_objective - opt.objective) / s.mode_objective);
+  }
+}
+
+// Strict mode: the tiered objective's certificate against its LP, and each
+// lexicographic level against the three LPs solved in turn.
+TEST_P(SolverReference, StrictLevelsAgreeWithLexicographicLp) {
+  const auto [backend, seed] = GetParam();
+  SKIP_IF_UNAVAILABLE(backend);
+  ProblemData data = GenerateWorkload(ReferenceSpec(seed, AzureFirst::kStrict));
+  const Solution s = SolveOk(data, backend);
+  const bench::LpReference lp(data.View());
+  const bench::LpLevels tiered = lp.SolveTiered(s.strict_reject_weight, s.strict_azure_price);
+  ASSERT_TRUE(tiered.optimal);
+  EXPECT_LE(s.mode_lower_bound, tiered.objective * (1 + 1e-9) + 1e-9);
+  EXPECT_GE(s.mode_objective, tiered.objective * (1 - 1e-9) - 1e-9);
+  const bench::LpLevels lex = lp.SolveStrict();
+  ASSERT_TRUE(lex.optimal);
+  // The tier weights make the single objective lexicographic: its LP optimum
+  // has the lexicographic levels.
+  EXPECT_NEAR(tiered.reject_usd, lex.reject_usd, 1e-6 * (1 + lex.reject_usd));
+  EXPECT_NEAR(tiered.azure_tokens, lex.azure_tokens, 1e-6 * (1 + lex.azure_tokens));
+  // Integer levels: rejection within a few requests' cost, Azure tokens within
+  // 3% of the lexicographic optimum (N = 1500: rounding moves a few dozen).
+  EXPECT_LE(s.reject_cost_usd, lex.reject_usd * 1.03 + 0.5);
+  EXPECT_GE(static_cast<double>(s.azure_tokens), lex.azure_tokens * 0.97);
+}
+
+// Counts only: a network flow, so LEMON's integer optimum is exact.
+TEST_P(SolverReference, CountsOnlyAgreesWithMinCostFlow) {
+  const auto [backend, seed] = GetParam();
+  SKIP_IF_UNAVAILABLE(backend);
+  WorkloadSpec spec = ReferenceSpec(seed, AzureFirst::kOff);
+  spec.requests = 3000;
+  spec.counts_only = true;
+  ProblemData data = GenerateWorkload(spec);
+  const Solution s = SolveOk(data, backend);
+  const double opt = bench::MinCostFlowOptimum(data.View());
+  ASSERT_TRUE(std::isfinite(opt));
+  EXPECT_LE(s.mode_lower_bound, opt + 1e-6);
+  EXPECT_GE(s.objective_usd, opt - 1e-6);
+  EXPECT_LE(s.objective_usd, opt * 1.01);
+}
+
+INSTANTIATE_TEST_SUITE_P(Random, SolverReference,
+                         testing::Combine(testing::ValuesIn(Backends()), testing::Range<std::uint64_t>(1, 7)),
+                         [](const testing::TestParamInfo<RefCase>& info) {
+                           return std::string(BackendName(std::get<0>(info.param))) + "_seed" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
+
+// --- Edge cases -----------------------------------------------------------
+
+class SolverEdges : public testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { SKIP_IF_UNAVAILABLE(GetParam()); }
+
+  // A small hand-made batch: policy as DESIGN.md's example.
+  static ProblemData Base() {
+    ProblemData d;
+    d.policy.now = 1780000000;
+    d.policy.window_s = 60;
+    d.policy.azure_first = AzureFirst::kStrict;
+    d.policy.latency_usd_per_ms = 0.000001;
+    const double reject[4] = {0.05, 0.1, 0.5, 2.0};
+    std::copy(reject, reject + 4, d.policy.reject_usd);
+    return d;
+  }
+  static EndpointRow Endpoint(const std::string& id, Cloud cloud, const std::string& model, std::int64_t rpm,
+                              const std::string& zone = "us") {
+    EndpointRow e;
+    e.id = id;
+    e.cloud = cloud;
+    e.region = "r";
+    e.zone = zone;
+    e.model = model;
+    e.price_in_per_1k = 0.001;
+    e.price_out_per_1k = 0.004;
+    e.latency_p50_ms = 300;
+    e.latency_p95_ms = 800;
+    e.tpm_limit = 1000000;
+    e.rpm_limit = rpm;
+    return e;
+  }
+  static RequestRow Request(const std::string& id, const std::string& model, std::uint8_t priority = 1,
+                            const std::string& zone = "") {
+    RequestRow r;
+    r.id = id;
+    r.tenant = "t";
+    r.model = model;
+    r.tokens_in = 1000;
+    r.tokens_out = 200;
+    r.zone = zone;
+    r.home_cloud = Cloud::kAzure;
+    r.priority = priority;
+    return r;
+  }
+};
+
+TEST_P(SolverEdges, EmptyBatch) {
+  ProblemData d = Base();
+  d.AddEndpoint(Endpoint("a", Cloud::kAzure, "gpt-5", 10));
+  const Solution s = SolveOk(d, GetParam());
+  EXPECT_EQ(s.assigned + s.rejected, 0);
+  EXPECT_EQ(s.objective_usd, 0);
+  EXPECT_EQ(s.gap, 0);
+}
+
+TEST_P(SolverEdges, NoEndpointsRejectsEverything) {
+  ProblemData d = Base();
+  d.AddRequest(Request("r0", "gpt-5", 3));
+  const Solution s = SolveOk(d, GetParam());
+  ASSERT_EQ(s.reason.size(), 1u);
+  EXPECT_EQ(s.reason[0], Reason::kNoEligibleEndpoint);
+  EXPECT_DOUBLE_EQ(s.reject_cost_usd, 2.0);
+}
+
+TEST_P(SolverEdges, NoEligibleEndpointForModelOrZoneOrSlo) {
+  ProblemData d = Base();
+  d.AddEndpoint(Endpoint("a", Cloud::kAzure, "gpt-5", 10));
+  d.AddRequest(Request("wrong-model", "llama"));
+  d.AddRequest(Request("wrong-zone", "gpt-5", 1, "eu"));
+  RequestRow fast = Request("tight-slo", "gpt-5");
+  fast.slo_ms = 500;  // the endpoint's p95 is 800
+  d.AddRequest(fast);
+  d.AddRequest(Request("fine", "gpt-5"));
+  const Solution s = SolveOk(d, GetParam());
+  EXPECT_EQ(s.reason[0], Reason::kNoEligibleEndpoint);
+  EXPECT_EQ(s.reason[1], Reason::kNoEligibleEndpoint);
+  EXPECT_EQ(s.reason[2], Reason::kNoEligibleEndpoint);
+  EXPECT_EQ(s.reason[3], Reason::kOk);
+  EXPECT_EQ(s.endpoint[3], 0);
+}
+
+TEST_P(SolverEdges, UnhealthyEndpointReceivesNothing) {
+  ProblemData d = Base();
+  EndpointRow sick = Endpoint("sick", Cloud::kAzure, "gpt-5", 100);
+  sick.healthy = false;
+  d.AddEndpoint(sick);
+  d.AddEndpoint(Endpoint("well", Cloud::kAws, "gpt-5", 100));
+  for (int i = 0; i < 20; ++i) d.AddRequest(Request("r" + std::to_string(i), "gpt-5"));
+  const Solution s = SolveOk(d, GetParam());
+  for (int p : s.endpoint) EXPECT_EQ(p, 1);
+}
+
+TEST_P(SolverEdges, AllCapacityExhausted) {
+  ProblemData d = Base();
+  d.AddEndpoint(Endpoint("a", Cloud::kAzure, "gpt-5", 0));
+  d.AddEndpoint(Endpoint("b", Cloud::kAws, "gpt-5", 3));
+  for (int i = 0; i < 10; ++i) d.AddRequest(Request("r" + std::to_string(i), "gpt-5", i % 4));
+  const Solution s = SolveOk(d, GetParam());
+  EXPECT_EQ(s.assigned, 3);
+  EXPECT_EQ(s.rejected, 7);
+  for (std::size_t i = 0; i < s.reason.size(); ++i) {
+    if (s.endpoint[i] < 0) {
+      EXPECT_EQ(s.reason[i], Reason::kCapacityExhausted);
+    }
+  }
+  // The three slots go to the highest priorities (3, 3, 2: rejection costs 2, 2, 0.5).
+  double served_priority_cost = 0;
+  for (std::size_t i = 0; i < s.reason.size(); ++i) {
+    if (s.endpoint[i] >= 0) served_priority_cost += d.policy.reject_usd[d.rq_priority[i]];
+  }
+  EXPECT_DOUBLE_EQ(served_priority_cost, 4.5);
+}
+
+TEST_P(SolverEdges, LaunchGateAndWaiver) {
+  ProblemData d = Base();
+  d.policy.azure_first_until["gpt-6"] = d.policy.now + 1000;
+  d.AddEndpoint(Endpoint("az-us", Cloud::kAzure, "gpt-6", 100, "us"));
+  EndpointRow cheap = Endpoint("aws-us", Cloud::kAws, "gpt-6", 100, "us");
+  cheap.price_in_per_1k = cheap.price_out_per_1k = 0;  // cheaper, but gated
+  d.AddEndpoint(cheap);
+  d.AddEndpoint(Endpoint("aws-apac", Cloud::kAws, "gpt-6", 100, "apac"));
+  d.AddRequest(Request("us", "gpt-6", 1, "us"));
+  d.AddRequest(Request("any", "gpt-6", 1, ""));
+  d.AddRequest(Request("apac", "gpt-6", 1, "apac"));  // no Azure in apac: waiver
+  for (AzureFirst mode : {AzureFirst::kStrict, AzureFirst::kWeighted, AzureFirst::kOff}) {
+    d.policy.azure_first = mode;
+    const Solution s = SolveOk(d, GetParam());
+    EXPECT_EQ(s.endpoint[0], 0) << ModeName(mode);
+    EXPECT_EQ(s.endpoint[1], 0) << ModeName(mode);
+    EXPECT_EQ(s.endpoint[2], 2) << ModeName(mode);
+    EXPECT_EQ(s.reason[2], Reason::kAzureWaiver) << ModeName(mode);
+  }
+  // After the window the cheaper AWS endpoint wins in `off` mode.
+  d.policy.now += 2000;
+  d.policy.azure_first = AzureFirst::kOff;
+  const Solution open = SolveOk(d, GetParam());
+  EXPECT_EQ(open.endpoint[0], 1);
+  EXPECT_EQ(open.reason[2], Reason::kOk);
+}
+
+TEST_P(SolverEdges, StrictFillsAzureBeforeCheaperClouds) {
+  ProblemData d = Base();
+  d.AddEndpoint(Endpoint("az", Cloud::kAzure, "gpt-5", 5));
+  EndpointRow cheap = Endpoint("gcp", Cloud::kGcp, "gpt-5", 100);
+  cheap.price_in_per_1k = cheap.price_out_per_1k = 0.0001;
+  d.AddEndpoint(cheap);
+  for (int i = 0; i < 12; ++i) d.AddRequest(Request("r" + std::to_string(i), "gpt-5"));
+  const Solution strict = SolveOk(d, GetParam());
+  EXPECT_EQ(strict.assigned, 12);
+  int on_azure = 0;
+  for (int p : strict.endpoint) on_azure += p == 0;
+  EXPECT_EQ(on_azure, 5);
+  d.policy.azure_first = AzureFirst::kOff;
+  const Solution off = SolveOk(d, GetParam());
+  for (int p : off.endpoint) EXPECT_EQ(p, 1);
+}
+
+TEST_P(SolverEdges, TiesAreBrokenDeterministically) {
+  ProblemData d = Base();
+  d.policy.azure_first = AzureFirst::kOff;
+  for (int e = 0; e < 4; ++e) d.AddEndpoint(Endpoint("e" + std::to_string(e), Cloud::kAws, "gpt-5", 7));
+  for (int i = 0; i < 40; ++i) d.AddRequest(Request("r" + std::to_string(i), "gpt-5"));
+  const Solution a = SolveOk(d, GetParam());
+  const Solution b = SolveOk(d, GetParam());
+  EXPECT_EQ(a.endpoint, b.endpoint);
+  EXPECT_EQ(a.assigned, 28);
+}
+
+TEST_P(SolverEdges, WarmStartReachesTheSameQualityFaster) {
+  WorkloadSpec spec;
+  spec.requests = 20000;
+  spec.endpoints = 32;
+  spec.mode = AzureFirst::kOff;
+  ProblemData d = GenerateWorkload(spec);
+  const Solution cold = SolveOk(d, GetParam());
+  SolverOptions options;
+  options.initial_prices = cold.prices;
+  const Solution warm = SolveOk(d, GetParam(), options);
+  EXPECT_LT(warm.iterations, cold.iterations);
+  EXPECT_LE(warm.gap, std::max(2 * cold.gap, 1e-3));
+}
+
+TEST_P(SolverEdges, InvalidInputNamesTheField) {
+  ProblemData d = Base();
+  d.AddEndpoint(Endpoint("a", Cloud::kAzure, "gpt-5", 10));
+  d.AddRequest(Request("r0", "gpt-5"));
+  struct Case {
+    std::function<void(ProblemData&)> mutate;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {[](ProblemData& x) { x.rq_tokens_in[0] = -5; }, "requests.tokens_in[0]"},
+      {[](ProblemData& x) { x.rq_priority[0] = 4; }, "requests.priority[0]"},
+      {[](ProblemData& x) { x.ep_price_in[0] = std::nan(""); }, "endpoints.price_in_per_1k[0]"},
+      {[](ProblemData& x) { x.ep_rpm[0] = -1; }, "endpoints.rpm_limit[0]"},
+      {[](ProblemData& x) { x.policy.window_s = 0; }, "policy.window_s"},
+      {[](ProblemData& x) { x.policy.reject_usd[2] = -1; }, "policy.reject_usd[2]"},
+      {[](ProblemData& x) { x.policy.azure_discount = 1.5; }, "policy.azure_discount"},
+  };
+  for (const Case& c : cases) {
+    ProblemData bad = d;
+    c.mutate(bad);
+    SolverOptions options;
+    options.backend = GetParam();
+    const SolveResult r = Solve(bad.View(), options);
+    ASSERT_FALSE(r.ok()) << c.field;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message.find(c.field), std::string::npos) << r.error().message;
+  }
+  ProblemView mismatched = d.View();
+  mismatched.requests.tokens_out.size = 0;
+  EXPECT_NE(Solve(mismatched).error().message.find("requests.tokens_out"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SolverEdges, testing::ValuesIn(Backends()),
+                         [](const testing::TestParamInfo<Backend>& info) { return BackendName(info.param); });
+
+// --- Backends and baselines -------------------------------------------------
+
+TEST(SolverBackends, CudaRequestedWithoutDeviceIsUnavailable) {
+  if (CudaDeviceAvailable()) GTEST_SKIP() << "a CUDA device is present";
+  ProblemData d = GenerateWorkload(WorkloadSpec{});
+  SolverOptions options;
+  options.backend = Backend::kCuda;
+  const SolveResult r = Solve(d.View(), options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  options.backend = Backend::kAuto;
+  const SolveResult automatic = Solve(d.View(), options);
+  ASSERT_TRUE(automatic.ok());
+  EXPECT_EQ(automatic.value().backend, Backend::kCpu);
+}
+
+TEST(SolverBackends, CpuAndCudaAgreeWithinTheGap) {
+  if (!CudaDeviceAvailable()) GTEST_SKIP() << "no CUDA device";
+  for (AzureFirst mode : {AzureFirst::kStrict, AzureFirst::kWeighted, AzureFirst::kOff}) {
+    WorkloadSpec spec;
+    spec.requests = 50000;
+    spec.mode = mode;
+    ProblemData d = GenerateWorkload(spec);
+    const Solution cpu = SolveOk(d, Backend::kCpu);
+    const Solution gpu = SolveOk(d, Backend::kCuda);
+    const double tolerance = std::max(cpu.gap, gpu.gap) + 1e-9;
+    EXPECT_NEAR(cpu.mode_objective, gpu.mode_objective, tolerance * cpu.mode_objective) << ModeName(mode);
+  }
+}
+
+TEST(Baselines, RespectCapacityEligibilityAndAzureFirst) {
+  for (std::uint64_t seed : {1, 2, 3}) {
+    WorkloadSpec spec;
+    spec.requests = 5000;
+    spec.endpoints = 24;
+    spec.seed = seed;
+    spec.mode = AzureFirst::kOff;
+    ProblemData d = GenerateWorkload(spec);
+    const SolveResult greedy = SolveGreedy(d.View());
+    ASSERT_TRUE(greedy.ok());
+    EXPECT_EQ(CheckInvariants(d.View(), greedy.value()), "");
+    d.policy.azure_first = AzureFirst::kStrict;
+    const SolveResult azure = SolveAzureFirstGreedy(d.View());
+    ASSERT_TRUE(azure.ok());
+    EXPECT_EQ(CheckInvariants(d.View(), azure.value()), "");
+    const SolveResult ours = Solve(d.View());
+    ASSERT_TRUE(ours.ok());
+    EXPECT_LE(ours.value().reject_cost_usd, azure.value().reject_cost_usd + 1e-9);
+  }
+}
+
+}  // namespace
+}  // namespace azimuth::kernels
