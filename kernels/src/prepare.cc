@@ -330,6 +330,16 @@ void SolvePsd(std::vector<double>& a, const std::vector<double>& ridge, std::vec
 
 }  // namespace
 
+double SmoothedDualValue(const HostModel& model, const LoadSums& sums, const std::vector<double>& lam,
+                         const std::vector<double>& mu) {
+  const std::int32_t m = model.num_endpoints;
+  double value = sums.data[2 * m];
+  for (std::int32_t p = 0; p < m; ++p) {
+    value -= lam[p] * static_cast<double>(model.cap_tokens[p]) + mu[p] * static_cast<double>(model.cap_requests[p]);
+  }
+  return value;
+}
+
 double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau,
                     std::vector<double>* lam, std::vector<double>* mu) {
   // A damped Newton step on the smoothed dual, whose Hessian is -S/tau: with
@@ -361,7 +371,7 @@ double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau,
     max_step[2 * p + 1] = std::max(kMaxShift * tau, price[2 * p + 1]);
   }
   if (sums.dense) {
-    const double* s = d + 2 * m;
+    const double* s = d + 2 * m + 1;
     std::vector<std::int32_t> active;
     for (std::int32_t i = 0; i < dim; ++i) {
       if (price[i] > 0 || grad[i] > 0) active.push_back(i);
@@ -379,7 +389,8 @@ double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau,
     for (int i = 0; i < n; ++i) step[active[i]] = b[i];
   } else {
     for (std::int32_t p = 0; p < m; ++p) {
-      const double a = d[2 * m + p], b = d[3 * m + p], c = d[4 * m + p];
+      const double* blocks = d + 2 * m + 1;
+      const double a = blocks[p], b = blocks[m + p], c = blocks[2 * m + p];
       const double gl = grad[2 * p], gm = grad[2 * p + 1];
       const double det = a * c - b * b;
       if (a > 0 && c > 0 && det > 1e-9 * a * c) {

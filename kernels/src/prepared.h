@@ -81,7 +81,8 @@ bool CudaDevicePresent();
 // the loads of the pass (L tokens, K requests, and the curvature sums). Host
 // code shared by both backends.
 struct LoadSums {
-  // Laid out: tokens [M], requests [M], then either the dense curvature
+  // Laid out: tokens [M], requests [M], the smoothed request term [1], then
+  // either the dense curvature
   // matrix [2M][2M] (dense) or its diagonal blocks [3][M] (w^2, w, 1 sums).
   bool dense = false;
   std::vector<double> data;
@@ -89,6 +90,10 @@ struct LoadSums {
 // Above this many endpoints the price step uses only the 2x2 diagonal
 // blocks of the curvature (the dense matrix would be too large).
 inline constexpr std::int32_t kDenseNewtonMaxEndpoints = 256;
+// SmoothedDualValue(): the smoothed dual at the prices of the pass.
+double SmoothedDualValue(const HostModel& model, const LoadSums& sums, const std::vector<double>& lam,
+                         const std::vector<double>& mu);
+
 // Returns the largest relative violation of the optimality conditions: excess
 // load, or idle capacity that still carries a price.
 double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau,

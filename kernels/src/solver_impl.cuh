@@ -34,6 +34,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -172,7 +173,8 @@ struct GroupSetup {
 };
 
 // PricePass: one chunk of groups accumulates into its own slice of
-// `partial` the softmin loads (tokens [M], requests [M]) and the curvature of
+// `partial` the softmin loads (tokens [M], requests [M]), the smoothed dual's
+// request term (sum of n * softmin, [1]) and the curvature of
 // the smoothed dual: with `dense`, the full matrix
 //   S = sum_g n_g (diag(pi_g) - pi_g pi_g^T) (x) [[w^2, w], [w, 1]]
 // over price coordinates (2p: per token, 2p+1: per request), built from each
@@ -200,7 +202,8 @@ struct PricePass {
     const std::int32_t nm = m.num_endpoints;
     const std::int64_t dim = 2 * static_cast<std::int64_t>(nm);
     double* acc = partial + c * width;
-    double* curv = acc + 2 * nm;
+    double* value = acc + 2 * nm;
+    double* curv = acc + 2 * nm + 1;
     for (std::int64_t k = 0; k < width; ++k) acc[k] = 0;
     const std::int64_t end = (c + 1) * chunk < groups ? (c + 1) * chunk : groups;
     std::int32_t live[kMaxLive];
@@ -224,6 +227,7 @@ struct PricePass {
         rc[p] = x < 36.0 ? exp(-x) : 0.0;
         z += rc[p];
       }
+      *value += n * (best - tau * log(z));  // the group's smoothed minimum
       int k = 0;
       for (std::int32_t p = 0; p < nm; ++p) {
         if (!e[p] || rc[p] == 0.0) continue;
@@ -306,9 +310,9 @@ struct GroupSplit {
 // SplitRound: systematic rounding of each group's split over its members,
 // smallest first: member j of n goes to the option whose cumulative share
 // n*sum(pi) first exceeds j + 1/2, so each option gets its share to within
-// one request. Options go in `by_price` order (highest token price first),
-// rejection last: the smallest members take the scarcest tokens and the
-// largest are the ones rejected, as in the LP.
+// one request. Options go in
+// `by_price` order (highest token price first), rejection last: the smallest
+// members take the scarcest tokens and the largest are rejected, as in the LP.
 struct SplitRound {
   std::int32_t num_endpoints;
   const std::int32_t* by_price;
@@ -320,7 +324,8 @@ struct SplitRound {
   std::int32_t* choice;
   AZ_HD void operator()(std::int64_t s) const {
     const std::int32_t g = gid[s];
-    const double j = static_cast<double>(s - gstart[g]) + 0.5, n = static_cast<double>(count[g]);
+    const double j = static_cast<double>(s - gstart[g]) + 0.5;
+    const double n = static_cast<double>(count[g]);
     const double* sh = share + static_cast<std::int64_t>(g) * num_endpoints;
     double c = 0;
     std::int32_t out = -1;
@@ -519,18 +524,24 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
   out.group_flags = Download<std::uint8_t>(flags);
   double tau = 0;
   {
-    // The temperature scale: the mean per-request objective at the start.
     const ModelView hv = host.View();
     const std::vector<std::int64_t> hcount = Download<std::int64_t>(gcount);
     const std::vector<double> hin = Download<double>(gin), hout = Download<double>(gout);
-    double scale = 0;
+    // The temperature scale: the mean cheapest assignment cost of the requests
+    // that have an eligible endpoint (forced rejections do not move prices).
+    double scale = 0, counted = 0;
+    const std::vector<double> zero(nm, 0.0);
     for (std::int64_t g = 0; g < groups; ++g) {
+      if (out.group_flags[g] & kNoEligible) continue;
       const RequestClass cls = UnpackClass(out.group_key[g]);
-      const BestChoice bc = ChooseBest(hv, cls, hin[g], hout[g], out.group_elig.data() + g * nm,
-                                       lam.data(), mu.data());
+      ModelView no_reject = hv;
+      for (double& r : no_reject.eff_reject) r = 1e300;
+      const BestChoice bc = ChooseBest(no_reject, cls, hin[g], hout[g], out.group_elig.data() + g * nm,
+                                       zero.data(), zero.data());
       scale += hcount[g] * bc.value;
+      counted += hcount[g];
     }
-    scale = n ? scale / n : 0;
+    scale = counted > 0 ? scale / counted : 0;
     const double tau_min = std::max(scale, 1e-12) * kFinalTemperature;
     tau = warm ? tau_min * 16 : std::max(scale, 1e-12) * 0.5;
     const std::int64_t max_chunks = nm <= kDenseNewtonMaxEndpoints ? Backend::kMaxDenseChunks : Backend::kMaxChunks;
@@ -538,15 +549,21 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
         std::max<std::int64_t>(Backend::kMinChunk, (groups + max_chunks - 1) / max_chunks);
     const std::int64_t chunks = groups ? (groups + chunk - 1) / chunk : 0;
     const bool dense = nm <= kDenseNewtonMaxEndpoints;
-    const std::int64_t width = 2 * nm + (dense ? 4 * static_cast<std::int64_t>(nm) * nm : 3 * nm);
+    const std::int64_t width = 2 * nm + 1 + (dense ? 4 * static_cast<std::int64_t>(nm) * nm : 3 * nm);
     F64 scratch(groups * nm), partial(chunks * width), sums(width), d_lam(nm), d_mu(nm);
     LoadSums loads;
     loads.dense = dense;
     loads.data.resize(width);
     constexpr double kCoolAt = 0.02, kCooling = 0.7;
     constexpr int kMaxPassesPerTau = 1000;
+    constexpr int kMaxHalvings = 8;
     int passes_at_tau = 0;
     int it = 0;
+    // Backtracking: a step is kept only if the smoothed dual value did not
+    // fall (at an unchanged temperature); otherwise it is halved.
+    std::vector<double> base_lam = lam, base_mu = mu;
+    double base_value = -std::numeric_limits<double>::infinity(), base_tau = tau;
+    int halvings = 0;
     for (; it < options.max_iterations && groups > 0 && nm > 0; ++it) {
       thrust::copy(lam.begin(), lam.end(), d_lam.begin());
       thrust::copy(mu.begin(), mu.end(), d_mu.begin());
@@ -558,6 +575,20 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
       thrust::for_each_n(policy, iota, width,
                          SumChunks{RawOf<double>(partial), chunks, width, RawOf<double>(sums)});
       thrust::copy(sums.begin(), sums.end(), loads.data.begin());
+      const double value = SmoothedDualValue(host, loads, lam, mu);
+      if (tau == base_tau && value < base_value - 1e-12 * std::abs(base_value) && halvings < kMaxHalvings) {
+        ++halvings;
+        for (std::int32_t p = 0; p < nm; ++p) {
+          lam[p] = base_lam[p] + 0.5 * (lam[p] - base_lam[p]);
+          mu[p] = base_mu[p] + 0.5 * (mu[p] - base_mu[p]);
+        }
+        continue;
+      }
+      halvings = 0;
+      base_lam = lam;
+      base_mu = mu;
+      base_value = value;
+      base_tau = tau;
       const double overload = UpdatePrices(host, loads, tau, &lam, &mu);
       if (options.on_iteration) options.on_iteration(IterationInfo{it, tau, overload});
       if (tau <= tau_min && overload <= options.tolerance) {
@@ -571,6 +602,9 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
         passes_at_tau = 0;
       }
     }
+    // The prices of the last accepted point.
+    lam = base_lam;
+    mu = base_mu;
     out.iterations = it;
   }
 
