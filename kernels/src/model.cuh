@@ -173,44 +173,32 @@ AZ_HD inline double EffReject(const ModelView& m, std::int32_t priority, double 
 // BestChoice
 //
 // The argmin of one request under prices (lam per token, mu per request),
-// over its eligible endpoints and the reject option (-1), with the regret
-// (second best minus best). Ties go to the lowest endpoint index, then to
-// assignment over rejection, so the result is deterministic.
+// over its eligible endpoints and the reject option (-1). Ties go to the
+// lowest endpoint index, then to assignment over rejection, so the result is
+// deterministic. `value` is the request's term of the dual bound.
 struct BestChoice {
   std::int32_t endpoint;
   double value;
-  double regret;
 };
 
 AZ_HD inline BestChoice ChooseBest(const ModelView& m, const RequestClass& c, double tin,
                                    double tout, const std::uint8_t* elig, const double* lam,
                                    const double* mu) {
   const double w = tin + tout;
-  double best = 1e300, second = 1e300;
+  double best = 1e300;
   std::int32_t arg = -1;
   for (std::int32_t p = 0; p < m.num_endpoints; ++p) {
     if (!elig[p]) continue;
     const double rc = EffCost(m, c.home, tin, tout, p) + lam[p] * w + mu[p];
     if (rc < best) {
-      second = best;
       best = rc;
       arg = p;
-    } else if (rc < second) {
-      second = rc;
     }
   }
   const double reject = EffReject(m, c.priority, w);
-  if (reject < best) {
-    second = best;
-    best = reject;
-    arg = -1;
-  } else if (reject < second) {
-    second = reject;
-  }
   BestChoice out;
-  out.endpoint = arg;
-  out.value = best;
-  out.regret = second - best;
+  out.endpoint = reject < best ? -1 : arg;
+  out.value = reject < best ? reject : best;
   return out;
 }
 

@@ -50,15 +50,14 @@ HostModel Prepare(const ProblemView& problem);
 // PhaseResult
 //
 // What a backend returns: the group structure, the admission outcome per
-// request (endpoint >= 0 admitted, -1 rejected by price, -2 evicted by
-// capacity) with its regret, the final prices and the dual value at them.
+// request (endpoint >= 0 admitted, -1 rounded to rejection, -2 evicted by
+// capacity), the final prices and the dual value at them.
 struct PhaseResult {
   std::vector<std::int32_t> group_of;      // [N]
   std::vector<std::uint64_t> group_key;    // [G]
   std::vector<std::uint8_t> group_elig;    // [G * M]
   std::vector<std::uint8_t> group_flags;   // [G]
   std::vector<std::int32_t> endpoint;      // [N]
-  std::vector<double> regret;              // [N]
   double sum_best = 0;                     // sum over requests of the priced minimum
   Prices prices;
   int iterations = 0;

@@ -9,11 +9,14 @@
 //
 // Phases: (1) group requests by class and token bucket (sort + reduce by
 // key); (2) per-group eligibility; (3) smoothed dual ascent over the groups:
-// each pass computes softmin loads and curvature per endpoint with a chunked
-// reduction in fixed order (no float atomics, so results are reproducible),
-// the host takes a block-Newton price step; (4) one exact pass over all
-// requests: argmin under the final prices, regret, and the dual value;
-// (5) admission by descending regret with exact integer prefix sums.
+// each pass computes softmin loads, curvature and the smoothed dual value per
+// endpoint with a chunked reduction in fixed order (no float atomics, so
+// results are reproducible), the host takes a backtracking Newton price
+// step; (4) each group's smoothed split at the final prices is rounded over
+// its members, and one exact pass over all requests gives the dual value (the
+// certified bound) and admission keys; (5) admission per endpoint by
+// descending surplus with exact integer prefix sums over both capacities.
+// The host then fills the capacity left (solver.cc).
 #ifndef AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 #define AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 
@@ -630,12 +633,12 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
                                   RawOf<std::int64_t>(gstart), RawOf<std::int64_t>(gcount), RawOf<double>(share),
                                   RawOf<std::int32_t>(choice)});
   }
-  F64 regret(n), best(n);
+  F64 surplus(n), best(n);
   U64 akey(n);
   thrust::for_each_n(policy, iota, n,
                      FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(gkey),
                                RawOf<std::uint8_t>(elig), RawOf<double>(d_lam), RawOf<double>(d_mu),
-                               RawOf<std::int32_t>(choice), RawOf<double>(regret), RawOf<double>(best),
+                               RawOf<std::int32_t>(choice), RawOf<double>(surplus), RawOf<double>(best),
                                RawOf<std::uint64_t>(akey)});
   out.sum_best = DeterministicSum<Backend>(RawOf<double>(best), n);
 
@@ -657,7 +660,6 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
 
   out.group_of = Download<std::int32_t>(group_of);
   out.endpoint = Download<std::int32_t>(choice);
-  out.regret = Download<double>(regret);
   out.prices.per_token = std::move(lam);
   out.prices.per_request = std::move(mu);
   return out;

@@ -5,9 +5,10 @@
 // Solve() assigns every request of a batch to one eligible endpoint or rejects
 // it, minimising the policy's objective under every endpoint's token and
 // request capacity. It runs a smoothed Lagrangian dual ascent over one price
-// per (endpoint, resource) on aggregated request groups, then one exact pass
-// over all requests that yields both the integer assignment (admission by
-// regret, exact integer capacities) and a certified lower bound.
+// per (endpoint, resource) on aggregated request groups, rounds the smoothed
+// split it converges to, admits per endpoint in exact integer arithmetic,
+// fills the capacity left, and evaluates the dual at the final prices over
+// every request: a certified lower bound.
 //
 //   azimuth::kernels::SolverOptions options;
 //   options.backend = azimuth::kernels::Backend::kAuto;  // CUDA if a GPU is present
