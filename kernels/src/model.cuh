@@ -63,14 +63,14 @@ struct RequestClass {
 };
 
 // Group keys pack a class and two token buckets into 64 bits:
-// [model:12][zone+1:11][slo_rank:12][home:3][priority:2][w bucket:6][in share:2].
+// [model:12][zone+1:11][slo_rank:12][home:3][priority:2][w bucket:5][in share:3].
 AZ_HD inline std::uint64_t PackKey(const RequestClass& c, std::uint32_t w_bucket,
                                    std::uint32_t f_bucket) {
   return (static_cast<std::uint64_t>(c.model) << 36) |
          (static_cast<std::uint64_t>(c.zone + 1) << 25) |
          (static_cast<std::uint64_t>(c.slo_rank) << 13) |
          (static_cast<std::uint64_t>(c.home) << 10) |
-         (static_cast<std::uint64_t>(c.priority) << 8) | (w_bucket << 2) | f_bucket;
+         (static_cast<std::uint64_t>(c.priority) << 8) | (w_bucket << 3) | f_bucket;
 }
 
 AZ_HD inline RequestClass UnpackClass(std::uint64_t key) {
@@ -105,12 +105,13 @@ AZ_HD inline std::uint32_t WeightBucket(std::int64_t w) {
   while ((w >> (h + 1)) != 0) ++h;
   const double half_step = 1.4142135623730951 * static_cast<double>(static_cast<std::int64_t>(1) << h);
   const std::uint32_t b = 2 * h + (static_cast<double>(w) >= half_step ? 1 : 0);
-  return b > 63 ? 63 : b;
+  return b > 31 ? 31 : b;
 }
+inline constexpr std::int64_t kShareBuckets = 8;
 AZ_HD inline std::uint32_t ShareBucket(std::int64_t tin, std::int64_t w) {
   if (w <= 0) return 0;
-  const std::int64_t q = (4 * tin) / (w + 1);
-  return static_cast<std::uint32_t>(q > 3 ? 3 : q);
+  const std::int64_t q = (kShareBuckets * tin) / (w + 1);
+  return static_cast<std::uint32_t>(q > kShareBuckets - 1 ? kShareBuckets - 1 : q);
 }
 
 // PassesRules14()
