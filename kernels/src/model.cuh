@@ -63,23 +63,23 @@ struct RequestClass {
 };
 
 // Group keys pack a class and two token buckets into 64 bits:
-// [model:12][zone+1:11][slo_rank:12][home:3][priority:2][w bucket:5][in share:3].
+// [model:12][zone+1:11][slo_rank:12][home:3][priority:2][w bucket:6][in share:6].
 AZ_HD inline std::uint64_t PackKey(const RequestClass& c, std::uint32_t w_bucket,
                                    std::uint32_t f_bucket) {
-  return (static_cast<std::uint64_t>(c.model) << 36) |
-         (static_cast<std::uint64_t>(c.zone + 1) << 25) |
-         (static_cast<std::uint64_t>(c.slo_rank) << 13) |
-         (static_cast<std::uint64_t>(c.home) << 10) |
-         (static_cast<std::uint64_t>(c.priority) << 8) | (w_bucket << 3) | f_bucket;
+  return (static_cast<std::uint64_t>(c.model) << 42) |
+         (static_cast<std::uint64_t>(c.zone + 1) << 31) |
+         (static_cast<std::uint64_t>(c.slo_rank) << 19) |
+         (static_cast<std::uint64_t>(c.home) << 16) |
+         (static_cast<std::uint64_t>(c.priority) << 14) | (w_bucket << 6) | f_bucket;
 }
 
 AZ_HD inline RequestClass UnpackClass(std::uint64_t key) {
   RequestClass c;
-  c.model = static_cast<std::int32_t>((key >> 36) & 0xFFF);
-  c.zone = static_cast<std::int32_t>((key >> 25) & 0x7FF) - 1;
-  c.slo_rank = static_cast<std::int32_t>((key >> 13) & 0xFFF);
-  c.home = static_cast<std::int32_t>((key >> 10) & 0x7);
-  c.priority = static_cast<std::int32_t>((key >> 8) & 0x3);
+  c.model = static_cast<std::int32_t>((key >> 42) & 0xFFF);
+  c.zone = static_cast<std::int32_t>((key >> 31) & 0x7FF) - 1;
+  c.slo_rank = static_cast<std::int32_t>((key >> 19) & 0xFFF);
+  c.home = static_cast<std::int32_t>((key >> 16) & 0x7);
+  c.priority = static_cast<std::int32_t>((key >> 14) & 0x3);
   return c;
 }
 
@@ -105,9 +105,11 @@ AZ_HD inline std::uint32_t WeightBucket(std::int64_t w) {
   while ((w >> (h + 1)) != 0) ++h;
   const double half_step = 1.4142135623730951 * static_cast<double>(static_cast<std::int64_t>(1) << h);
   const std::uint32_t b = 2 * h + (static_cast<double>(w) >= half_step ? 1 : 0);
-  return b > 31 ? 31 : b;
+  return b > 63 ? 63 : b;
 }
-inline constexpr std::int64_t kShareBuckets = 8;
+inline constexpr std::int64_t kShareBuckets = 32;
+inline constexpr std::uint64_t kShareMask = 63;  // the key's share bits
+inline constexpr std::uint64_t kCoarseShareMerge = 8;
 AZ_HD inline std::uint32_t ShareBucket(std::int64_t tin, std::int64_t w) {
   if (w <= 0) return 0;
   const std::int64_t q = (kShareBuckets * tin) / (w + 1);

@@ -129,15 +129,8 @@ struct GroupKeyOf {
     c.home = r.home[i];
     c.priority = r.priority[i];
     const std::int64_t tin = r.tokens_in[i], w = tin + r.tokens_out[i];
-    // The group key, then the token count: members of a group sort by size.
-    const std::uint64_t size = static_cast<std::uint64_t>(w < 65535 ? w : 65535);
-    return (PackKey(c, WeightBucket(w), ShareBucket(tin, w)) << 16) | size;
+    return PackKey(c, WeightBucket(w), ShareBucket(tin, w));
   }
-};
-
-// The group part of a sort key.
-struct GroupPart {
-  AZ_HD std::uint64_t operator()(std::uint64_t k) const { return k >> 16; }
 };
 
 struct TokensAt {
@@ -148,7 +141,7 @@ struct TokensAt {
 struct IsHead {
   const std::uint64_t* keys;
   AZ_HD std::int32_t operator()(std::int64_t i) const {
-    return (i == 0 || (keys[i] >> 16) != (keys[i - 1] >> 16)) ? 1 : 0;
+    return (i == 0 || keys[i] != keys[i - 1]) ? 1 : 0;
   }
 };
 
@@ -163,6 +156,29 @@ struct ScatterGroup {
   const std::int32_t* gid;
   std::int32_t* group_of;
   AZ_HD void operator()(std::int64_t i) const { group_of[order[i]] = gid[i]; }
+};
+
+struct CountEligible {
+  const std::uint8_t* elig;
+  std::int32_t num_endpoints;
+  AZ_HD std::int64_t operator()(std::int64_t g) const {
+    std::int64_t c = 0;
+    for (std::int32_t p = 0; p < num_endpoints; ++p) c += elig[g * num_endpoints + p];
+    return c;
+  }
+};
+
+struct ListEligible {
+  const std::uint8_t* elig;
+  std::int32_t num_endpoints;
+  const std::int64_t* eoff;
+  std::int32_t* elist;
+  AZ_HD void operator()(std::int64_t g) const {
+    std::int64_t k = eoff[g];
+    for (std::int32_t p = 0; p < num_endpoints; ++p) {
+      if (elig[g * num_endpoints + p]) elist[k++] = p;
+    }
+  }
 };
 
 struct GroupSetup {
@@ -190,7 +206,8 @@ struct PricePass {
   const std::int64_t* count;
   const double* tin;
   const double* tout;
-  const std::uint8_t* elig;
+  const std::int64_t* eoff;   // group g's eligible endpoints: elist[eoff[g] .. eoff[g + 1])
+  const std::int32_t* elist;
   const double* lam;
   const double* mu;
   double tau;
@@ -214,27 +231,28 @@ struct PricePass {
     for (std::int64_t g = c * chunk; g < end; ++g) {
       const RequestClass cls = UnpackClass(key[g]);
       const double a = tin[g], b = tout[g], w = a + b, n = static_cast<double>(count[g]);
-      const std::uint8_t* e = elig + g * nm;
-      double* rc = scratch + g * nm;
+      const std::int32_t* e = elist + eoff[g];
+      const std::int64_t ne = eoff[g + 1] - eoff[g];
+      double* rc = scratch + eoff[g];
       const double reject = EffReject(m, cls.priority, w);
       double best = reject;
-      for (std::int32_t p = 0; p < nm; ++p) {
-        if (!e[p]) continue;
-        rc[p] = EffCost(m, cls.home, a, b, p) + lam[p] * w + mu[p];
-        best = rc[p] < best ? rc[p] : best;
+      for (std::int64_t q = 0; q < ne; ++q) {
+        const std::int32_t p = e[q];
+        rc[q] = EffCost(m, cls.home, a, b, p) + lam[p] * w + mu[p];
+        best = rc[q] < best ? rc[q] : best;
       }
       double z = exp(-(reject - best) / tau);
-      for (std::int32_t p = 0; p < nm; ++p) {
-        if (!e[p]) continue;
-        const double x = (rc[p] - best) / tau;
-        rc[p] = x < 36.0 ? exp(-x) : 0.0;
-        z += rc[p];
+      for (std::int64_t q = 0; q < ne; ++q) {
+        const double x = (rc[q] - best) / tau;
+        rc[q] = x < 36.0 ? exp(-x) : 0.0;
+        z += rc[q];
       }
       *value += n * (best - tau * log(z));  // the group's smoothed minimum
       int k = 0;
-      for (std::int32_t p = 0; p < nm; ++p) {
-        if (!e[p] || rc[p] == 0.0) continue;
-        const double pi = rc[p] / z;
+      for (std::int64_t q = 0; q < ne; ++q) {
+        if (rc[q] == 0.0) continue;
+        const std::int32_t p = e[q];
+        const double pi = rc[q] / z;
         acc[p] += n * pi * w;
         acc[nm + p] += n * pi;
         if (!dense) {
@@ -277,7 +295,8 @@ struct SumChunks {
 
 // GroupSplit: the smoothed split of each group over its options at the
 // final prices and temperature (the fractional primal the dual ascent
-// converged to), as shares per endpoint; the rest is rejection.
+// converged to), as shares per endpoint (the rest is rejection), and the
+// group's two largest options (endpoint index, or -1 for rejection).
 struct GroupSplit {
   ModelView m;
   const std::uint64_t* key;
@@ -288,6 +307,7 @@ struct GroupSplit {
   const double* mu;
   double tau;
   double* share;
+  std::int32_t* top;
   AZ_HD void operator()(std::int64_t g) const {
     const std::int32_t nm = m.num_endpoints;
     const RequestClass cls = UnpackClass(key[g]);
@@ -306,37 +326,95 @@ struct GroupSplit {
       s[p] = e[p] && x < 36.0 ? exp(-x) : 0.0;
       z += s[p];
     }
-    for (std::int32_t p = 0; p < nm; ++p) s[p] /= z;
+    double first = exp(-(reject - best) / tau) / z, second = -1;
+    std::int32_t t1 = -1, t2 = -1;
+    for (std::int32_t p = 0; p < nm; ++p) {
+      s[p] /= z;
+      if (s[p] > first) {
+        second = first;
+        t2 = t1;
+        first = s[p];
+        t1 = p;
+      } else if (s[p] > second) {
+        second = s[p];
+        t2 = p;
+      }
+    }
+    top[2 * g] = t1;
+    top[2 * g + 1] = second > 0 ? t2 : t1;
   }
 };
 
-// SplitRound: systematic rounding of each group's split over its members,
-// smallest first: member j of n goes to the option whose cumulative share
+// MemberKey: orders the members of each group by how much more they prefer
+// the group's first option to its second, exactly (own token counts, final
+// prices): key [group : 32][d = rc(first) - rc(second), ascending : 32].
+struct MemberKey {
+  ModelView m;
+  RequestCols r;
+  const std::int32_t* order;
+  const std::int32_t* gid;
+  const std::uint64_t* gkey;
+  const std::int32_t* top;
+  const double* lam;
+  const double* mu;
+  std::uint64_t* mkey;
+  AZ_HD double Priced(const RequestClass& c, double tin, double tout, std::int32_t p) const {
+    const double w = tin + tout;
+    return p < 0 ? EffReject(m, c.priority, w) : EffCost(m, c.home, tin, tout, p) + lam[p] * w + mu[p];
+  }
+  AZ_HD void operator()(std::int64_t s) const {
+    const std::int32_t i = order[s], g = gid[s];
+    const RequestClass c = UnpackClass(gkey[g]);
+    const double tin = r.tokens_in[i], tout = r.tokens_out[i];
+    const float d = static_cast<float>(Priced(c, tin, tout, top[2 * g]) - Priced(c, tin, tout, top[2 * g + 1]));
+    std::uint32_t bits;
+    memcpy(&bits, &d, sizeof(bits));
+    bits = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+    mkey[s] = (static_cast<std::uint64_t>(g) << 32) | bits;
+  }
+};
+
+// SplitRound: systematic rounding of each group's split over its members in
+// MemberKey order: member j of n goes to the option whose cumulative share
 // n*sum(pi) first exceeds j + 1/2, so each option gets its share to within
-// one request. Options go in
-// `by_price` order (highest token price first), rejection last: the smallest
-// members take the scarcest tokens and the largest are rejected, as in the LP.
+// one request. Options go: the group's first option, the other endpoints,
+// rejection, the group's second option last; so the members that prefer the
+// first option most take it, those that prefer the second most take that.
 struct SplitRound {
   std::int32_t num_endpoints;
-  const std::int32_t* by_price;
   const std::int32_t* order;
   const std::int32_t* gid;
   const std::int64_t* gstart;
   const std::int64_t* count;
   const double* share;
+  const std::int32_t* top;
   std::int32_t* choice;
   AZ_HD void operator()(std::int64_t s) const {
     const std::int32_t g = gid[s];
-    const double j = static_cast<double>(s - gstart[g]) + 0.5;
-    const double n = static_cast<double>(count[g]);
+    const double j = static_cast<double>(s - gstart[g]) + 0.5, n = static_cast<double>(count[g]);
     const double* sh = share + static_cast<std::int64_t>(g) * num_endpoints;
+    const std::int32_t first = top[2 * g], second = top[2 * g + 1];
+    double endpoints_share = 0;
+    for (std::int32_t p = 0; p < num_endpoints; ++p) endpoints_share += sh[p];
+    const double reject_share = endpoints_share < 1 ? 1 - endpoints_share : 0.0;
+    // Options in sequence: k = -1 is `first`, 0..M-1 the others, M rejection.
     double c = 0;
-    std::int32_t out = -1;
-    for (std::int32_t k = 0; k < num_endpoints; ++k) {
-      const std::int32_t p = by_price[k];
-      c += n * sh[p];
-      if (sh[p] > 0 && j < c) {
-        out = p;
+    std::int32_t out = second;
+    for (std::int32_t k = -1; k <= num_endpoints; ++k) {
+      std::int32_t option;
+      if (k < 0) {
+        option = first;
+      } else if (k < num_endpoints) {
+        option = k;
+        if (option == first || option == second) continue;
+      } else {
+        option = -1;
+        if (first == -1 || second == -1) continue;
+      }
+      const double part = option < 0 ? reject_share : sh[option];
+      c += n * part;
+      if (part > 0 && j < c) {
+        out = option;
         break;
       }
     }
@@ -445,9 +523,160 @@ double DeterministicSum(const double* data, std::int64_t n) {
   return total;
 }
 
-// The price phase cools from half the mean per-request objective down to this
-// fraction of it.
+// The price phase cools from half the mean cheapest assignment cost down to
+// this fraction of it, on coarse groups until kSwitchTemperature.
 inline constexpr double kFinalTemperature = 1e-5;
+inline constexpr double kSwitchTemperature = 1e-2;
+
+// Level: one aggregation of the requests into groups, with each group's
+// count, mean token counts, eligibility and compact eligible-endpoint list.
+template <typename Backend>
+struct Level {
+  template <typename T>
+  using Vec = typename Backend::template Vector<T>;
+  std::int64_t groups = 0;
+  std::int64_t pairs = 0;
+  Vec<std::uint64_t> key;
+  Vec<std::int64_t> count;
+  Vec<double> tin, tout;
+  Vec<std::uint8_t> elig, flags;
+  Vec<std::int64_t> eoff;
+  Vec<std::int32_t> elist;
+};
+
+// The coarse key of a fine group key: input-share buckets merged by 8.
+struct CoarseKey {
+  AZ_HD std::uint64_t operator()(std::uint64_t k) const {
+    return (k & ~kShareMask) | ((k & kShareMask) / kCoarseShareMerge);
+  }
+};
+
+// FinishLevel(): means, eligibility and eligible lists from keys, counts and
+// token sums.
+template <typename Policy, typename Backend>
+void FinishLevel(const Policy& policy, const ModelView& m, const typename Backend::template Vector<std::int64_t>& sum_in,
+                 const typename Backend::template Vector<std::int64_t>& sum_out, Level<Backend>* lv) {
+  const std::int64_t groups = lv->groups;
+  const std::int32_t nm = m.num_endpoints;
+  const thrust::counting_iterator<std::int64_t> iota(0);
+  lv->tin.resize(groups);
+  lv->tout.resize(groups);
+  thrust::transform(policy, sum_in.begin(), sum_in.end(), lv->count.begin(), lv->tin.begin(), MeanOf{});
+  thrust::transform(policy, sum_out.begin(), sum_out.end(), lv->count.begin(), lv->tout.begin(), MeanOf{});
+  lv->elig.resize(groups * nm);
+  lv->flags.resize(groups);
+  thrust::for_each_n(policy, iota, groups,
+                     GroupSetup{m, RawOf<std::uint64_t>(lv->key), RawOf<std::uint8_t>(lv->elig),
+                                RawOf<std::uint8_t>(lv->flags)});
+  lv->eoff.assign(groups + 1, 0);
+  thrust::transform(policy, iota, iota + groups, lv->eoff.begin() + 1,
+                    CountEligible{RawOf<std::uint8_t>(lv->elig), nm});
+  thrust::inclusive_scan(policy, lv->eoff.begin() + 1, lv->eoff.end(), lv->eoff.begin() + 1);
+  lv->pairs = lv->eoff.back();
+  lv->elist.resize(lv->pairs);
+  thrust::for_each_n(policy, iota, groups,
+                     ListEligible{RawOf<std::uint8_t>(lv->elig), nm, RawOf<std::int64_t>(lv->eoff),
+                                  RawOf<std::int32_t>(lv->elist)});
+}
+
+// TemperatureScale(): the mean cheapest assignment cost of the requests that
+// have an eligible endpoint (forced rejections do not move prices).
+template <typename Backend>
+double TemperatureScale(const HostModel& host, const Level<Backend>& lv) {
+  const std::int32_t nm = host.num_endpoints;
+  const std::vector<std::uint64_t> key = Download<std::uint64_t>(lv.key);
+  const std::vector<std::int64_t> count = Download<std::int64_t>(lv.count);
+  const std::vector<double> tin = Download<double>(lv.tin), tout = Download<double>(lv.tout);
+  const std::vector<std::uint8_t> elig = Download<std::uint8_t>(lv.elig), flags = Download<std::uint8_t>(lv.flags);
+  ModelView no_reject = host.View();
+  for (double& r : no_reject.eff_reject) r = 1e300;
+  const std::vector<double> zero(nm, 0.0);
+  double scale = 0, counted = 0;
+  for (std::int64_t g = 0; g < lv.groups; ++g) {
+    if (flags[g] & kNoEligible) continue;
+    const BestChoice bc =
+        ChooseBest(no_reject, UnpackClass(key[g]), tin[g], tout[g], elig.data() + g * nm, zero.data(), zero.data());
+    scale += count[g] * bc.value;
+    counted += count[g];
+  }
+  return counted > 0 ? scale / counted : 0.0;
+}
+
+// RunPrices(): price passes over one level from temperature *tau, cooling by
+// kCooling whenever the loads have nearly cleared, until the temperature
+// falls to `tau_stop` (> 0: hand over to a finer level) or, at `tau_min`,
+// the loads clear to the tolerance. Returns the passes made.
+template <typename Backend>
+int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& lv, const SolverOptions& options,
+              double tau_min, double tau_stop, int passes_before, double* tau, std::vector<double>* lam,
+              std::vector<double>* mu) {
+  using F64 = typename Backend::template Vector<double>;
+  const auto policy = Backend::Policy();
+  const std::int32_t nm = host.num_endpoints;
+  const std::int64_t groups = lv.groups;
+  if (groups == 0 || nm == 0) return 0;
+  const thrust::counting_iterator<std::int64_t> iota(0);
+  const bool dense = nm <= kDenseNewtonMaxEndpoints;
+  const std::int64_t max_chunks = dense ? Backend::kMaxDenseChunks : Backend::kMaxChunks;
+  const std::int64_t chunk = std::max<std::int64_t>(Backend::kMinChunk, (groups + max_chunks - 1) / max_chunks);
+  const std::int64_t chunks = (groups + chunk - 1) / chunk;
+  const std::int64_t width = 2 * nm + 1 + (dense ? 4 * static_cast<std::int64_t>(nm) * nm : 3 * nm);
+  F64 scratch(lv.pairs), partial(chunks * width), sums(width), d_lam(nm), d_mu(nm);
+  LoadSums loads;
+  loads.dense = dense;
+  loads.data.resize(width);
+  constexpr double kCoolAt = 0.02, kCooling = 0.7;
+  constexpr int kMaxHalvings = 8;
+  // Backtracking: a step is kept only if the smoothed dual value did not
+  // fall (at an unchanged temperature); otherwise it is halved.
+  std::vector<double> base_lam = *lam, base_mu = *mu;
+  double base_value = -std::numeric_limits<double>::infinity(), base_tau = *tau;
+  int halvings = 0, it = 0;
+  for (; passes_before + it < options.max_iterations; ++it) {
+    thrust::copy(lam->begin(), lam->end(), d_lam.begin());
+    thrust::copy(mu->begin(), mu->end(), d_mu.begin());
+    thrust::for_each_n(policy, iota, chunks,
+                       PricePass{m, RawOf<std::uint64_t>(lv.key), RawOf<std::int64_t>(lv.count), RawOf<double>(lv.tin),
+                                 RawOf<double>(lv.tout), RawOf<std::int64_t>(lv.eoff), RawOf<std::int32_t>(lv.elist),
+                                 RawOf<double>(d_lam), RawOf<double>(d_mu), *tau, groups, chunk, dense, width,
+                                 RawOf<double>(scratch), RawOf<double>(partial)});
+    thrust::for_each_n(policy, iota, width, SumChunks{RawOf<double>(partial), chunks, width, RawOf<double>(sums)});
+    thrust::copy(sums.begin(), sums.end(), loads.data.begin());
+    const double value = SmoothedDualValue(host, loads, *lam, *mu);
+    if (*tau == base_tau && value < base_value - 1e-12 * std::abs(base_value) && halvings < kMaxHalvings) {
+      ++halvings;
+      for (std::int32_t p = 0; p < nm; ++p) {
+        (*lam)[p] = base_lam[p] + 0.5 * ((*lam)[p] - base_lam[p]);
+        (*mu)[p] = base_mu[p] + 0.5 * ((*mu)[p] - base_mu[p]);
+      }
+      continue;
+    }
+    halvings = 0;
+    base_lam = *lam;
+    base_mu = *mu;
+    base_value = value;
+    base_tau = *tau;
+    const double overload = UpdatePrices(host, loads, *tau, lam, mu);
+    if (options.on_iteration) options.on_iteration(IterationInfo{passes_before + it, *tau, overload});
+    if (*tau <= tau_min && overload <= options.tolerance) {
+      ++it;
+      break;
+    }
+    if (overload <= kCoolAt) {
+      *tau = std::max(tau_min, *tau * kCooling);
+      if (*tau <= tau_stop) {
+        ++it;
+        break;
+      }
+    }
+  }
+  // The prices of the last accepted point.
+  *lam = base_lam;
+  *mu = base_mu;
+  return it;
+}
+
+
 
 template <typename Backend>
 PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
@@ -476,7 +705,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
                          RawOf<std::int32_t>(r_slo),   RawOf<std::uint8_t>(r_home),
                          RawOf<std::uint8_t>(r_prio)};
 
-  // (1) Groups.
+  // (1) Groups at the fine resolution: one sort of the requests.
   U64 keys(n);
   I32 order(n);
   thrust::transform(policy, iota, iota + n, keys.begin(), GroupKeyOf{dm.view, cols});
@@ -490,126 +719,63 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
   I32 group_of(n);
   thrust::for_each_n(policy, iota, n,
                      ScatterGroup{RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid), RawOf<std::int32_t>(group_of)});
-  U64 gkey(groups);
-  I64 gcount(groups), gsum_in(groups), gsum_out(groups);
-  const auto group_part = thrust::make_transform_iterator(keys.begin(), GroupPart{});
-  thrust::reduce_by_key(policy, group_part, group_part + n, thrust::constant_iterator<std::int64_t>(1),
-                        gkey.begin(), gcount.begin());
-  thrust::reduce_by_key(policy, group_part, group_part + n,
+  Level<Backend> fine;
+  fine.groups = groups;
+  fine.key.resize(groups);
+  fine.count.resize(groups);
+  I64 sum_in(groups), sum_out(groups);
+  thrust::reduce_by_key(policy, keys.begin(), keys.end(), thrust::constant_iterator<std::int64_t>(1),
+                        fine.key.begin(), fine.count.begin());
+  thrust::reduce_by_key(policy, keys.begin(), keys.end(),
                         thrust::make_transform_iterator(order.begin(), TokensAt{cols.tokens_in}),
-                        thrust::make_discard_iterator(), gsum_in.begin());
-  thrust::reduce_by_key(policy, group_part, group_part + n,
+                        thrust::make_discard_iterator(), sum_in.begin());
+  thrust::reduce_by_key(policy, keys.begin(), keys.end(),
                         thrust::make_transform_iterator(order.begin(), TokensAt{cols.tokens_out}),
-                        thrust::make_discard_iterator(), gsum_out.begin());
-  F64 gin(groups), gout(groups);
-  thrust::transform(policy, gsum_in.begin(), gsum_in.end(), gcount.begin(), gin.begin(),
-                    MeanOf{});
-  thrust::transform(policy, gsum_out.begin(), gsum_out.end(), gcount.begin(), gout.begin(),
-                    MeanOf{});
+                        thrust::make_discard_iterator(), sum_out.begin());
+  // (2) Eligibility per group, and the coarse level: fine groups merged
+  // across input-share buckets (share bits are the key's lowest, so the fine
+  // order is also the coarse order).
+  FinishLevel(policy, dm.view, sum_in, sum_out, &fine);
+  Level<Backend> coarse;
+  {
+    U64 merged(groups);
+    thrust::transform(policy, fine.key.begin(), fine.key.end(), merged.begin(), CoarseKey{});
+    coarse.key.resize(groups);
+    coarse.count.resize(groups);
+    I64 coarse_in(groups), coarse_out(groups);
+    const auto ends = thrust::reduce_by_key(policy, merged.begin(), merged.end(), fine.count.begin(),
+                                            coarse.key.begin(), coarse.count.begin());
+    coarse.groups = ends.first - coarse.key.begin();
+    thrust::reduce_by_key(policy, merged.begin(), merged.end(), sum_in.begin(), thrust::make_discard_iterator(),
+                          coarse_in.begin());
+    thrust::reduce_by_key(policy, merged.begin(), merged.end(), sum_out.begin(), thrust::make_discard_iterator(),
+                          coarse_out.begin());
+    coarse.key.resize(coarse.groups);
+    coarse.count.resize(coarse.groups);
+    coarse_in.resize(coarse.groups);
+    coarse_out.resize(coarse.groups);
+    FinishLevel(policy, dm.view, coarse_in, coarse_out, &coarse);
+  }
+  out.group_key = Download<std::uint64_t>(fine.key);
+  out.group_elig = Download<std::uint8_t>(fine.elig);
+  out.group_flags = Download<std::uint8_t>(fine.flags);
 
-  // (2) Eligibility per group.
-  U8 elig(groups * nm), flags(groups);
-  thrust::for_each_n(policy, iota, groups,
-                     GroupSetup{dm.view, RawOf<std::uint64_t>(gkey), RawOf<std::uint8_t>(elig),
-                                RawOf<std::uint8_t>(flags)});
-
-  // (3) Prices.
+  // (3) Prices: coarse groups while the temperature is high, fine below.
   std::vector<double> lam(nm, 0.0), mu(nm, 0.0);
-  const bool warm = options.initial_prices.has_value() &&
-                    options.initial_prices->per_token.size() == static_cast<std::size_t>(nm) &&
-                    options.initial_prices->per_request.size() == static_cast<std::size_t>(nm);
+  const bool warm = options.initial_prices.has_value();
   if (warm) {
     lam = options.initial_prices->per_token;
     mu = options.initial_prices->per_request;
   }
-  out.group_key = Download<std::uint64_t>(gkey);
-  out.group_elig = Download<std::uint8_t>(elig);
-  out.group_flags = Download<std::uint8_t>(flags);
-  double tau = 0;
-  {
-    const ModelView hv = host.View();
-    const std::vector<std::int64_t> hcount = Download<std::int64_t>(gcount);
-    const std::vector<double> hin = Download<double>(gin), hout = Download<double>(gout);
-    // The temperature scale: the mean cheapest assignment cost of the requests
-    // that have an eligible endpoint (forced rejections do not move prices).
-    double scale = 0, counted = 0;
-    const std::vector<double> zero(nm, 0.0);
-    for (std::int64_t g = 0; g < groups; ++g) {
-      if (out.group_flags[g] & kNoEligible) continue;
-      const RequestClass cls = UnpackClass(out.group_key[g]);
-      ModelView no_reject = hv;
-      for (double& r : no_reject.eff_reject) r = 1e300;
-      const BestChoice bc = ChooseBest(no_reject, cls, hin[g], hout[g], out.group_elig.data() + g * nm,
-                                       zero.data(), zero.data());
-      scale += hcount[g] * bc.value;
-      counted += hcount[g];
-    }
-    scale = counted > 0 ? scale / counted : 0;
-    const double tau_min = std::max(scale, 1e-12) * kFinalTemperature;
-    tau = warm ? tau_min * 16 : std::max(scale, 1e-12) * 0.5;
-    const std::int64_t max_chunks = nm <= kDenseNewtonMaxEndpoints ? Backend::kMaxDenseChunks : Backend::kMaxChunks;
-    const std::int64_t chunk =
-        std::max<std::int64_t>(Backend::kMinChunk, (groups + max_chunks - 1) / max_chunks);
-    const std::int64_t chunks = groups ? (groups + chunk - 1) / chunk : 0;
-    const bool dense = nm <= kDenseNewtonMaxEndpoints;
-    const std::int64_t width = 2 * nm + 1 + (dense ? 4 * static_cast<std::int64_t>(nm) * nm : 3 * nm);
-    F64 scratch(groups * nm), partial(chunks * width), sums(width), d_lam(nm), d_mu(nm);
-    LoadSums loads;
-    loads.dense = dense;
-    loads.data.resize(width);
-    constexpr double kCoolAt = 0.02, kCooling = 0.7;
-    constexpr int kMaxPassesPerTau = 1000;
-    constexpr int kMaxHalvings = 8;
-    int passes_at_tau = 0;
-    int it = 0;
-    // Backtracking: a step is kept only if the smoothed dual value did not
-    // fall (at an unchanged temperature); otherwise it is halved.
-    std::vector<double> base_lam = lam, base_mu = mu;
-    double base_value = -std::numeric_limits<double>::infinity(), base_tau = tau;
-    int halvings = 0;
-    for (; it < options.max_iterations && groups > 0 && nm > 0; ++it) {
-      thrust::copy(lam.begin(), lam.end(), d_lam.begin());
-      thrust::copy(mu.begin(), mu.end(), d_mu.begin());
-      thrust::for_each_n(policy, iota, chunks,
-                         PricePass{dm.view, RawOf<std::uint64_t>(gkey), RawOf<std::int64_t>(gcount),
-                                   RawOf<double>(gin), RawOf<double>(gout), RawOf<std::uint8_t>(elig),
-                                   RawOf<double>(d_lam), RawOf<double>(d_mu), tau, groups, chunk, dense,
-                                   width, RawOf<double>(scratch), RawOf<double>(partial)});
-      thrust::for_each_n(policy, iota, width,
-                         SumChunks{RawOf<double>(partial), chunks, width, RawOf<double>(sums)});
-      thrust::copy(sums.begin(), sums.end(), loads.data.begin());
-      const double value = SmoothedDualValue(host, loads, lam, mu);
-      if (tau == base_tau && value < base_value - 1e-12 * std::abs(base_value) && halvings < kMaxHalvings) {
-        ++halvings;
-        for (std::int32_t p = 0; p < nm; ++p) {
-          lam[p] = base_lam[p] + 0.5 * (lam[p] - base_lam[p]);
-          mu[p] = base_mu[p] + 0.5 * (mu[p] - base_mu[p]);
-        }
-        continue;
-      }
-      halvings = 0;
-      base_lam = lam;
-      base_mu = mu;
-      base_value = value;
-      base_tau = tau;
-      const double overload = UpdatePrices(host, loads, tau, &lam, &mu);
-      if (options.on_iteration) options.on_iteration(IterationInfo{it, tau, overload});
-      if (tau <= tau_min && overload <= options.tolerance) {
-        ++it;
-        break;
-      }
-      // Cool once the loads have nearly cleared at this temperature, or
-      // after a bounded stay.
-      if (overload <= kCoolAt || ++passes_at_tau >= kMaxPassesPerTau) {
-        tau = std::max(tau_min, tau * kCooling);
-        passes_at_tau = 0;
-      }
-    }
-    // The prices of the last accepted point.
-    lam = base_lam;
-    mu = base_mu;
-    out.iterations = it;
+  const double scale = std::max(TemperatureScale(host, coarse), 1e-12);
+  const double tau_min = scale * kFinalTemperature;
+  double tau = warm ? tau_min * 16 : scale * 0.5;
+  int passes = 0;
+  if (tau > scale * kSwitchTemperature) {
+    passes += RunPrices(host, dm.view, coarse, options, tau_min, scale * kSwitchTemperature, passes, &tau, &lam, &mu);
   }
+  passes += RunPrices(host, dm.view, fine, options, tau_min, 0.0, passes, &tau, &lam, &mu);
+  out.iterations = passes;
 
   // (4) Round the smoothed split per group, then one exact pass for the
   // dual bound and the admission keys.
@@ -617,27 +783,29 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
   I32 choice(n);
   {
     F64 share(groups * nm);
+    I32 top(2 * groups);
     I64 gstart(groups);
     thrust::for_each_n(policy, iota, groups,
-                       GroupSplit{dm.view, RawOf<std::uint64_t>(gkey), RawOf<double>(gin), RawOf<double>(gout),
-                                  RawOf<std::uint8_t>(elig), RawOf<double>(d_lam), RawOf<double>(d_mu),
-                                  std::max(tau, 1e-300), RawOf<double>(share)});
+                       GroupSplit{dm.view, RawOf<std::uint64_t>(fine.key), RawOf<double>(fine.tin), RawOf<double>(fine.tout),
+                                  RawOf<std::uint8_t>(fine.elig), RawOf<double>(d_lam), RawOf<double>(d_mu),
+                                  std::max(tau, 1e-300), RawOf<double>(share), RawOf<std::int32_t>(top)});
     thrust::for_each_n(policy, iota, n, GroupStart{RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart)});
-    std::vector<std::int32_t> by_price_host(nm);
-    std::iota(by_price_host.begin(), by_price_host.end(), 0);
-    std::stable_sort(by_price_host.begin(), by_price_host.end(),
-                     [&](std::int32_t a, std::int32_t b) { return lam[a] > lam[b]; });
-    I32 by_price(by_price_host.begin(), by_price_host.end());
+    U64 mkey(n);
     thrust::for_each_n(policy, iota, n,
-                       SplitRound{nm, RawOf<std::int32_t>(by_price), RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid),
-                                  RawOf<std::int64_t>(gstart), RawOf<std::int64_t>(gcount), RawOf<double>(share),
-                                  RawOf<std::int32_t>(choice)});
+                       MemberKey{dm.view, cols, RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid),
+                                 RawOf<std::uint64_t>(fine.key), RawOf<std::int32_t>(top), RawOf<double>(d_lam),
+                                 RawOf<double>(d_mu), RawOf<std::uint64_t>(mkey)});
+    thrust::stable_sort_by_key(policy, mkey.begin(), mkey.end(), order.begin());
+    thrust::for_each_n(policy, iota, n,
+                       SplitRound{nm, RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid),
+                                  RawOf<std::int64_t>(gstart), RawOf<std::int64_t>(fine.count), RawOf<double>(share),
+                                  RawOf<std::int32_t>(top), RawOf<std::int32_t>(choice)});
   }
   F64 surplus(n), best(n);
   U64 akey(n);
   thrust::for_each_n(policy, iota, n,
-                     FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(gkey),
-                               RawOf<std::uint8_t>(elig), RawOf<double>(d_lam), RawOf<double>(d_mu),
+                     FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(fine.key),
+                               RawOf<std::uint8_t>(fine.elig), RawOf<double>(d_lam), RawOf<double>(d_mu),
                                RawOf<std::int32_t>(choice), RawOf<double>(surplus), RawOf<double>(best),
                                RawOf<std::uint64_t>(akey)});
   out.sum_best = DeterministicSum<Backend>(RawOf<double>(best), n);
