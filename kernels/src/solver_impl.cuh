@@ -7,16 +7,19 @@
 // A backend is a small traits struct: its execution policy, its vector type,
 // and how many chunks a deterministic reduction splits into.
 //
-// Phases: (1) group requests by class and token bucket (sort + reduce by
-// key); (2) per-group eligibility; (3) smoothed dual ascent over the groups:
-// each pass computes softmin loads, curvature and the smoothed dual value per
-// endpoint with a chunked reduction in fixed order (no float atomics, so
-// results are reproducible), the host takes a backtracking Newton price
-// step; (4) each group's smoothed split at the final prices is rounded over
-// its members, and one exact pass over all requests gives the dual value (the
-// certified bound) and admission keys; (5) admission per endpoint by
-// descending surplus with exact integer prefix sums over both capacities.
-// The host then fills the capacity left (solver.cc).
+// Phases: (1) group requests by class, token bucket and input-share bucket
+// (one sort, reduce by key), and a coarse level that merges share buckets
+// (reduce by key over the groups); (2) per-group eligibility and compact
+// eligible lists; (3) smoothed dual ascent, on the coarse groups while the
+// temperature is high and on the fine groups below: each pass computes
+// softmin loads, curvature and the smoothed dual value per endpoint with a
+// chunked reduction in fixed order (no float atomics, so results are
+// reproducible), and the host takes a backtracking Newton price step;
+// (4) each group's smoothed split at the final prices is rounded along its
+// members' exact preference, and one exact pass over all requests gives the
+// dual value (the certified bound) and admission keys; (5) admission per
+// endpoint by descending surplus with exact integer prefix sums over both
+// capacities. The host then fills the capacity left (solver.cc).
 #ifndef AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 #define AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 
