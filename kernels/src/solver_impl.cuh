@@ -582,24 +582,33 @@ void FinishLevel(const Policy& policy, const ModelView& m, const typename Backen
                                   RawOf<std::int32_t>(lv->elist)});
 }
 
-// TemperatureScale(): the mean cheapest assignment cost of the requests that
-// have an eligible endpoint (forced rejections do not move prices).
+// TemperatureScale(): the mean cost of the cheapest eligible assignment of a
+// request (forced rejections do not move prices). In strict mode, the mean
+// over all eligible options instead: there the Azure tier price separates
+// the options, and the prices must resolve it first.
 template <typename Backend>
 double TemperatureScale(const HostModel& host, const Level<Backend>& lv) {
   const std::int32_t nm = host.num_endpoints;
+  const bool tiered = host.strict_azure_price > 0;
   const std::vector<std::uint64_t> key = Download<std::uint64_t>(lv.key);
   const std::vector<std::int64_t> count = Download<std::int64_t>(lv.count);
   const std::vector<double> tin = Download<double>(lv.tin), tout = Download<double>(lv.tout);
-  const std::vector<std::uint8_t> elig = Download<std::uint8_t>(lv.elig), flags = Download<std::uint8_t>(lv.flags);
-  ModelView no_reject = host.View();
-  for (double& r : no_reject.eff_reject) r = 1e300;
-  const std::vector<double> zero(nm, 0.0);
+  const std::vector<std::uint8_t> elig = Download<std::uint8_t>(lv.elig);
+  const ModelView v = host.View();
   double scale = 0, counted = 0;
   for (std::int64_t g = 0; g < lv.groups; ++g) {
-    if (flags[g] & kNoEligible) continue;
-    const BestChoice bc =
-        ChooseBest(no_reject, UnpackClass(key[g]), tin[g], tout[g], elig.data() + g * nm, zero.data(), zero.data());
-    scale += count[g] * bc.value;
+    const RequestClass c = UnpackClass(key[g]);
+    double sum = 0, cheapest = std::numeric_limits<double>::infinity();
+    int options = 0;
+    for (std::int32_t p = 0; p < nm; ++p) {
+      if (!elig[g * nm + p]) continue;
+      const double cost = EffCost(v, c.home, tin[g], tout[g], p);
+      sum += cost;
+      cheapest = std::min(cheapest, cost);
+      ++options;
+    }
+    if (options == 0) continue;
+    scale += count[g] * (tiered ? sum / options : cheapest);
     counted += count[g];
   }
   return counted > 0 ? scale / counted : 0.0;
