@@ -582,36 +582,46 @@ void FinishLevel(const Policy& policy, const ModelView& m, const typename Backen
                                   RawOf<std::int32_t>(lv->elist)});
 }
 
-// TemperatureScale(): the mean cost of the cheapest eligible assignment of a
-// request (forced rejections do not move prices). In strict mode, the mean
-// over all eligible options instead: there the Azure tier price separates
-// the options, and the prices must resolve it first.
+// TemperatureScales: where the price phase starts and ends. The end is a
+// fraction of the mean cost of a request's cheapest eligible assignment
+// (forced rejections do not move prices). The start is half of that, except
+// in strict mode, where the Azure tier price separates the options far more:
+// there it is half the mean cost over all eligible options, so the prices
+// resolve the tiers while the split is still soft.
+struct TemperatureScales {
+  double start;
+  double final;
+};
+
 template <typename Backend>
-double TemperatureScale(const HostModel& host, const Level<Backend>& lv) {
+TemperatureScales Temperatures(const HostModel& host, const Level<Backend>& lv) {
   const std::int32_t nm = host.num_endpoints;
-  const bool tiered = host.strict_azure_price > 0;
   const std::vector<std::uint64_t> key = Download<std::uint64_t>(lv.key);
   const std::vector<std::int64_t> count = Download<std::int64_t>(lv.count);
   const std::vector<double> tin = Download<double>(lv.tin), tout = Download<double>(lv.tout);
   const std::vector<std::uint8_t> elig = Download<std::uint8_t>(lv.elig);
   const ModelView v = host.View();
-  double scale = 0, counted = 0;
+  double mean = 0, cheapest = 0, counted = 0;
   for (std::int64_t g = 0; g < lv.groups; ++g) {
     const RequestClass c = UnpackClass(key[g]);
-    double sum = 0, cheapest = std::numeric_limits<double>::infinity();
+    double sum = 0, low = std::numeric_limits<double>::infinity();
     int options = 0;
     for (std::int32_t p = 0; p < nm; ++p) {
       if (!elig[g * nm + p]) continue;
       const double cost = EffCost(v, c.home, tin[g], tout[g], p);
       sum += cost;
-      cheapest = std::min(cheapest, cost);
+      low = std::min(low, cost);
       ++options;
     }
     if (options == 0) continue;
-    scale += count[g] * (tiered ? sum / options : cheapest);
+    mean += count[g] * sum / options;
+    cheapest += count[g] * low;
     counted += count[g];
   }
-  return counted > 0 ? scale / counted : 0.0;
+  if (counted == 0) return {1e-12, 1e-12 * kFinalTemperature};
+  const double scale = std::max(cheapest / counted, 1e-12);
+  const bool tiered = host.strict_azure_price > 0;
+  return {0.5 * (tiered ? std::max(mean / counted, scale) : scale), scale * kFinalTemperature};
 }
 
 // RunPrices(): price passes over one level from temperature *tau, cooling by
@@ -779,9 +789,10 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
     lam = options.initial_prices->per_token;
     mu = options.initial_prices->per_request;
   }
-  const double scale = std::max(TemperatureScale(host, coarse), 1e-12);
-  const double tau_min = scale * kFinalTemperature;
-  double tau = warm ? tau_min * 16 : scale * 0.5;
+  const TemperatureScales temperatures = Temperatures(host, coarse);
+  const double tau_min = temperatures.final;
+  const double scale = tau_min / kFinalTemperature;
+  double tau = warm ? tau_min * 16 : temperatures.start;
   int passes = 0;
   if (tau > scale * kSwitchTemperature) {
     passes += RunPrices(host, dm.view, coarse, options, tau_min, scale * kSwitchTemperature, passes, &tau, &lam, &mu);
