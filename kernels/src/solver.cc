@@ -68,25 +68,28 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
     *surplus = reject - best;
     return arg;
   };
-  std::vector<std::pair<double, std::int64_t>> waiting;
-  for (std::int64_t i = 0; i < n; ++i) {
-    if (ep[i] >= 0) continue;
-    ep[i] = -1;
-    double surplus;
-    if (best_with_room(i, &surplus) >= 0) waiting.emplace_back(-surplus, i);
-  }
-  std::sort(waiting.begin(), waiting.end());
-  for (const auto& entry : waiting) {
-    const std::int64_t i = entry.second;
-    double surplus;
-    const std::int32_t p = best_with_room(i, &surplus);
-    if (p < 0) continue;
-    ep[i] = p;
-    ledger.Take(p, tokens(i));
-  }
+  auto fill = [&] {
+    std::vector<std::pair<double, std::int64_t>> waiting;
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (ep[i] >= 0) continue;
+      ep[i] = -1;
+      double surplus;
+      if (best_with_room(i, &surplus) >= 0) waiting.emplace_back(-surplus, i);
+    }
+    std::sort(waiting.begin(), waiting.end());
+    for (const auto& entry : waiting) {
+      const std::int64_t i = entry.second;
+      double surplus;
+      const std::int32_t p = best_with_room(i, &surplus);
+      if (p < 0) continue;
+      ep[i] = p;
+      ledger.Take(p, tokens(i));
+    }
+  };
   // Strict mode's checkable invariant, made to hold: no request stays off
-  // Azure while an eligible Azure endpoint has room for it.
-  if (mode == AzureFirst::kStrict) {
+  // Azure while an eligible Azure endpoint has room for it. Requests are
+  // visited in order and Azure room only shrinks, so one pass suffices.
+  auto azure_repair = [&] {
     for (std::int64_t i = 0; i < n; ++i) {
       if (ep[i] < 0 || host.ep_azure[ep[i]]) continue;
       const RequestClass c = class_of(i);
@@ -105,6 +108,14 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
         ep[i] = arg;
       }
     }
+  };
+  fill();
+  if (mode == AzureFirst::kStrict) {
+    // The repair frees capacity off Azure: fill it, and repair what that
+    // placed.
+    azure_repair();
+    fill();
+    azure_repair();
   }
 
   Summarize(host, r, ep, class_of,
