@@ -2,13 +2,15 @@
 //
 // solver.cc — Solve(): validation, backend choice, and the host's final
 // passes over a backend's admission (requests not admitted fill the capacity
-// left; strict mode's Azure repair; totals and the certificate).
+// left; single swaps make room for more; strict mode's Azure repair; totals
+// and the certificate).
 // These passes are sequential in request order so they are exact and
 // reproducible; each is O(N*M) at worst and touches only evicted or
 // off-Azure requests.
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <limits>
 #include <new>
 #include <numeric>
 #include <string>
@@ -109,7 +111,86 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
       }
     }
   };
+  // Make room: a request still waiting may fit on an eligible endpoint once
+  // one request there moves to another endpoint with room. Each endpoint
+  // offers its kMovers cheapest-to-move requests; a swap is made when it
+  // lowers the objective. Bounded: waiting x eligible x kMovers checks.
+  auto make_room = [&] {
+    constexpr std::size_t kMovers = 32;
+    auto cheapest_alternative = [&](std::int64_t q, std::int32_t from, double* delta) {
+      const RequestClass c = class_of(q);
+      const std::uint8_t* e = elig_row(q);
+      const std::int64_t w = tokens(q);
+      const double here = EffCost(v, c.home, r.tokens_in[q], r.tokens_out[q], from);
+      std::int32_t arg = -1;
+      for (std::int32_t p = 0; p < m; ++p) {
+        if (p == from || !e[p] || !ledger.Fits(p, w)) continue;
+        const double d = EffCost(v, c.home, r.tokens_in[q], r.tokens_out[q], p) - here;
+        if (arg < 0 || d < *delta) { *delta = d; arg = p; }
+      }
+      return arg;
+    };
+    std::vector<std::vector<std::pair<double, std::int64_t>>> movers(m);
+    for (std::int64_t q = 0; q < n; ++q) {
+      if (ep[q] < 0) continue;
+      double delta = 0;
+      if (cheapest_alternative(q, ep[q], &delta) >= 0) movers[ep[q]].emplace_back(delta, q);
+    }
+    for (auto& list : movers) {
+      const std::size_t keep = std::min(kMovers, list.size());
+      std::partial_sort(list.begin(), list.begin() + keep, list.end());
+      list.resize(keep);
+    }
+    std::vector<std::pair<double, std::int64_t>> waiting;
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (ep[i] >= 0) continue;
+      const RequestClass c = class_of(i);
+      const std::uint8_t* e = elig_row(i);
+      double cheapest = std::numeric_limits<double>::infinity();
+      for (std::int32_t p = 0; p < m; ++p) {
+        if (e[p]) cheapest = std::min(cheapest, EffCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p));
+      }
+      const double benefit = EffReject(v, c.priority, static_cast<double>(tokens(i))) - cheapest;
+      if (benefit > 0) waiting.emplace_back(-benefit, i);
+    }
+    std::sort(waiting.begin(), waiting.end());
+    for (const auto& entry : waiting) {
+      const std::int64_t i = entry.second;
+      const RequestClass c = class_of(i);
+      const std::uint8_t* e = elig_row(i);
+      const std::int64_t w = tokens(i);
+      const double reject = EffReject(v, c.priority, static_cast<double>(w));
+      double best_gain = 0;
+      std::int32_t best_p = -1, best_to = -1;
+      std::int64_t best_q = -1;
+      for (std::int32_t p = 0; p < m; ++p) {
+        if (!e[p]) continue;
+        const double serve = reject - EffCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p);
+        if (serve <= best_gain) continue;
+        for (const auto& mover : movers[p]) {
+          const std::int64_t q = mover.second;
+          if (ep[q] != p) continue;
+          const std::int64_t wq = tokens(q);
+          if (ledger.tokens[p] + wq < w || ledger.requests[p] + 1 < 1) continue;
+          double delta = 0;
+          const std::int32_t to = cheapest_alternative(q, p, &delta);
+          if (to < 0 || serve - delta <= best_gain) continue;
+          best_gain = serve - delta;
+          best_p = p;
+          best_q = q;
+          best_to = to;
+        }
+      }
+      if (best_p < 0) continue;
+      ledger.Give(best_p, tokens(best_q));
+      ledger.Take(best_to, tokens(best_q));
+      ep[best_q] = best_to;
+      ledger.Take(best_p, w);
+      ep[i] = best_p;
+    }
+  };
   fill();
+  make_room();
   if (mode == AzureFirst::kStrict) {
     // The repair frees capacity off Azure: fill it, and repair what that
     // placed.
