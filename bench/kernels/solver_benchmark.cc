@@ -71,16 +71,24 @@ Args Parse(int argc, char** argv) {
     } else if (flag == "--modes") {
       a.modes.clear();
       for (const std::string& s : Split(value)) {
-        if (s == "strict") a.modes.push_back(kernels::AzureFirst::kStrict);
-        else if (s == "weighted") a.modes.push_back(kernels::AzureFirst::kWeighted);
-        else if (s == "off") a.modes.push_back(kernels::AzureFirst::kOff);
-        else Usage(("unknown mode " + s).c_str());
+        if (s == "strict")
+          a.modes.push_back(kernels::AzureFirst::kStrict);
+        else if (s == "weighted")
+          a.modes.push_back(kernels::AzureFirst::kWeighted);
+        else if (s == "off")
+          a.modes.push_back(kernels::AzureFirst::kOff);
+        else
+          Usage(("unknown mode " + s).c_str());
       }
     } else if (flag == "--backend") {
-      if (value == "auto") a.backend = kernels::Backend::kAuto;
-      else if (value == "cuda") a.backend = kernels::Backend::kCuda;
-      else if (value == "cpu") a.backend = kernels::Backend::kCpu;
-      else Usage(("unknown backend " + value).c_str());
+      if (value == "auto")
+        a.backend = kernels::Backend::kAuto;
+      else if (value == "cuda")
+        a.backend = kernels::Backend::kCuda;
+      else if (value == "cpu")
+        a.backend = kernels::Backend::kCpu;
+      else
+        Usage(("unknown backend " + value).c_str());
     } else if (flag == "--lp_max") {
       a.lp_max = std::atoll(value.c_str());
     } else if (flag == "--repeat") {
@@ -122,9 +130,9 @@ int main(int argc, char** argv) {
   std::printf("solver_benchmark: %u hardware threads, CUDA backend %s, device %s\n",
               std::thread::hardware_concurrency(), kernels::CudaCompiledIn() ? "built" : "not built",
               kernels::CudaDeviceAvailable() ? "present" : "absent");
-  std::printf("%9s %4s %-8s %-5s %9s %6s %9s %9s %12s %10s %12s %10s %9s %10s %9s\n", "requests", "M", "mode",
-              "back", "ours ms", "iters", "cert gap", "groups", "greedy ms", "greedy/us", "azgreedy ms",
-              "azgr/us", "lp s", "lp/ours x", "lp gap");
+  std::printf("%9s %4s %-8s %-5s %9s %6s %9s %9s %12s %10s %12s %10s %9s %10s %9s\n", "requests", "M", "mode", "back",
+              "ours ms", "iters", "cert gap", "groups", "greedy ms", "greedy/us", "azgreedy ms", "azgr/us", "lp s",
+              "lp/ours x", "lp gap");
   std::ostringstream json;
   json << "{\"machine_threads\": " << std::thread::hardware_concurrency() << ", \"runs\": [";
   bool first = true;
@@ -139,9 +147,12 @@ int main(int argc, char** argv) {
       kernels::SolverOptions options;
       options.backend = args.backend;
       double ours_ms, greedy_ms, az_ms;
-      const kernels::Solution ours = Timed(args.repeat, [&] { return kernels::Solve(view, options); }, &ours_ms);
-      const kernels::Solution greedy = Timed(args.repeat, [&] { return kernels::SolveGreedy(view); }, &greedy_ms);
-      const kernels::Solution az = Timed(args.repeat, [&] { return kernels::SolveAzureFirstGreedy(view); }, &az_ms);
+      const kernels::Solution ours = Timed(
+          args.repeat, [&] { return kernels::Solve(view, options); }, &ours_ms);
+      const kernels::Solution greedy = Timed(
+          args.repeat, [&] { return kernels::SolveGreedy(view); }, &greedy_ms);
+      const kernels::Solution az = Timed(
+          args.repeat, [&] { return kernels::SolveAzureFirstGreedy(view); }, &az_ms);
       double lp_s = -1, lp_gap = -1;
 #if defined(AZIMUTH_HAS_REFERENCE)
       if (n <= args.lp_max) {
@@ -160,13 +171,13 @@ int main(int argc, char** argv) {
                   greedy.mode_objective / ours.mode_objective, az_ms, az.mode_objective / ours.mode_objective, lp_s,
                   lp_s > 0 ? 1000 * lp_s / ours_ms : -1.0, lp_gap);
       std::fflush(stdout);
-      json << (first ? "" : ", ") << "{\"requests\": " << n << ", \"endpoints\": " << args.endpoints
-           << ", \"mode\": \"" << kernels::AzureFirstName(mode) << "\", \"backend\": \""
-           << kernels::BackendName(ours.backend) << "\", \"solve_ms\": " << ours_ms
-           << ", \"iterations\": " << ours.iterations << ", \"certified_gap\": " << ours.gap
-           << ", \"objective_usd\": " << ours.objective_usd << ", \"mode_objective\": " << ours.mode_objective
-           << ", \"greedy_ms\": " << greedy_ms << ", \"greedy_objective_ratio\": "
-           << greedy.mode_objective / ours.mode_objective << ", \"azure_greedy_ms\": " << az_ms
+      json << (first ? "" : ", ") << "{\"requests\": " << n << ", \"endpoints\": " << args.endpoints << ", \"mode\": \""
+           << kernels::AzureFirstName(mode) << "\", \"backend\": \"" << kernels::BackendName(ours.backend)
+           << "\", \"solve_ms\": " << ours_ms << ", \"iterations\": " << ours.iterations
+           << ", \"certified_gap\": " << ours.gap << ", \"objective_usd\": " << ours.objective_usd
+           << ", \"mode_objective\": " << ours.mode_objective << ", \"greedy_ms\": " << greedy_ms
+           << ", \"greedy_objective_ratio\": " << greedy.mode_objective / ours.mode_objective
+           << ", \"azure_greedy_ms\": " << az_ms
            << ", \"azure_greedy_objective_ratio\": " << az.mode_objective / ours.mode_objective
            << ", \"lp_seconds\": " << lp_s << ", \"lp_measured_gap\": " << lp_gap << "}";
       first = false;

@@ -1,11 +1,11 @@
 // Copyright 2026 Azimuth authors.
 #include "lp_reference.h"
 
+#include <lemon/network_simplex.h>
+#include <lemon/smart_graph.h>
 #include <ClpSimplex.hpp>
 #include <ClpSolve.hpp>
 #include <CoinPackedMatrix.hpp>
-#include <lemon/network_simplex.h>
-#include <lemon/smart_graph.h>
 
 #include <chrono>
 #include <cmath>
@@ -35,13 +35,11 @@ ReferenceModel BuildReferenceModel(const kernels::ProblemView& problem) {
   for (std::int32_t i = 0; i < n; ++i) {
     bool any_azure = false;
     for (std::int32_t p = 0; p < m; ++p) {
-      ok[p] = r.model[i] == e.model[p] && e.available[p] &&
-              (r.zone[i] < 0 || r.zone[i] == e.zone[p]) &&
+      ok[p] = r.model[i] == e.model[p] && e.available[p] && (r.zone[i] < 0 || r.zone[i] == e.zone[p]) &&
               (r.slo_ms[i] == 0 || e.latency_p95_ms[p] <= r.slo_ms[i]);
       any_azure = any_azure || (ok[p] && e.cloud[p] == Cloud::kAzure);
     }
-    const bool gated = static_cast<std::size_t>(r.model[i]) < pol.launch_gated.size &&
-                       pol.launch_gated[r.model[i]];
+    const bool gated = static_cast<std::size_t>(r.model[i]) < pol.launch_gated.size && pol.launch_gated[r.model[i]];
     bool any_other = false;
     for (std::int32_t p = 0; p < m; ++p) {
       if (gated && any_azure && e.cloud[p] != Cloud::kAzure) ok[p] = 0;
@@ -51,8 +49,7 @@ ReferenceModel BuildReferenceModel(const kernels::ProblemView& problem) {
     const double tin = r.tokens_in[i], tout = r.tokens_out[i];
     for (std::int32_t p = 0; p < m; ++p) {
       if (!ok[p]) continue;
-      const double egress =
-          pol.egress_usd_per_1k[static_cast<int>(r.home_cloud[i])][static_cast<int>(e.cloud[p])];
+      const double egress = pol.egress_usd_per_1k[static_cast<int>(r.home_cloud[i])][static_cast<int>(e.cloud[p])];
       const double cost = tin / 1000 * e.price_in_per_1k[p] + tout / 1000 * e.price_out_per_1k[p] +
                           (tin + tout) / 1000 * egress + pol.latency_usd_per_ms * e.latency_p50_ms[p];
       out.pair_of[static_cast<std::size_t>(i) * m + p] = static_cast<std::int32_t>(out.pairs.size());
@@ -268,13 +265,15 @@ std::string CheckInvariants(const kernels::ProblemView& problem, const kernels::
       used_t[p] += static_cast<std::int64_t>(md.tokens[i]);
       used_r[p] += 1;
       const kernels::Reason want = md.waiver[i] && !md.azure[p] ? kernels::Reason::kAzureWaiver : kernels::Reason::kOk;
-      if (s.reason[i] != want) return at + "reason " + kernels::ReasonName(s.reason[i]) + ", expected " + kernels::ReasonName(want);
+      if (s.reason[i] != want)
+        return at + "reason " + kernels::ReasonName(s.reason[i]) + ", expected " + kernels::ReasonName(want);
       if (std::abs(s.cost[i] - md.pairs[k].cost) > 1e-9 * (1 + md.pairs[k].cost)) return at + "wrong cost";
       assign += s.cost[i];
       ++assigned;
     } else {
       const kernels::Reason want = any ? kernels::Reason::kCapacityExhausted : kernels::Reason::kNoEligibleEndpoint;
-      if (s.reason[i] != want) return at + "reason " + kernels::ReasonName(s.reason[i]) + ", expected " + kernels::ReasonName(want);
+      if (s.reason[i] != want)
+        return at + "reason " + kernels::ReasonName(s.reason[i]) + ", expected " + kernels::ReasonName(want);
       if (s.cost[i] != md.reject[i]) return at + "wrong rejection cost";
       reject += s.cost[i];
     }

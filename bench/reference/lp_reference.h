@@ -33,8 +33,8 @@ struct ReferencePair {
 // whether each request is under the launch-gate waiver.
 struct ReferenceModel {
   std::vector<ReferencePair> pairs;
-  std::vector<double> reject;   // per request
-  std::vector<double> tokens;   // per request
+  std::vector<double> reject;  // per request
+  std::vector<double> tokens;  // per request
   std::vector<std::uint8_t> waiver;
   std::vector<std::uint8_t> azure;  // per endpoint
   std::vector<std::int64_t> cap_tokens, cap_requests;

@@ -44,20 +44,24 @@ struct RegionSpec {
   const char* zone;
 };
 constexpr RegionSpec kRegions[] = {
-    {Cloud::kAzure, "eastus", "us"},       {Cloud::kAzure, "westeurope", "eu"},
-    {Cloud::kAzure, "swedencentral", "eu"}, {Cloud::kAzure, "eastus2", "us"},
-    {Cloud::kAws, "us-east-1", "us"},      {Cloud::kAws, "eu-central-1", "eu"},
+    {Cloud::kAzure, "eastus", "us"},         {Cloud::kAzure, "westeurope", "eu"},
+    {Cloud::kAzure, "swedencentral", "eu"},  {Cloud::kAzure, "eastus2", "us"},
+    {Cloud::kAws, "us-east-1", "us"},        {Cloud::kAws, "eu-central-1", "eu"},
     {Cloud::kAws, "ap-northeast-1", "apac"}, {Cloud::kGcp, "us-central1", "us"},
-    {Cloud::kGcp, "europe-west4", "eu"},   {Cloud::kGcp, "asia-southeast1", "apac"},
+    {Cloud::kGcp, "europe-west4", "eu"},     {Cloud::kGcp, "asia-southeast1", "apac"},
 };
 constexpr int kNumRegions = 10;
 
 double CloudPriceFactor(Cloud c) {
   switch (c) {
-    case Cloud::kAzure: return 1.0;
-    case Cloud::kAws: return 0.93;
-    case Cloud::kGcp: return 0.96;
-    default: return 1.1;
+    case Cloud::kAzure:
+      return 1.0;
+    case Cloud::kAws:
+      return 0.93;
+    case Cloud::kGcp:
+      return 0.96;
+    default:
+      return 1.1;
   }
 }
 
@@ -128,8 +132,8 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
     row.region = region.region;
     row.zone = region.zone;
     row.model = ms.name;
-    row.id = std::string(kernels::CloudName(region.cloud)) + "-" + region.region + "-" + ms.name + "-" +
-             std::to_string(e);
+    row.id =
+        std::string(kernels::CloudName(region.cloud)) + "-" + region.region + "-" + ms.name + "-" + std::to_string(e);
     const double f = CloudPriceFactor(region.cloud) * (0.9 + 0.2 * rng.Uniform());
     row.price_in_per_1k = ms.price_in * f;
     row.price_out_per_1k = ms.price_out * f;
@@ -146,8 +150,7 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
     const double share_r = demand_requests[model] / per_model[model] / spec.load;
     const double jitter = 0.5 + rng.Uniform();
     // window_s is 60, so per-minute limits equal the batch capacity.
-    row.tpm_limit = spec.counts_only ? std::int64_t{1} << 40
-                                     : static_cast<std::int64_t>(std::ceil(share_t * jitter));
+    row.tpm_limit = spec.counts_only ? std::int64_t{1} << 40 : static_cast<std::int64_t>(std::ceil(share_t * jitter));
     row.rpm_limit = static_cast<std::int64_t>(std::ceil(share_r * (spec.counts_only ? jitter : 1.25 * jitter)));
     data.AddEndpoint(row);
   }

@@ -46,7 +46,10 @@ SolveResult Greedy(const ProblemView& problem, Rule rule) {
         break;
       }
       const double cost = internal::TrueCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p);
-      if (arg < 0 || cost < best) { best = cost; arg = p; }
+      if (arg < 0 || cost < best) {
+        best = cost;
+        arg = p;
+      }
     }
     endpoint[i] = arg;
     if (arg >= 0) {
@@ -55,8 +58,8 @@ SolveResult Greedy(const ProblemView& problem, Rule rule) {
     }
   }
   Solution s;
-  internal::Summarize(host, r, endpoint, [&](std::int64_t i) { return classes[i]; },
-                      [&](std::int64_t i) { return flags[i]; }, &s);
+  internal::Summarize(
+      host, r, endpoint, [&](std::int64_t i) { return classes[i]; }, [&](std::int64_t i) { return flags[i]; }, &s);
   s.gap = 0;
   s.mode_lower_bound = 0;
   s.lower_bound_usd = 0;
@@ -69,8 +72,6 @@ SolveResult Greedy(const ProblemView& problem, Rule rule) {
 
 SolveResult SolveGreedy(const ProblemView& problem) { return Greedy(problem, Rule::kCheapest); }
 
-SolveResult SolveAzureFirstGreedy(const ProblemView& problem) {
-  return Greedy(problem, Rule::kAzureFirst);
-}
+SolveResult SolveAzureFirstGreedy(const ProblemView& problem) { return Greedy(problem, Rule::kAzureFirst); }
 
 }  // namespace azimuth::kernels

@@ -64,12 +64,9 @@ struct RequestClass {
 
 // Group keys pack a class and two token buckets into 64 bits:
 // [model:12][zone+1:11][slo_rank:12][home:3][priority:2][w bucket:6][in share:6].
-AZ_HD inline std::uint64_t PackKey(const RequestClass& c, std::uint32_t w_bucket,
-                                   std::uint32_t f_bucket) {
-  return (static_cast<std::uint64_t>(c.model) << 42) |
-         (static_cast<std::uint64_t>(c.zone + 1) << 31) |
-         (static_cast<std::uint64_t>(c.slo_rank) << 19) |
-         (static_cast<std::uint64_t>(c.home) << 16) |
+AZ_HD inline std::uint64_t PackKey(const RequestClass& c, std::uint32_t w_bucket, std::uint32_t f_bucket) {
+  return (static_cast<std::uint64_t>(c.model) << 42) | (static_cast<std::uint64_t>(c.zone + 1) << 31) |
+         (static_cast<std::uint64_t>(c.slo_rank) << 19) | (static_cast<std::uint64_t>(c.home) << 16) |
          (static_cast<std::uint64_t>(c.priority) << 14) | (w_bucket << 6) | f_bucket;
 }
 
@@ -92,7 +89,10 @@ AZ_HD inline std::int32_t SloRank(const ModelView& m, std::int32_t slo_ms) {
   std::int32_t lo = 0, hi = m.num_p95;
   while (lo < hi) {
     std::int32_t mid = (lo + hi) / 2;
-    if (m.p95_sorted[mid] <= static_cast<double>(slo_ms)) lo = mid + 1; else hi = mid;
+    if (m.p95_sorted[mid] <= static_cast<double>(slo_ms))
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -121,8 +121,8 @@ AZ_HD inline std::uint32_t ShareBucket(std::int64_t tin, std::int64_t w) {
 // Rules 1-4 of DESIGN.md: model, availability (health and freshness), zone,
 // SLO.
 AZ_HD inline bool PassesRules14(const ModelView& m, const RequestClass& c, std::int32_t p) {
-  return m.ep_model[p] == c.model && m.ep_available[p] != 0 &&
-         (c.zone < 0 || m.ep_zone[p] == c.zone) && m.ep_p95_rank[p] < c.slo_rank;
+  return m.ep_model[p] == c.model && m.ep_available[p] != 0 && (c.zone < 0 || m.ep_zone[p] == c.zone) &&
+         m.ep_p95_rank[p] < c.slo_rank;
 }
 
 AZ_HD inline bool Gated(const ModelView& m, std::int32_t model) {
@@ -138,8 +138,7 @@ inline constexpr std::uint8_t kNoEligible = 2;  // no endpoint at all
 // Writes elig[p] for all five rules and returns the flags. Rule 5 (launch
 // gate): while the model's Azure-first window is open, non-Azure endpoints are
 // ineligible unless no Azure endpoint passes rules 1-4 (the waiver).
-AZ_HD inline std::uint8_t ClassEligibility(const ModelView& m, const RequestClass& c,
-                                           std::uint8_t* elig) {
+AZ_HD inline std::uint8_t ClassEligibility(const ModelView& m, const RequestClass& c, std::uint8_t* elig) {
   const std::int32_t n = m.num_endpoints;
   bool any_azure = false;
   for (std::int32_t p = 0; p < n; ++p) {
@@ -159,13 +158,11 @@ AZ_HD inline std::uint8_t ClassEligibility(const ModelView& m, const RequestClas
 }
 
 // Cost of a request on endpoint p: true USD, and the objective's units.
-AZ_HD inline double TrueCost(const ModelView& m, std::int32_t home, double tin, double tout,
-                             std::int32_t p) {
+AZ_HD inline double TrueCost(const ModelView& m, std::int32_t home, double tin, double tout, std::int32_t p) {
   const std::int32_t i = home * m.num_endpoints + p;
   return tin * m.cost_in[i] + tout * m.cost_out[i] + m.cost_fixed[p];
 }
-AZ_HD inline double EffCost(const ModelView& m, std::int32_t home, double tin, double tout,
-                            std::int32_t p) {
+AZ_HD inline double EffCost(const ModelView& m, std::int32_t home, double tin, double tout, std::int32_t p) {
   const std::int32_t i = home * m.num_endpoints + p;
   return tin * m.eff_in[i] + tout * m.eff_out[i] + m.eff_fixed[p];
 }
@@ -184,9 +181,8 @@ struct BestChoice {
   double value;
 };
 
-AZ_HD inline BestChoice ChooseBest(const ModelView& m, const RequestClass& c, double tin,
-                                   double tout, const std::uint8_t* elig, const double* lam,
-                                   const double* mu) {
+AZ_HD inline BestChoice ChooseBest(const ModelView& m, const RequestClass& c, double tin, double tout,
+                                   const std::uint8_t* elig, const double* lam, const double* mu) {
   const double w = tin + tout;
   double best = 1e300;
   std::int32_t arg = -1;

@@ -15,11 +15,16 @@ namespace azimuth::kernels {
 
 const char* CloudName(Cloud cloud) {
   switch (cloud) {
-    case Cloud::kAzure: return "azure";
-    case Cloud::kAws: return "aws";
-    case Cloud::kGcp: return "gcp";
-    case Cloud::kOci: return "oci";
-    case Cloud::kOther: return "other";
+    case Cloud::kAzure:
+      return "azure";
+    case Cloud::kAws:
+      return "aws";
+    case Cloud::kGcp:
+      return "gcp";
+    case Cloud::kOci:
+      return "oci";
+    case Cloud::kOther:
+      return "other";
   }
   return "invalid";
 }
@@ -36,29 +41,40 @@ bool ParseCloud(const std::string& text, Cloud* cloud) {
 
 const char* AzureFirstName(AzureFirst mode) {
   switch (mode) {
-    case AzureFirst::kStrict: return "STRICT";
-    case AzureFirst::kWeighted: return "WEIGHTED";
-    case AzureFirst::kOff: return "OFF";
+    case AzureFirst::kStrict:
+      return "STRICT";
+    case AzureFirst::kWeighted:
+      return "WEIGHTED";
+    case AzureFirst::kOff:
+      return "OFF";
   }
   return "invalid";
 }
 
 const char* ReasonName(Reason reason) {
   switch (reason) {
-    case Reason::kOk: return "OK";
-    case Reason::kAzureWaiver: return "AZURE_WAIVER";
-    case Reason::kNoEligibleEndpoint: return "NO_ELIGIBLE_ENDPOINT";
-    case Reason::kCapacityExhausted: return "CAPACITY_EXHAUSTED";
-    case Reason::kInvalidRequest: return "INVALID_REQUEST";
+    case Reason::kOk:
+      return "OK";
+    case Reason::kAzureWaiver:
+      return "AZURE_WAIVER";
+    case Reason::kNoEligibleEndpoint:
+      return "NO_ELIGIBLE_ENDPOINT";
+    case Reason::kCapacityExhausted:
+      return "CAPACITY_EXHAUSTED";
+    case Reason::kInvalidRequest:
+      return "INVALID_REQUEST";
   }
   return "invalid";
 }
 
 const char* BackendName(Backend backend) {
   switch (backend) {
-    case Backend::kAuto: return "auto";
-    case Backend::kCuda: return "cuda";
-    case Backend::kCpu: return "cpu";
+    case Backend::kAuto:
+      return "auto";
+    case Backend::kCuda:
+      return "cuda";
+    case Backend::kCpu:
+      return "cpu";
   }
   return "invalid";
 }
@@ -78,20 +94,16 @@ Error Invalid(std::string message) { return Error{ErrorCode::kInvalidArgument, s
 template <typename T>
 std::optional<Error> CheckSize(const Span<T>& span, std::size_t n, const char* field) {
   if (span.size != n) {
-    return Invalid(std::string(field) + ": has " + std::to_string(span.size) +
-                   " entries, expected " + std::to_string(n));
+    return Invalid(std::string(field) + ": has " + std::to_string(span.size) + " entries, expected " +
+                   std::to_string(n));
   }
   return std::nullopt;
 }
 
 }  // namespace
 
-std::int64_t TokenCapacity(std::int64_t tpm_limit, std::int64_t window_s) {
-  return Capacity(tpm_limit, window_s);
-}
-std::int64_t RequestCapacity(std::int64_t rpm_limit, std::int64_t window_s) {
-  return Capacity(rpm_limit, window_s);
-}
+std::int64_t TokenCapacity(std::int64_t tpm_limit, std::int64_t window_s) { return Capacity(tpm_limit, window_s); }
+std::int64_t RequestCapacity(std::int64_t rpm_limit, std::int64_t window_s) { return Capacity(rpm_limit, window_s); }
 
 std::optional<Error> Validate(const ProblemView& problem) {
   const EndpointsView& e = problem.endpoints;
@@ -99,38 +111,37 @@ std::optional<Error> Validate(const ProblemView& problem) {
   const PolicyView& pol = problem.policy;
   const std::size_t m = e.model.size;
   if (m > kMaxEndpoints) {
-    return Invalid("endpoints: " + std::to_string(m) + " endpoints, at most " +
-                   std::to_string(kMaxEndpoints) + " are supported");
+    return Invalid("endpoints: " + std::to_string(m) + " endpoints, at most " + std::to_string(kMaxEndpoints) +
+                   " are supported");
   }
-  for (auto err : {CheckSize(e.cloud, m, "endpoints.cloud"), CheckSize(e.zone, m, "endpoints.zone"),
-                   CheckSize(e.price_in_per_1k, m, "endpoints.price_in_per_1k"),
-                   CheckSize(e.price_out_per_1k, m, "endpoints.price_out_per_1k"),
-                   CheckSize(e.latency_p50_ms, m, "endpoints.latency_p50_ms"),
-                   CheckSize(e.latency_p95_ms, m, "endpoints.latency_p95_ms"),
-                   CheckSize(e.tpm_limit, m, "endpoints.tpm_limit"),
-                   CheckSize(e.rpm_limit, m, "endpoints.rpm_limit"),
-                   CheckSize(e.available, m, "endpoints.available")}) {
+  for (auto err :
+       {CheckSize(e.cloud, m, "endpoints.cloud"), CheckSize(e.zone, m, "endpoints.zone"),
+        CheckSize(e.price_in_per_1k, m, "endpoints.price_in_per_1k"),
+        CheckSize(e.price_out_per_1k, m, "endpoints.price_out_per_1k"),
+        CheckSize(e.latency_p50_ms, m, "endpoints.latency_p50_ms"),
+        CheckSize(e.latency_p95_ms, m, "endpoints.latency_p95_ms"), CheckSize(e.tpm_limit, m, "endpoints.tpm_limit"),
+        CheckSize(e.rpm_limit, m, "endpoints.rpm_limit"), CheckSize(e.available, m, "endpoints.available")}) {
     if (err) return err;
   }
   const std::size_t n = r.model.size;
   for (auto err : {CheckSize(r.zone, n, "requests.zone"), CheckSize(r.tokens_in, n, "requests.tokens_in"),
-                   CheckSize(r.tokens_out, n, "requests.tokens_out"),
-                   CheckSize(r.slo_ms, n, "requests.slo_ms"),
-                   CheckSize(r.home_cloud, n, "requests.home_cloud"),
-                   CheckSize(r.priority, n, "requests.priority")}) {
+                   CheckSize(r.tokens_out, n, "requests.tokens_out"), CheckSize(r.slo_ms, n, "requests.slo_ms"),
+                   CheckSize(r.home_cloud, n, "requests.home_cloud"), CheckSize(r.priority, n, "requests.priority")}) {
     if (err) return err;
   }
-  auto at = [](const char* field, std::size_t i) {
-    return std::string(field) + "[" + std::to_string(i) + "]";
-  };
+  auto at = [](const char* field, std::size_t i) { return std::string(field) + "[" + std::to_string(i) + "]"; };
   for (std::size_t p = 0; p < m; ++p) {
     if (static_cast<int>(e.cloud[p]) >= kNumClouds) return Invalid(at("endpoints.cloud", p) + ": unknown cloud");
     if (e.model[p] < 0 || e.model[p] >= kMaxModels) return Invalid(at("endpoints.model", p) + ": id out of range");
     if (e.zone[p] < -1 || e.zone[p] >= kMaxZones) return Invalid(at("endpoints.zone", p) + ": id out of range");
-    if (!NonNegativeFinite(e.price_in_per_1k[p])) return Invalid(at("endpoints.price_in_per_1k", p) + ": must be a finite number >= 0");
-    if (!NonNegativeFinite(e.price_out_per_1k[p])) return Invalid(at("endpoints.price_out_per_1k", p) + ": must be a finite number >= 0");
-    if (!NonNegativeFinite(e.latency_p50_ms[p])) return Invalid(at("endpoints.latency_p50_ms", p) + ": must be a finite number >= 0");
-    if (!NonNegativeFinite(e.latency_p95_ms[p])) return Invalid(at("endpoints.latency_p95_ms", p) + ": must be a finite number >= 0");
+    if (!NonNegativeFinite(e.price_in_per_1k[p]))
+      return Invalid(at("endpoints.price_in_per_1k", p) + ": must be a finite number >= 0");
+    if (!NonNegativeFinite(e.price_out_per_1k[p]))
+      return Invalid(at("endpoints.price_out_per_1k", p) + ": must be a finite number >= 0");
+    if (!NonNegativeFinite(e.latency_p50_ms[p]))
+      return Invalid(at("endpoints.latency_p50_ms", p) + ": must be a finite number >= 0");
+    if (!NonNegativeFinite(e.latency_p95_ms[p]))
+      return Invalid(at("endpoints.latency_p95_ms", p) + ": must be a finite number >= 0");
     if (e.tpm_limit[p] < 0) return Invalid(at("endpoints.tpm_limit", p) + ": must be >= 0");
     if (e.rpm_limit[p] < 0) return Invalid(at("endpoints.rpm_limit", p) + ": must be >= 0");
   }
@@ -140,7 +151,8 @@ std::optional<Error> Validate(const ProblemView& problem) {
     if (r.tokens_in[i] < 0) return Invalid(at("requests.tokens_in", i) + ": must be >= 0");
     if (r.tokens_out[i] < 0) return Invalid(at("requests.tokens_out", i) + ": must be >= 0");
     if (r.slo_ms[i] < 0) return Invalid(at("requests.slo_ms", i) + ": must be >= 0");
-    if (static_cast<int>(r.home_cloud[i]) >= kNumClouds) return Invalid(at("requests.home_cloud", i) + ": unknown cloud");
+    if (static_cast<int>(r.home_cloud[i]) >= kNumClouds)
+      return Invalid(at("requests.home_cloud", i) + ": unknown cloud");
     if (r.priority[i] >= kNumPriorities) return Invalid(at("requests.priority", i) + ": must be 0..3");
   }
   if (pol.window_s <= 0) return Invalid("policy.window_s: must be > 0");
@@ -148,12 +160,13 @@ std::optional<Error> Validate(const ProblemView& problem) {
   if (!(pol.azure_discount >= 0 && pol.azure_discount <= 1)) {
     return Invalid("policy.azure_discount: must be in [0, 1]");
   }
-  if (!NonNegativeFinite(pol.latency_usd_per_ms)) return Invalid("policy.latency_usd_per_ms: must be a finite number >= 0");
+  if (!NonNegativeFinite(pol.latency_usd_per_ms))
+    return Invalid("policy.latency_usd_per_ms: must be a finite number >= 0");
   for (int a = 0; a < kNumClouds; ++a) {
     for (int b = 0; b < kNumClouds; ++b) {
       if (!NonNegativeFinite(pol.egress_usd_per_1k[a][b])) {
-        return Invalid(std::string("policy.egress_usd_per_1k[") + CloudName(static_cast<Cloud>(a)) +
-                       "->" + CloudName(static_cast<Cloud>(b)) + "]: must be a finite number >= 0");
+        return Invalid(std::string("policy.egress_usd_per_1k[") + CloudName(static_cast<Cloud>(a)) + "->" +
+                       CloudName(static_cast<Cloud>(b)) + "]: must be a finite number >= 0");
       }
     }
   }
@@ -215,8 +228,7 @@ HostModel Prepare(const ProblemView& problem) {
   for (std::int32_t p = 0; p < m; ++p) {
     h.ep_azure[p] = e.cloud[p] == Cloud::kAzure;
     h.ep_p95_rank[p] = static_cast<std::int32_t>(
-        std::lower_bound(h.p95_sorted.begin(), h.p95_sorted.end(), e.latency_p95_ms[p]) -
-        h.p95_sorted.begin());
+        std::lower_bound(h.p95_sorted.begin(), h.p95_sorted.end(), e.latency_p95_ms[p]) - h.p95_sorted.begin());
     h.cap_tokens[p] = TokenCapacity(e.tpm_limit[p], pol.window_s);
     h.cap_requests[p] = RequestCapacity(e.rpm_limit[p], pol.window_s);
   }
@@ -340,8 +352,8 @@ double SmoothedDualValue(const HostModel& model, const LoadSums& sums, const std
   return value;
 }
 
-double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau,
-                    std::vector<double>* lam, std::vector<double>* mu) {
+double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau, std::vector<double>* lam,
+                    std::vector<double>* mu) {
   // A damped Newton step on the smoothed dual, whose Hessian is -S/tau: with
   // the dense S it accounts for substitutes (raising one endpoint's price
   // pushes load onto its neighbours); otherwise per endpoint. Steps are

@@ -53,12 +53,12 @@ HostModel Prepare(const ProblemView& problem);
 // request (endpoint >= 0 admitted, -1 rounded to rejection, -2 evicted by
 // capacity), the final prices and the dual value at them.
 struct PhaseResult {
-  std::vector<std::int32_t> group_of;      // [N]
-  std::vector<std::uint64_t> group_key;    // [G]
-  std::vector<std::uint8_t> group_elig;    // [G * M]
-  std::vector<std::uint8_t> group_flags;   // [G]
-  std::vector<std::int32_t> endpoint;      // [N]
-  double sum_best = 0;                     // sum over requests of the priced minimum
+  std::vector<std::int32_t> group_of;     // [N]
+  std::vector<std::uint64_t> group_key;   // [G]
+  std::vector<std::uint8_t> group_elig;   // [G * M]
+  std::vector<std::uint8_t> group_flags;  // [G]
+  std::vector<std::int32_t> endpoint;     // [N]
+  double sum_best = 0;                    // sum over requests of the priced minimum
   Prices prices;
   int iterations = 0;
 };
@@ -66,11 +66,9 @@ struct PhaseResult {
 // The backends: the same template (solver_impl.cuh) compiled by the host
 // compiler for OpenMP and by nvcc for CUDA. They may throw std::bad_alloc or
 // thrust::system_error; Solve() turns those into Errors.
-PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests,
-                          const SolverOptions& options);
+PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests, const SolverOptions& options);
 #if defined(AZIMUTH_HAS_CUDA)
-PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests,
-                           const SolverOptions& options);
+PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests, const SolverOptions& options);
 bool CudaDevicePresent();
 #endif
 
@@ -95,8 +93,8 @@ double SmoothedDualValue(const HostModel& model, const LoadSums& sums, const std
 
 // Returns the largest relative violation of the optimality conditions: excess
 // load, or idle capacity that still carries a price.
-double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau,
-                    std::vector<double>* lam, std::vector<double>* mu);
+double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau, std::vector<double>* lam,
+                    std::vector<double>* mu);
 
 // Summarize()
 //

@@ -25,20 +25,23 @@ namespace {
 struct Ledger {
   std::vector<std::int64_t> tokens, requests;
   bool Fits(std::int32_t p, std::int64_t w) const { return tokens[p] >= w && requests[p] >= 1; }
-  void Take(std::int32_t p, std::int64_t w) { tokens[p] -= w; requests[p] -= 1; }
-  void Give(std::int32_t p, std::int64_t w) { tokens[p] += w; requests[p] += 1; }
+  void Take(std::int32_t p, std::int64_t w) {
+    tokens[p] -= w;
+    requests[p] -= 1;
+  }
+  void Give(std::int32_t p, std::int64_t w) {
+    tokens[p] += w;
+    requests[p] += 1;
+  }
 };
 
-void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, AzureFirst mode,
-            Solution* s) {
+void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, AzureFirst mode, Solution* s) {
   const std::int64_t n = static_cast<std::int64_t>(r.model.size);
   const std::int32_t m = host.num_endpoints;
   const ModelView v = host.View();
   const double* lam = phase.prices.per_token.data();
   const double* mu = phase.prices.per_request.data();
-  auto tokens = [&](std::int64_t i) {
-    return static_cast<std::int64_t>(r.tokens_in[i]) + r.tokens_out[i];
-  };
+  auto tokens = [&](std::int64_t i) { return static_cast<std::int64_t>(r.tokens_in[i]) + r.tokens_out[i]; };
   auto elig_row = [&](std::int64_t i) {
     return phase.group_elig.data() + static_cast<std::int64_t>(phase.group_of[i]) * m;
   };
@@ -65,7 +68,10 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
       if (!e[p] || !ledger.Fits(p, w)) continue;
       const double cost = EffCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p);
       const double priced = cost + lam[p] * w + mu[p];
-      if (cost < reject && (arg < 0 || priced < best)) { best = priced; arg = p; }
+      if (cost < reject && (arg < 0 || priced < best)) {
+        best = priced;
+        arg = p;
+      }
     }
     *surplus = reject - best;
     return arg;
@@ -102,7 +108,10 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
       for (std::int32_t p = 0; p < m; ++p) {
         if (!e[p] || !host.ep_azure[p] || !ledger.Fits(p, w)) continue;
         const double rc = EffCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p) + lam[p] * w + mu[p];
-        if (arg < 0 || rc < best) { best = rc; arg = p; }
+        if (arg < 0 || rc < best) {
+          best = rc;
+          arg = p;
+        }
       }
       if (arg >= 0) {
         ledger.Give(ep[i], w);
@@ -126,7 +135,10 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
       for (std::int32_t p = 0; p < m; ++p) {
         if (p == from || !e[p] || !ledger.Fits(p, w)) continue;
         const double d = EffCost(v, c.home, r.tokens_in[q], r.tokens_out[q], p) - here;
-        if (arg < 0 || d < *delta) { *delta = d; arg = p; }
+        if (arg < 0 || d < *delta) {
+          *delta = d;
+          arg = p;
+        }
       }
       return arg;
     };
@@ -199,17 +211,15 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
     azure_repair();
   }
 
-  Summarize(host, r, ep, class_of,
-            [&](std::int64_t i) { return phase.group_flags[phase.group_of[i]]; }, s);
+  Summarize(
+      host, r, ep, class_of, [&](std::int64_t i) { return phase.group_flags[phase.group_of[i]]; }, s);
   double capacity_value = 0;
   for (std::int32_t p = 0; p < m; ++p) {
-    capacity_value += lam[p] * static_cast<double>(host.cap_tokens[p]) +
-                      mu[p] * static_cast<double>(host.cap_requests[p]);
+    capacity_value +=
+        lam[p] * static_cast<double>(host.cap_tokens[p]) + mu[p] * static_cast<double>(host.cap_requests[p]);
   }
   s->mode_lower_bound = phase.sum_best - capacity_value;
-  s->gap = s->mode_objective > 0
-               ? std::max(0.0, (s->mode_objective - s->mode_lower_bound) / s->mode_objective)
-               : 0.0;
+  s->gap = s->mode_objective > 0 ? std::max(0.0, (s->mode_objective - s->mode_lower_bound) / s->mode_objective) : 0.0;
   s->lower_bound_usd = s->objective_usd * (1.0 - s->gap);
   s->iterations = phase.iterations;
   s->groups = static_cast<std::int64_t>(phase.group_key.size());
@@ -241,9 +251,8 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
   if (options.max_iterations < 0) {
     return Error{ErrorCode::kInvalidArgument, "options.max_iterations: must be >= 0"};
   }
-  if (options.initial_prices &&
-      (options.initial_prices->per_token.size() != problem.endpoints.model.size ||
-       options.initial_prices->per_request.size() != problem.endpoints.model.size)) {
+  if (options.initial_prices && (options.initial_prices->per_token.size() != problem.endpoints.model.size ||
+                                 options.initial_prices->per_request.size() != problem.endpoints.model.size)) {
     return Error{ErrorCode::kInvalidArgument,
                  "options.initial_prices: need one token and one request price per endpoint"};
   }
@@ -271,14 +280,12 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
 #endif
     internal::Finish(host, problem.requests, phase, problem.policy.azure_first, &solution);
   } catch (const std::bad_alloc&) {
-    return Error{ErrorCode::kResourceExhausted,
-                 std::string("backend ") + BackendName(backend) + ": out of memory"};
+    return Error{ErrorCode::kResourceExhausted, std::string("backend ") + BackendName(backend) + ": out of memory"};
   } catch (const std::exception& e) {
     return Error{ErrorCode::kInternal, std::string("backend ") + BackendName(backend) + ": " + e.what()};
   }
   solution.backend = backend;
-  solution.solve_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  solution.solve_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return solution;
 }
 

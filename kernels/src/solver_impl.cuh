@@ -25,8 +25,8 @@
 
 #include <thrust/copy.h>
 #include <thrust/for_each.h>
-#include <thrust/iterator/constant_iterator.h>
 #include <thrust/functional.h>
+#include <thrust/iterator/constant_iterator.h>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/discard_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
@@ -61,9 +61,13 @@ std::vector<T> Download(const V& v) {
   return out;
 }
 template <typename T, typename V>
-T* RawOf(V& v) { return thrust::raw_pointer_cast(v.data()); }
+T* RawOf(V& v) {
+  return thrust::raw_pointer_cast(v.data());
+}
 template <typename T, typename V>
-const T* RawOf(const V& v) { return thrust::raw_pointer_cast(v.data()); }
+const T* RawOf(const V& v) {
+  return thrust::raw_pointer_cast(v.data());
+}
 
 // DeviceModel: the backend's copy of a HostModel's tables.
 template <typename Backend>
@@ -143,9 +147,7 @@ struct TokensAt {
 
 struct IsHead {
   const std::uint64_t* keys;
-  AZ_HD std::int32_t operator()(std::int64_t i) const {
-    return (i == 0 || keys[i] != keys[i - 1]) ? 1 : 0;
-  }
+  AZ_HD std::int32_t operator()(std::int64_t i) const { return (i == 0 || keys[i] != keys[i - 1]) ? 1 : 0; }
 };
 
 struct MeanOf {
@@ -209,7 +211,7 @@ struct PricePass {
   const std::int64_t* count;
   const double* tin;
   const double* tout;
-  const std::int64_t* eoff;   // group g's eligible endpoints: elist[eoff[g] .. eoff[g + 1])
+  const std::int64_t* eoff;  // group g's eligible endpoints: elist[eoff[g] .. eoff[g + 1])
   const std::int32_t* elist;
   const double* lam;
   const double* mu;
@@ -557,7 +559,8 @@ struct CoarseKey {
 // FinishLevel(): means, eligibility and eligible lists from keys, counts and
 // token sums.
 template <typename Policy, typename Backend>
-void FinishLevel(const Policy& policy, const ModelView& m, const typename Backend::template Vector<std::int64_t>& sum_in,
+void FinishLevel(const Policy& policy, const ModelView& m,
+                 const typename Backend::template Vector<std::int64_t>& sum_in,
                  const typename Backend::template Vector<std::int64_t>& sum_out, Level<Backend>* lv) {
   const std::int64_t groups = lv->groups;
   const std::int32_t nm = m.num_endpoints;
@@ -568,18 +571,18 @@ void FinishLevel(const Policy& policy, const ModelView& m, const typename Backen
   thrust::transform(policy, sum_out.begin(), sum_out.end(), lv->count.begin(), lv->tout.begin(), MeanOf{});
   lv->elig.resize(groups * nm);
   lv->flags.resize(groups);
-  thrust::for_each_n(policy, iota, groups,
-                     GroupSetup{m, RawOf<std::uint64_t>(lv->key), RawOf<std::uint8_t>(lv->elig),
-                                RawOf<std::uint8_t>(lv->flags)});
+  thrust::for_each_n(
+      policy, iota, groups,
+      GroupSetup{m, RawOf<std::uint64_t>(lv->key), RawOf<std::uint8_t>(lv->elig), RawOf<std::uint8_t>(lv->flags)});
   lv->eoff.assign(groups + 1, 0);
   thrust::transform(policy, iota, iota + groups, lv->eoff.begin() + 1,
                     CountEligible{RawOf<std::uint8_t>(lv->elig), nm});
   thrust::inclusive_scan(policy, lv->eoff.begin() + 1, lv->eoff.end(), lv->eoff.begin() + 1);
   lv->pairs = lv->eoff.back();
   lv->elist.resize(lv->pairs);
-  thrust::for_each_n(policy, iota, groups,
-                     ListEligible{RawOf<std::uint8_t>(lv->elig), nm, RawOf<std::int64_t>(lv->eoff),
-                                  RawOf<std::int32_t>(lv->elist)});
+  thrust::for_each_n(
+      policy, iota, groups,
+      ListEligible{RawOf<std::uint8_t>(lv->elig), nm, RawOf<std::int64_t>(lv->eoff), RawOf<std::int32_t>(lv->elist)});
 }
 
 // TemperatureScales: where the price phase starts and ends. The end is a
@@ -698,11 +701,8 @@ int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& l
   return it;
 }
 
-
-
 template <typename Backend>
-PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
-                      const SolverOptions& options) {
+PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const SolverOptions& options) {
   using I32 = typename Backend::template Vector<std::int32_t>;
   using I64 = typename Backend::template Vector<std::int64_t>;
   using U64 = typename Backend::template Vector<std::uint64_t>;
@@ -722,9 +722,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
   I32 r_slo = Upload<Backend>(requests.slo_ms.data, n);
   U8 r_home = Upload<Backend>(reinterpret_cast<const std::uint8_t*>(requests.home_cloud.data), n);
   U8 r_prio = Upload<Backend>(requests.priority.data, n);
-  const RequestCols cols{RawOf<std::int32_t>(r_model), RawOf<std::int32_t>(r_zone),
-                         RawOf<std::int32_t>(r_tin),   RawOf<std::int32_t>(r_tout),
-                         RawOf<std::int32_t>(r_slo),   RawOf<std::uint8_t>(r_home),
+  const RequestCols cols{RawOf<std::int32_t>(r_model), RawOf<std::int32_t>(r_zone), RawOf<std::int32_t>(r_tin),
+                         RawOf<std::int32_t>(r_tout),  RawOf<std::int32_t>(r_slo),  RawOf<std::uint8_t>(r_home),
                          RawOf<std::uint8_t>(r_prio)};
 
   // (1) Groups at the fine resolution: one sort of the requests.
@@ -746,8 +745,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
   fine.key.resize(groups);
   fine.count.resize(groups);
   I64 sum_in(groups), sum_out(groups);
-  thrust::reduce_by_key(policy, keys.begin(), keys.end(), thrust::constant_iterator<std::int64_t>(1),
-                        fine.key.begin(), fine.count.begin());
+  thrust::reduce_by_key(policy, keys.begin(), keys.end(), thrust::constant_iterator<std::int64_t>(1), fine.key.begin(),
+                        fine.count.begin());
   thrust::reduce_by_key(policy, keys.begin(), keys.end(),
                         thrust::make_transform_iterator(order.begin(), TokensAt{cols.tokens_in}),
                         thrust::make_discard_iterator(), sum_in.begin());
@@ -808,29 +807,30 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
     F64 share(groups * nm);
     I32 top(2 * groups);
     I64 gstart(groups);
-    thrust::for_each_n(policy, iota, groups,
-                       GroupSplit{dm.view, RawOf<std::uint64_t>(fine.key), RawOf<double>(fine.tin), RawOf<double>(fine.tout),
-                                  RawOf<std::uint8_t>(fine.elig), RawOf<double>(d_lam), RawOf<double>(d_mu),
-                                  std::max(tau, 1e-300), RawOf<double>(share), RawOf<std::int32_t>(top)});
+    thrust::for_each_n(
+        policy, iota, groups,
+        GroupSplit{dm.view, RawOf<std::uint64_t>(fine.key), RawOf<double>(fine.tin), RawOf<double>(fine.tout),
+                   RawOf<std::uint8_t>(fine.elig), RawOf<double>(d_lam), RawOf<double>(d_mu), std::max(tau, 1e-300),
+                   RawOf<double>(share), RawOf<std::int32_t>(top)});
     thrust::for_each_n(policy, iota, n, GroupStart{RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart)});
     U64 mkey(n);
-    thrust::for_each_n(policy, iota, n,
-                       MemberKey{dm.view, cols, RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid),
-                                 RawOf<std::uint64_t>(fine.key), RawOf<std::int32_t>(top), RawOf<double>(d_lam),
-                                 RawOf<double>(d_mu), RawOf<std::uint64_t>(mkey)});
+    thrust::for_each_n(
+        policy, iota, n,
+        MemberKey{dm.view, cols, RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid), RawOf<std::uint64_t>(fine.key),
+                  RawOf<std::int32_t>(top), RawOf<double>(d_lam), RawOf<double>(d_mu), RawOf<std::uint64_t>(mkey)});
     thrust::stable_sort_by_key(policy, mkey.begin(), mkey.end(), order.begin());
     thrust::for_each_n(policy, iota, n,
-                       SplitRound{nm, RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid),
-                                  RawOf<std::int64_t>(gstart), RawOf<std::int64_t>(fine.count), RawOf<double>(share),
-                                  RawOf<std::int32_t>(top), RawOf<std::int32_t>(choice)});
+                       SplitRound{nm, RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart),
+                                  RawOf<std::int64_t>(fine.count), RawOf<double>(share), RawOf<std::int32_t>(top),
+                                  RawOf<std::int32_t>(choice)});
   }
   F64 surplus(n), best(n);
   U64 akey(n);
-  thrust::for_each_n(policy, iota, n,
-                     FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(fine.key),
-                               RawOf<std::uint8_t>(fine.elig), RawOf<double>(d_lam), RawOf<double>(d_mu),
-                               RawOf<std::int32_t>(choice), RawOf<double>(surplus), RawOf<double>(best),
-                               RawOf<std::uint64_t>(akey)});
+  thrust::for_each_n(
+      policy, iota, n,
+      FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(fine.key),
+                RawOf<std::uint8_t>(fine.elig), RawOf<double>(d_lam), RawOf<double>(d_mu), RawOf<std::int32_t>(choice),
+                RawOf<double>(surplus), RawOf<double>(best), RawOf<std::uint64_t>(akey)});
   out.sum_best = DeterministicSum<Backend>(RawOf<double>(best), n);
 
   // (5) Admission by descending surplus, per endpoint, exact integer prefixes.
@@ -838,9 +838,10 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests,
   thrust::stable_sort_by_key(policy, akey.begin(), akey.end(), order.begin());
   I64 ptok(n), pcnt(n);
   auto seg = thrust::make_transform_iterator(akey.begin(), SegmentOf{});
-  thrust::inclusive_scan_by_key(policy, seg, seg + n,
-                                thrust::make_transform_iterator(iota, TotalTokens{cols.tokens_in, cols.tokens_out, RawOf<std::int32_t>(order)}),
-                                ptok.begin());
+  thrust::inclusive_scan_by_key(
+      policy, seg, seg + n,
+      thrust::make_transform_iterator(iota, TotalTokens{cols.tokens_in, cols.tokens_out, RawOf<std::int32_t>(order)}),
+      ptok.begin());
   thrust::inclusive_scan_by_key(policy, seg, seg + n, thrust::constant_iterator<std::int64_t>(1), pcnt.begin());
   I64 cap_t(host.cap_tokens.begin(), host.cap_tokens.end());
   I64 cap_r(host.cap_requests.begin(), host.cap_requests.end());

@@ -27,8 +27,8 @@ double MillisSince(Clock::time_point start) {
 std::string BackendDescription(kernels::Backend used) {
   if (used == kernels::Backend::kCuda) return "cuda (GPU)";
   std::string cuda = kernels::CudaCompiledIn() ? "built, no device present" : "not built";
-  return absl::StrCat("cpu (Thrust OpenMP, ", std::thread::hardware_concurrency(), " threads; CUDA backend ",
-                      cuda, ")");
+  return absl::StrCat("cpu (Thrust OpenMP, ", std::thread::hardware_concurrency(), " threads; CUDA backend ", cuda,
+                      ")");
 }
 
 }  // namespace
@@ -50,8 +50,11 @@ absl::StatusOr<kernels::AzureFirst> ParseMode(const std::string& text) {
 }
 
 absl::Status RunSolve(const SolveArgs& args, std::ostream& log) {
-  for (const auto& [flag, value] : {std::pair{"--endpoints", &args.endpoints}, {"--requests", &args.requests},
-                                    {"--policy", &args.policy}, {"--out", &args.out}, {"--summary", &args.summary}}) {
+  for (const auto& [flag, value] : {std::pair{"--endpoints", &args.endpoints},
+                                    {"--requests", &args.requests},
+                                    {"--policy", &args.policy},
+                                    {"--out", &args.out},
+                                    {"--summary", &args.summary}}) {
     if (value->empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " is required"));
   }
   auto start = Clock::now();
@@ -105,11 +108,11 @@ absl::Status RunDemo(const DemoArgs& args, std::ostream& out) {
   if (!greedy.ok()) return ToStatus(greedy.error());
   if (!azure.ok()) return ToStatus(azure.error());
 
-  out << absl::StrFormat("%-22s %14s %12s %12s %9s %12s %10s\n", "solver", "objective USD", "assign USD",
-                         "reject USD", "rejected", "azure share", "time ms");
+  out << absl::StrFormat("%-22s %14s %12s %12s %9s %12s %10s\n", "solver", "objective USD", "assign USD", "reject USD",
+                         "rejected", "azure share", "time ms");
   auto row = [&](const char* name, const kernels::Solution& s) {
-    out << absl::StrFormat("%-22s %14.4f %12.4f %12.4f %9d %11.1f%% %10.1f\n", name, s.objective_usd,
-                           s.assign_cost_usd, s.reject_cost_usd, s.rejected, 100 * s.azure_token_share, s.solve_ms);
+    out << absl::StrFormat("%-22s %14.4f %12.4f %12.4f %9d %11.1f%% %10.1f\n", name, s.objective_usd, s.assign_cost_usd,
+                           s.reject_cost_usd, s.rejected, 100 * s.azure_token_share, s.solve_ms);
   };
   row("azimuth (dual prices)", ours);
   row("greedy router", greedy.value());

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   absl::Status status;
   if (command == "solve") {
     sch::SolveArgs a{absl::GetFlag(FLAGS_endpoints), absl::GetFlag(FLAGS_requests), absl::GetFlag(FLAGS_policy),
-                     absl::GetFlag(FLAGS_out), absl::GetFlag(FLAGS_summary), *backend};
+                     absl::GetFlag(FLAGS_out),       absl::GetFlag(FLAGS_summary),  *backend};
     status = sch::RunSolve(a, std::cerr);
   } else if (command == "demo") {
     sch::DemoArgs a;

@@ -5,16 +5,20 @@ namespace azimuth::scheduler {
 
 absl::Status ToStatus(const kernels::Error& error) {
   switch (error.code) {
-    case kernels::ErrorCode::kInvalidArgument: return absl::InvalidArgumentError(error.message);
-    case kernels::ErrorCode::kResourceExhausted: return absl::ResourceExhaustedError(error.message);
-    case kernels::ErrorCode::kUnavailable: return absl::UnavailableError(error.message);
-    case kernels::ErrorCode::kInternal: return absl::InternalError(error.message);
+    case kernels::ErrorCode::kInvalidArgument:
+      return absl::InvalidArgumentError(error.message);
+    case kernels::ErrorCode::kResourceExhausted:
+      return absl::ResourceExhaustedError(error.message);
+    case kernels::ErrorCode::kUnavailable:
+      return absl::UnavailableError(error.message);
+    case kernels::ErrorCode::kInternal:
+      return absl::InternalError(error.message);
   }
   return absl::UnknownError(error.message);
 }
 
 absl::StatusOr<kernels::Solution> SolveBatch(const kernels::ProblemView& problem,
-                                        const kernels::SolverOptions& options) {
+                                             const kernels::SolverOptions& options) {
   kernels::SolveResult result = kernels::Solve(problem, options);
   if (!result.ok()) return ToStatus(result.error());
   return std::move(result).value();

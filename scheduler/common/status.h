@@ -16,17 +16,16 @@
 #define AZ_STATUS_CONCAT_(a, b) AZ_STATUS_CONCAT_INNER_(a, b)
 
 // AZ_RETURN_IF_ERROR(expr): returns the status of `expr` if it is not OK.
-#define AZ_RETURN_IF_ERROR(expr)                     \
-  do {                                               \
-    const ::absl::Status az_status_ = (expr);        \
-    if (!az_status_.ok()) return az_status_;         \
+#define AZ_RETURN_IF_ERROR(expr)              \
+  do {                                        \
+    const ::absl::Status az_status_ = (expr); \
+    if (!az_status_.ok()) return az_status_;  \
   } while (false)
 
 // AZ_ASSIGN_OR_RETURN(lhs, expr): evaluates the StatusOr `expr`; returns its
 // status on error, otherwise moves its value into `lhs` (a declaration or an
 // existing variable).
-#define AZ_ASSIGN_OR_RETURN(lhs, expr) \
-  AZ_ASSIGN_OR_RETURN_IMPL_(AZ_STATUS_CONCAT_(az_statusor_, __LINE__), lhs, expr)
+#define AZ_ASSIGN_OR_RETURN(lhs, expr) AZ_ASSIGN_OR_RETURN_IMPL_(AZ_STATUS_CONCAT_(az_statusor_, __LINE__), lhs, expr)
 #define AZ_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                              \
   if (!tmp.ok()) return tmp.status();             \
@@ -43,7 +42,7 @@ absl::Status ToStatus(const kernels::Error& error);
 //
 // kernels::Solve() with its error as an absl::Status.
 absl::StatusOr<kernels::Solution> SolveBatch(const kernels::ProblemView& problem,
-                                        const kernels::SolverOptions& options = {});
+                                             const kernels::SolverOptions& options = {});
 
 }  // namespace azimuth::scheduler
 

@@ -25,8 +25,8 @@ absl::StatusOr<CsvFile> CsvFile::Open(const std::string& path, const std::vector
   std::vector<absl::string_view> header;
   if (!file.ParseLine(&header)) {
     if (!file.status_.ok()) return file.status_;
-    return absl::InvalidArgumentError(absl::StrCat(path, ":1: empty file, expected a header row: ",
-                                                   absl::StrJoin(columns, ",")));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":1: empty file, expected a header row: ", absl::StrJoin(columns, ",")));
   }
   file.index_of_.assign(columns.size(), -1);
   for (std::size_t i = 0; i < header.size(); ++i) {
@@ -37,7 +37,8 @@ absl::StatusOr<CsvFile> CsvFile::Open(const std::string& path, const std::vector
     }
     int& slot = file.index_of_[it - columns.begin()];
     if (slot >= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", file.line_, ": column '", header[i], "' appears twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", file.line_, ": column '", header[i], "' appears twice"));
     }
     slot = static_cast<int>(i);
   }

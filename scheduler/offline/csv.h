@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <deque>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -76,7 +76,7 @@ class CsvFile {
   std::int64_t row_line_ = 0;  // first line of the last row
   std::int64_t approximate_rows_ = 0;
   std::vector<std::string> columns_;
-  std::vector<int> index_of_;  // position in the file of columns_[i]
+  std::vector<int> index_of_;         // position in the file of columns_[i]
   std::deque<std::string> unquoted_;  // storage for fields that had escapes
   absl::Status status_;
 };

@@ -7,11 +7,11 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
-#include "absl/strings/string_view.h"
 #include <unordered_set>
+#include "absl/strings/string_view.h"
 
-#include "absl/container/flat_hash_set.h"
 #include <vector>
+#include "absl/container/flat_hash_set.h"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -24,11 +24,20 @@ namespace azimuth::scheduler {
 
 using kernels::Cloud;
 
-const char* const kEndpointColumns[12] = {"id", "cloud", "region", "zone", "model", "price_in_per_1k",
-                                          "price_out_per_1k", "latency_p50_ms", "latency_p95_ms",
-                                          "tpm_limit", "rpm_limit", "healthy"};
-const char* const kRequestColumns[9] = {"id", "tenant", "model", "tokens_in", "tokens_out",
-                                        "slo_ms", "zone", "home_cloud", "priority"};
+const char* const kEndpointColumns[12] = {"id",
+                                          "cloud",
+                                          "region",
+                                          "zone",
+                                          "model",
+                                          "price_in_per_1k",
+                                          "price_out_per_1k",
+                                          "latency_p50_ms",
+                                          "latency_p95_ms",
+                                          "tpm_limit",
+                                          "rpm_limit",
+                                          "healthy"};
+const char* const kRequestColumns[9] = {"id",     "tenant", "model",      "tokens_in", "tokens_out",
+                                        "slo_ms", "zone",   "home_cloud", "priority"};
 
 namespace {
 
@@ -126,10 +135,22 @@ absl::Status ReadRequestsCsv(const std::string& path, kernels::ProblemData* data
     if (!ids.insert(row.Text("id")).second) {
       return row.Error("id", absl::StrCat("duplicate request id '", row.Text("id"), "'"));
     }
-    { const absl::string_view t = row.Text("id"); r.id.assign(t.data(), t.size()); }
-    { const absl::string_view t = row.Text("tenant"); r.tenant.assign(t.data(), t.size()); }
-    { const absl::string_view t = row.Text("model"); r.model.assign(t.data(), t.size()); }
-    { const absl::string_view t = row.Text("zone"); r.zone.assign(t.data(), t.size()); }
+    {
+      const absl::string_view t = row.Text("id");
+      r.id.assign(t.data(), t.size());
+    }
+    {
+      const absl::string_view t = row.Text("tenant");
+      r.tenant.assign(t.data(), t.size());
+    }
+    {
+      const absl::string_view t = row.Text("model");
+      r.model.assign(t.data(), t.size());
+    }
+    {
+      const absl::string_view t = row.Text("zone");
+      r.zone.assign(t.data(), t.size());
+    }
     AZ_ASSIGN_OR_RETURN(const std::int64_t tin, row.Int64("tokens_in", 0, kMaxInt32));
     AZ_ASSIGN_OR_RETURN(const std::int64_t tout, row.Int64("tokens_out", 0, kMaxInt32));
     AZ_ASSIGN_OR_RETURN(const std::int64_t slo, row.Int64("slo_ms", 0, kMaxInt32));
@@ -157,7 +178,8 @@ absl::Status ParsePolicyJson(const std::string& json, const std::string& source,
   options.ignore_unknown_fields = false;
   const auto parsed = google::protobuf::util::JsonStringToMessage(json, &msg, options);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": not a valid azimuth.v1.Policy: ", parsed.message().as_string()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not a valid azimuth.v1.Policy: ", parsed.message().as_string()));
   }
   auto bad = [&](absl::string_view field, absl::string_view reason) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": field '", field, "': ", reason));
@@ -167,10 +189,17 @@ absl::Status ParsePolicyJson(const std::string& json, const std::string& source,
   if (msg.window_s() < 0 || msg.window_s() > 86400) return bad("window_s", "must be in [1, 86400] (0: default 60)");
   p.window_s = msg.window_s() == 0 ? 60 : msg.window_s();
   switch (msg.azure_first()) {
-    case v1::STRICT: p.azure_first = kernels::AzureFirst::kStrict; break;
-    case v1::WEIGHTED: p.azure_first = kernels::AzureFirst::kWeighted; break;
-    case v1::OFF: p.azure_first = kernels::AzureFirst::kOff; break;
-    default: return bad("azure_first", "must be STRICT, WEIGHTED or OFF");
+    case v1::STRICT:
+      p.azure_first = kernels::AzureFirst::kStrict;
+      break;
+    case v1::WEIGHTED:
+      p.azure_first = kernels::AzureFirst::kWeighted;
+      break;
+    case v1::OFF:
+      p.azure_first = kernels::AzureFirst::kOff;
+      break;
+    default:
+      return bad("azure_first", "must be STRICT, WEIGHTED or OFF");
   }
   if (!(msg.azure_discount() >= 0 && msg.azure_discount() <= 1)) return bad("azure_discount", "must be in [0, 1]");
   p.azure_discount = msg.azure_discount();
@@ -186,7 +215,8 @@ absl::Status ParsePolicyJson(const std::string& json, const std::string& source,
     const v1::EgressPrice& e = msg.egress_usd_per_1k(i);
     const std::string field = absl::StrCat("egress_usd_per_1k[", i, "]");
     Cloud from, to;
-    if (!kernels::ParseCloud(e.from(), &from)) return bad(field + ".from", absl::StrCat("unknown cloud '", e.from(), "'"));
+    if (!kernels::ParseCloud(e.from(), &from))
+      return bad(field + ".from", absl::StrCat("unknown cloud '", e.from(), "'"));
     if (!kernels::ParseCloud(e.to(), &to)) return bad(field + ".to", absl::StrCat("unknown cloud '", e.to(), "'"));
     if (!std::isfinite(e.usd()) || e.usd() < 0) return bad(field + ".usd", "must be a finite number >= 0");
     p.egress_usd_per_1k[static_cast<int>(from)][static_cast<int>(to)] = e.usd();
@@ -235,7 +265,10 @@ std::string SummaryJson(const kernels::Solution& s) {
   std::string out = "{";
   auto num = [&](const char* key, double v, bool last = false) {
     absl::StrAppend(&out, "\"", key, "\": ");
-    if (std::isfinite(v)) AppendNumber(&out, v); else out.append("null");
+    if (std::isfinite(v))
+      AppendNumber(&out, v);
+    else
+      out.append("null");
     if (!last) out.append(", ");
   };
   num("objective_usd", s.objective_usd);
@@ -244,8 +277,8 @@ std::string SummaryJson(const kernels::Solution& s) {
   num("azure_token_share", s.azure_token_share);
   num("lower_bound_usd", s.lower_bound_usd);
   num("gap", s.gap);
-  absl::StrAppend(&out, "\"assigned\": ", s.assigned, ", \"rejected\": ", s.rejected, ", \"iterations\": ",
-                  s.iterations, ", ");
+  absl::StrAppend(&out, "\"assigned\": ", s.assigned, ", \"rejected\": ", s.rejected,
+                  ", \"iterations\": ", s.iterations, ", ");
   num("solve_ms", s.solve_ms);
   absl::StrAppend(&out, "\"backend\": \"", kernels::BackendName(s.backend), "\"}\n");
   return out;
@@ -298,7 +331,7 @@ std::string PolicyJson(const kernels::PolicyData& p) {
   v1::Policy msg;
   msg.set_now(p.now);
   msg.set_window_s(p.window_s);
-  msg.set_azure_first(p.azure_first == kernels::AzureFirst::kStrict   ? v1::STRICT
+  msg.set_azure_first(p.azure_first == kernels::AzureFirst::kStrict     ? v1::STRICT
                       : p.azure_first == kernels::AzureFirst::kWeighted ? v1::WEIGHTED
                                                                         : v1::OFF);
   msg.set_azure_discount(p.azure_discount);

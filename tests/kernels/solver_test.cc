@@ -34,7 +34,6 @@ bool Unavailable(Backend backend) { return backend == Backend::kCuda && !CudaDev
 #define SKIP_IF_UNAVAILABLE(backend) \
   if (Unavailable(backend)) GTEST_SKIP() << "no CUDA device"
 
-
 Solution SolveOk(ProblemData& data, Backend backend, SolverOptions options = {}) {
   options.backend = backend;
   SolveResult result = Solve(data.View(), options);
@@ -75,17 +74,17 @@ TEST_P(SolverSizes, InvariantsHoldAndSolveIsDeterministic) {
   EXPECT_LE(a.mode_lower_bound, a.mode_objective * (1 + 1e-12) + 1e-12);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, SolverSizes,
-    testing::Combine(testing::ValuesIn(Backends()),
-                     testing::Values(AzureFirst::kStrict, AzureFirst::kWeighted, AzureFirst::kOff),
-                     testing::Values<std::int64_t>(0, 1, 300, 5000), testing::Values(1, 7, 64),
-                     testing::Values(0.6, 1.3)),
-    [](const testing::TestParamInfo<SizeCase>& info) {
-      return std::string(BackendName(std::get<0>(info.param))) + "_" + ModeName(std::get<1>(info.param)) + "_n" +
-             std::to_string(std::get<2>(info.param)) + "_m" + std::to_string(std::get<3>(info.param)) + "_load" +
-             std::to_string(static_cast<int>(std::get<4>(info.param) * 10));
-    });
+INSTANTIATE_TEST_SUITE_P(Table, SolverSizes,
+                         testing::Combine(testing::ValuesIn(Backends()),
+                                          testing::Values(AzureFirst::kStrict, AzureFirst::kWeighted, AzureFirst::kOff),
+                                          testing::Values<std::int64_t>(0, 1, 300, 5000), testing::Values(1, 7, 64),
+                                          testing::Values(0.6, 1.3)),
+                         [](const testing::TestParamInfo<SizeCase>& info) {
+                           return std::string(BackendName(std::get<0>(info.param))) + "_" +
+                                  ModeName(std::get<1>(info.param)) + "_n" + std::to_string(std::get<2>(info.param)) +
+                                  "_m" + std::to_string(std::get<3>(info.param)) + "_load" +
+                                  std::to_string(static_cast<int>(std::get<4>(info.param) * 10));
+                         });
 
 // --- Agreement with exact references on random instances ----------------
 

@@ -46,8 +46,8 @@ TEST_F(CommandsTest, GenerateThenSolveWritesExactShapes) {
   gen.endpoints = 24;
   ASSERT_TRUE(RunGenerate(gen, log).ok()) << log.str();
 
-  SolveArgs args{dir_ + "/E.csv", dir_ + "/R.csv", dir_ + "/P.json", dir_ + "/A.csv", dir_ + "/S.json",
-                 kernels::Backend::kCpu};
+  SolveArgs args{dir_ + "/E.csv", dir_ + "/R.csv",  dir_ + "/P.json",
+                 dir_ + "/A.csv", dir_ + "/S.json", kernels::Backend::kCpu};
   const absl::Status status = RunSolve(args, log);
   ASSERT_TRUE(status.ok()) << status.message();
   EXPECT_NE(log.str().find("solved on cpu"), std::string::npos) << log.str();
@@ -78,7 +78,8 @@ TEST_F(CommandsTest, GenerateThenSolveWritesExactShapes) {
     }
     parsed.endpoint[i - 1] = endpoint;
     for (int k = 0; k < 5; ++k) {
-      if (f[2] == kernels::ReasonName(static_cast<kernels::Reason>(k))) parsed.reason[i - 1] = static_cast<kernels::Reason>(k);
+      if (f[2] == kernels::ReasonName(static_cast<kernels::Reason>(k)))
+        parsed.reason[i - 1] = static_cast<kernels::Reason>(k);
     }
     parsed.cost[i - 1] = std::stod(f[3]);
     if (endpoint >= 0) {
@@ -107,8 +108,8 @@ TEST_F(CommandsTest, SolveReportsBadInputAndWritesNothing) {
   gen.requests = 10;
   ASSERT_TRUE(RunGenerate(gen, log).ok());
   std::ofstream(dir_ + "/R.csv", std::ios::app) << "extra,t,gpt-5,10,abc,0,,azure,1\n";
-  SolveArgs args{dir_ + "/E.csv", dir_ + "/R.csv", dir_ + "/P.json", dir_ + "/A.csv", dir_ + "/S.json",
-                 kernels::Backend::kAuto};
+  SolveArgs args{dir_ + "/E.csv", dir_ + "/R.csv",  dir_ + "/P.json",
+                 dir_ + "/A.csv", dir_ + "/S.json", kernels::Backend::kAuto};
   const absl::Status status = RunSolve(args, log);
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.message().find("R.csv:12: field 'tokens_out'"), absl::string_view::npos) << status.message();
@@ -123,8 +124,8 @@ TEST_F(CommandsTest, DemoPrintsTheComparison) {
   args.endpoints = 24;
   std::ostringstream out;
   ASSERT_TRUE(RunDemo(args, out).ok());
-  for (const char* text : {"azimuth (dual prices)", "greedy router", "azure-first greedy", "certified: within",
-                           "backend: cpu"}) {
+  for (const char* text :
+       {"azimuth (dual prices)", "greedy router", "azure-first greedy", "certified: within", "backend: cpu"}) {
     EXPECT_NE(out.str().find(text), std::string::npos) << text << "\n" << out.str();
   }
 }

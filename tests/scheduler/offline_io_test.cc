@@ -53,7 +53,7 @@ TEST(PolicyJson, DesignExampleParsesAsItStands) {
   EXPECT_DOUBLE_EQ(p.latency_usd_per_ms, 0.000001);
   EXPECT_DOUBLE_EQ(p.egress_usd_per_1k[1][0], 0.0009);  // aws -> azure
   EXPECT_DOUBLE_EQ(p.egress_usd_per_1k[0][1], 0.0009);
-  EXPECT_DOUBLE_EQ(p.egress_usd_per_1k[2][0], 0.0);     // not listed: 0
+  EXPECT_DOUBLE_EQ(p.egress_usd_per_1k[2][0], 0.0);  // not listed: 0
   EXPECT_DOUBLE_EQ(p.reject_usd[3], 2.0);
   EXPECT_EQ(p.telemetry_ttl_s, 30);
 }
@@ -96,9 +96,9 @@ constexpr char kRequestsHeader[] = "id,tenant,model,tokens_in,tokens_out,slo_ms,
 constexpr char kGoodRequest[] = "r1,t,gpt-5,100,20,0,us,azure,1\n";
 
 TEST(RequestsCsv, ReadsColumnsInAnyOrderWithQuotes) {
-  const std::string path = WriteTemp(
-      "reorder.csv", "priority,home_cloud,zone,slo_ms,tokens_out,tokens_in,model,tenant,id\r\n"
-                     "3,aws,,2000,7,11,gpt-5,\"acme, inc\",\"r \"\"quoted\"\"\"\r\n\n");
+  const std::string path = WriteTemp("reorder.csv",
+                                     "priority,home_cloud,zone,slo_ms,tokens_out,tokens_in,model,tenant,id\r\n"
+                                     "3,aws,,2000,7,11,gpt-5,\"acme, inc\",\"r \"\"quoted\"\"\"\r\n\n");
   ProblemData d;
   ASSERT_TRUE(ReadRequestsCsv(path, &d).ok());
   ASSERT_EQ(d.num_requests(), 1u);
@@ -118,7 +118,8 @@ TEST(RequestsCsv, MalformedRowsNameFileLineAndField) {
   const std::string h = kRequestsHeader;
   const std::vector<Case> cases = {
       {"missing column", "id,tenant,model,tokens_in,tokens_out,slo_ms,zone,home_cloud\n", "missing column 'priority'"},
-      {"extra column", "id,tenant,model,tokens_in,tokens_out,slo_ms,zone,home_cloud,priority,x\n", "unexpected column 'x'"},
+      {"extra column", "id,tenant,model,tokens_in,tokens_out,slo_ms,zone,home_cloud,priority,x\n",
+       "unexpected column 'x'"},
       {"bad number", h + kGoodRequest + "r2,t,gpt-5,12x,20,0,us,azure,1\n", ":3: field 'tokens_in'"},
       {"negative tokens", h + "r2,t,gpt-5,100,-20,0,us,azure,1\n", ":2: field 'tokens_out'"},
       {"unknown cloud", h + "r2,t,gpt-5,100,20,0,us,ibm,1\n", ":2: field 'home_cloud': unknown cloud 'ibm'"},

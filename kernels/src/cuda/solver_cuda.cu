@@ -33,8 +33,7 @@ bool CudaDevicePresent() {
   return count > 0;
 }
 
-PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests,
-                           const SolverOptions& options) {
+PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests, const SolverOptions& options) {
   PhaseResult result = RunPhases<CudaBackend>(model, requests, options);
   const cudaError_t status = cudaDeviceSynchronize();
   if (status != cudaSuccess) {

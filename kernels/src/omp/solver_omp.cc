@@ -24,8 +24,7 @@ struct OmpBackend {
 
 }  // namespace
 
-PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests,
-                          const SolverOptions& options) {
+PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests, const SolverOptions& options) {
   return RunPhases<OmpBackend>(model, requests, options);
 }
 

@@ -7,8 +7,8 @@
 // request capacity. It runs a smoothed Lagrangian dual ascent over one price
 // per (endpoint, resource) on aggregated request groups, rounds the smoothed
 // split it converges to, admits per endpoint in exact integer arithmetic,
-// fills the capacity left, and evaluates the dual at the final prices over
-// every request: a certified lower bound.
+// fills the capacity left (with single swaps to make room), and evaluates
+// the dual at the final prices over every request: a certified lower bound.
 //
 //   azimuth::kernels::SolverOptions options;
 //   options.backend = azimuth::kernels::Backend::kAuto;  // CUDA if a GPU is present
