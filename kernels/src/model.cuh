@@ -166,6 +166,12 @@ AZ_HD inline double EffCost(const ModelView& m, std::int32_t home, double tin, d
   const std::int32_t i = home * m.num_endpoints + p;
   return tin * m.eff_in[i] + tout * m.eff_out[i] + m.eff_fixed[p];
 }
+// PricedCost(): the objective's cost of a request on endpoint p plus the
+// prices of the capacity it takes (lam per token, mu per request).
+AZ_HD inline double PricedCost(const ModelView& m, std::int32_t home, double tin, double tout, std::int32_t p,
+                               const double* lam, const double* mu) {
+  return EffCost(m, home, tin, tout, p) + lam[p] * (tin + tout) + mu[p];
+}
 AZ_HD inline double EffReject(const ModelView& m, std::int32_t priority, double tokens) {
   return m.eff_reject[priority] + m.eff_reject_per_token * tokens;
 }
@@ -188,7 +194,7 @@ AZ_HD inline BestChoice ChooseBest(const ModelView& m, const RequestClass& c, do
   std::int32_t arg = -1;
   for (std::int32_t p = 0; p < m.num_endpoints; ++p) {
     if (!elig[p]) continue;
-    const double rc = EffCost(m, c.home, tin, tout, p) + lam[p] * w + mu[p];
+    const double rc = PricedCost(m, c.home, tin, tout, p, lam, mu);
     if (rc < best) {
       best = rc;
       arg = p;

@@ -67,7 +67,7 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
     for (std::int32_t p = 0; p < m; ++p) {
       if (!e[p] || !ledger.Fits(p, w)) continue;
       const double cost = EffCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p);
-      const double priced = cost + lam[p] * w + mu[p];
+      const double priced = PricedCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p, lam, mu);
       if (cost < reject && (arg < 0 || priced < best)) {
         best = priced;
         arg = p;
@@ -107,7 +107,7 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
       std::int32_t arg = -1;
       for (std::int32_t p = 0; p < m; ++p) {
         if (!e[p] || !host.ep_azure[p] || !ledger.Fits(p, w)) continue;
-        const double rc = EffCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p) + lam[p] * w + mu[p];
+        const double rc = PricedCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p, lam, mu);
         if (arg < 0 || rc < best) {
           best = rc;
           arg = p;

@@ -243,7 +243,7 @@ struct PricePass {
       double best = reject;
       for (std::int64_t q = 0; q < ne; ++q) {
         const std::int32_t p = e[q];
-        rc[q] = EffCost(m, cls.home, a, b, p) + lam[p] * w + mu[p];
+        rc[q] = PricedCost(m, cls.home, a, b, p, lam, mu);
         best = rc[q] < best ? rc[q] : best;
       }
       double z = exp(-(reject - best) / tau);
@@ -322,7 +322,7 @@ struct GroupSplit {
     const double reject = EffReject(m, cls.priority, w);
     double best = reject;
     for (std::int32_t p = 0; p < nm; ++p) {
-      s[p] = e[p] ? EffCost(m, cls.home, a, b, p) + lam[p] * w + mu[p] : 0.0;
+      s[p] = e[p] ? PricedCost(m, cls.home, a, b, p, lam, mu) : 0.0;
       if (e[p] && s[p] < best) best = s[p];
     }
     double z = exp(-(reject - best) / tau);
@@ -365,7 +365,7 @@ struct MemberKey {
   std::uint64_t* mkey;
   AZ_HD double Priced(const RequestClass& c, double tin, double tout, std::int32_t p) const {
     const double w = tin + tout;
-    return p < 0 ? EffReject(m, c.priority, w) : EffCost(m, c.home, tin, tout, p) + lam[p] * w + mu[p];
+    return p < 0 ? EffReject(m, c.priority, w) : PricedCost(m, c.home, tin, tout, p, lam, mu);
   }
   AZ_HD void operator()(std::int64_t s) const {
     const std::int32_t i = order[s], g = gid[s];
@@ -458,7 +458,7 @@ struct FinalPass {
     best[i] = bc.value;
     const std::int32_t p = choice[i];
     double gain = 0;
-    if (p >= 0) gain = EffReject(m, cls.priority, w) - (EffCost(m, cls.home, tin, tout, p) + lam[p] * w + mu[p]);
+    if (p >= 0) gain = EffReject(m, cls.priority, w) - PricedCost(m, cls.home, tin, tout, p, lam, mu);
     gain = gain > 0 ? gain : 0.0;
     surplus[i] = gain;
     std::uint64_t bits;
