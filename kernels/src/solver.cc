@@ -9,6 +9,7 @@
 // off-Azure requests.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <limits>
 #include <new>
@@ -251,10 +252,24 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
   if (options.max_iterations < 0) {
     return Error{ErrorCode::kInvalidArgument, "options.max_iterations: must be >= 0"};
   }
-  if (options.initial_prices && (options.initial_prices->per_token.size() != problem.endpoints.model.size ||
-                                 options.initial_prices->per_request.size() != problem.endpoints.model.size)) {
-    return Error{ErrorCode::kInvalidArgument,
-                 "options.initial_prices: need one token and one request price per endpoint"};
+  if (!(options.tolerance >= 0)) {
+    return Error{ErrorCode::kInvalidArgument, "options.tolerance: must be a number >= 0"};
+  }
+  if (options.initial_prices) {
+    const Prices& warm = *options.initial_prices;
+    if (warm.per_token.size() != problem.endpoints.model.size ||
+        warm.per_request.size() != problem.endpoints.model.size) {
+      return Error{ErrorCode::kInvalidArgument,
+                   "options.initial_prices: need one token and one request price per endpoint"};
+    }
+    // The certificate holds for prices >= 0 only.
+    for (std::size_t p = 0; p < warm.per_token.size(); ++p) {
+      if (!(std::isfinite(warm.per_token[p]) && warm.per_token[p] >= 0 && std::isfinite(warm.per_request[p]) &&
+            warm.per_request[p] >= 0)) {
+        return Error{ErrorCode::kInvalidArgument,
+                     "options.initial_prices[" + std::to_string(p) + "]: prices must be finite and >= 0"};
+      }
+    }
   }
   Backend backend = options.backend;
   if (backend == Backend::kCuda && !CudaCompiledIn()) {

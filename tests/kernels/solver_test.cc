@@ -382,6 +382,12 @@ TEST_P(SolverEdges, InvalidInputNamesTheField) {
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
     EXPECT_NE(r.error().message.find(c.field), std::string::npos) << r.error().message;
   }
+  SolverOptions bad_prices;
+  bad_prices.backend = GetParam();
+  bad_prices.initial_prices = Prices{{-1.0}, {0.0}};
+  const SolveResult negative = Solve(d.View(), bad_prices);
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.error().message.find("options.initial_prices[0]"), std::string::npos);
   ProblemView mismatched = d.View();
   mismatched.requests.tokens_out.size = 0;
   EXPECT_NE(Solve(mismatched).error().message.find("requests.tokens_out"), std::string::npos);

@@ -75,12 +75,10 @@ struct SolverOptions {
   // Stop once the smoothed loads clear the capacities to this relative
   // tolerance at the final temperature.
   double tolerance = 1e-4;
-  // Requests with the same eligibility class and near-equal token counts are
-  // aggregated for the price phase; the final pass is always exact.
-  bool aggregate = true;
   // Warm start: prices from a previous solve over the same endpoint table.
   std::optional<Prices> initial_prices;
-  // Called after every price pass (progress and diagnostics); may be empty.
+  // Called after every accepted price step (progress and diagnostics); may be
+  // empty. Runs on the calling thread.
   std::function<void(const IterationInfo&)> on_iteration;
 };
 
