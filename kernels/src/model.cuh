@@ -176,35 +176,20 @@ AZ_HD inline double EffReject(const ModelView& m, std::int32_t priority, double 
   return m.eff_reject[priority] + m.eff_reject_per_token * tokens;
 }
 
-// BestChoice
+// PricedMinimum()
 //
-// The argmin of one request under prices (lam per token, mu per request),
-// over its eligible endpoints and the reject option (-1). Ties go to the
-// lowest endpoint index, then to assignment over rejection, so the result is
-// deterministic. `value` is the request's term of the dual bound.
-struct BestChoice {
-  std::int32_t endpoint;
-  double value;
-};
-
-AZ_HD inline BestChoice ChooseBest(const ModelView& m, const RequestClass& c, double tin, double tout,
-                                   const std::uint8_t* elig, const double* lam, const double* mu) {
-  const double w = tin + tout;
-  double best = 1e300;
-  std::int32_t arg = -1;
+// A request's cheapest option under prices (lam per token, mu per request):
+// its eligible endpoints' priced costs and rejection. Its term of the dual
+// bound.
+AZ_HD inline double PricedMinimum(const ModelView& m, const RequestClass& c, double tin, double tout,
+                                  const std::uint8_t* elig, const double* lam, const double* mu) {
+  double best = EffReject(m, c.priority, tin + tout);
   for (std::int32_t p = 0; p < m.num_endpoints; ++p) {
     if (!elig[p]) continue;
     const double rc = PricedCost(m, c.home, tin, tout, p, lam, mu);
-    if (rc < best) {
-      best = rc;
-      arg = p;
-    }
+    best = rc < best ? rc : best;
   }
-  const double reject = EffReject(m, c.priority, w);
-  BestChoice out;
-  out.endpoint = reject < best ? -1 : arg;
-  out.value = reject < best ? reject : best;
-  return out;
+  return best;
 }
 
 }  // namespace azimuth::kernels::internal

@@ -143,17 +143,6 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
       }
       return arg;
     };
-    std::vector<std::vector<std::pair<double, std::int64_t>>> movers(m);
-    for (std::int64_t q = 0; q < n; ++q) {
-      if (ep[q] < 0) continue;
-      double delta = 0;
-      if (cheapest_alternative(q, ep[q], &delta) >= 0) movers[ep[q]].emplace_back(delta, q);
-    }
-    for (auto& list : movers) {
-      const std::size_t keep = std::min(kMovers, list.size());
-      std::partial_sort(list.begin(), list.begin() + keep, list.end());
-      list.resize(keep);
-    }
     std::vector<std::pair<double, std::int64_t>> waiting;
     for (std::int64_t i = 0; i < n; ++i) {
       if (ep[i] >= 0) continue;
@@ -165,6 +154,18 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
       }
       const double benefit = EffReject(v, c.priority, static_cast<double>(tokens(i))) - cheapest;
       if (benefit > 0) waiting.emplace_back(-benefit, i);
+    }
+    if (waiting.empty()) return;
+    std::vector<std::vector<std::pair<double, std::int64_t>>> movers(m);
+    for (std::int64_t q = 0; q < n; ++q) {
+      if (ep[q] < 0) continue;
+      double delta = 0;
+      if (cheapest_alternative(q, ep[q], &delta) >= 0) movers[ep[q]].emplace_back(delta, q);
+    }
+    for (auto& list : movers) {
+      const std::size_t keep = std::min(kMovers, list.size());
+      std::partial_sort(list.begin(), list.begin() + keep, list.end());
+      list.resize(keep);
     }
     std::sort(waiting.begin(), waiting.end());
     for (const auto& entry : waiting) {

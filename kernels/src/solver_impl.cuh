@@ -447,20 +447,17 @@ struct FinalPass {
   const double* lam;
   const double* mu;
   const std::int32_t* choice;
-  double* surplus;
   double* best;
   std::uint64_t* akey;
   AZ_HD void operator()(std::int64_t i) const {
     const std::int32_t g = group_of[i];
     const RequestClass cls = UnpackClass(gkey[g]);
     const double tin = r.tokens_in[i], tout = r.tokens_out[i], w = tin + tout;
-    const BestChoice bc = ChooseBest(m, cls, tin, tout, elig + static_cast<std::int64_t>(g) * m.num_endpoints, lam, mu);
-    best[i] = bc.value;
+    best[i] = PricedMinimum(m, cls, tin, tout, elig + static_cast<std::int64_t>(g) * m.num_endpoints, lam, mu);
     const std::int32_t p = choice[i];
     double gain = 0;
     if (p >= 0) gain = EffReject(m, cls.priority, w) - PricedCost(m, cls.home, tin, tout, p, lam, mu);
     gain = gain > 0 ? gain : 0.0;
-    surplus[i] = gain;
     std::uint64_t bits;
     memcpy(&bits, &gain, sizeof(bits));
     const std::uint64_t descending = (static_cast<std::uint64_t>(1) << 48) - 1 - (bits >> 16);
@@ -824,13 +821,12 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
                                   RawOf<std::int64_t>(fine.count), RawOf<double>(share), RawOf<std::int32_t>(top),
                                   RawOf<std::int32_t>(choice)});
   }
-  F64 surplus(n), best(n);
+  F64 best(n);
   U64 akey(n);
-  thrust::for_each_n(
-      policy, iota, n,
-      FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(fine.key),
-                RawOf<std::uint8_t>(fine.elig), RawOf<double>(d_lam), RawOf<double>(d_mu), RawOf<std::int32_t>(choice),
-                RawOf<double>(surplus), RawOf<double>(best), RawOf<std::uint64_t>(akey)});
+  thrust::for_each_n(policy, iota, n,
+                     FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(fine.key),
+                               RawOf<std::uint8_t>(fine.elig), RawOf<double>(d_lam), RawOf<double>(d_mu),
+                               RawOf<std::int32_t>(choice), RawOf<double>(best), RawOf<std::uint64_t>(akey)});
   out.sum_best = DeterministicSum<Backend>(RawOf<double>(best), n);
 
   // (5) Admission by descending surplus, per endpoint, exact integer prefixes.

@@ -31,6 +31,16 @@ std::string BackendDescription(kernels::Backend used) {
                       ")");
 }
 
+// The workload flags (--n, --m, --load) of demo and generate.
+absl::Status ValidateWorkload(const bench::WorkloadSpec& spec) {
+  if (spec.requests < 0) return absl::InvalidArgumentError("--n: must be >= 0");
+  if (spec.endpoints < 1 || spec.endpoints > static_cast<int>(kernels::kMaxEndpoints)) {
+    return absl::InvalidArgumentError(absl::StrCat("--m: must be in [1, ", kernels::kMaxEndpoints, "]"));
+  }
+  if (!(spec.load > 0)) return absl::InvalidArgumentError("--load: must be > 0");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<kernels::Backend> ParseBackend(const std::string& text) {
@@ -80,16 +90,8 @@ absl::Status RunSolve(const SolveArgs& args, std::ostream& log) {
 }
 
 absl::Status RunDemo(const DemoArgs& args, std::ostream& out) {
-  if (args.requests < 0) return absl::InvalidArgumentError("--requests: must be >= 0");
-  if (args.endpoints < 1 || args.endpoints > static_cast<int>(kernels::kMaxEndpoints)) {
-    return absl::InvalidArgumentError(absl::StrCat("--endpoints: must be in [1, ", kernels::kMaxEndpoints, "]"));
-  }
-  bench::WorkloadSpec spec;
-  spec.requests = args.requests;
-  spec.endpoints = args.endpoints;
-  spec.seed = args.seed;
-  spec.mode = args.mode;
-  kernels::ProblemData data = bench::GenerateWorkload(spec);
+  AZ_RETURN_IF_ERROR(ValidateWorkload(args.workload));
+  kernels::ProblemData data = bench::GenerateWorkload(args.workload);
   const kernels::ProblemView view = data.View();
   int per_cloud[kernels::kNumClouds] = {};
   for (kernels::Cloud c : data.ep_cloud) ++per_cloud[static_cast<int>(c)];
@@ -97,7 +99,7 @@ absl::Status RunDemo(const DemoArgs& args, std::ostream& out) {
       "Azimuth demo: %d built-in endpoints (azure %d, aws %d, gcp %d) serving %d models, %d generated requests, "
       "policy %s\n",
       data.num_endpoints(), per_cloud[0], per_cloud[1], per_cloud[2], data.models.size(), data.num_requests(),
-      kernels::AzureFirstName(args.mode));
+      kernels::AzureFirstName(args.workload.mode));
 
   kernels::SolverOptions options;
   options.backend = args.backend;
@@ -120,7 +122,7 @@ absl::Status RunDemo(const DemoArgs& args, std::ostream& out) {
   out << absl::StrFormat(
       "\ncertified: within %.3f%% of optimal (lower bound %.4f USD; %d price passes over %d request groups)\n",
       100 * ours.gap, ours.lower_bound_usd, ours.iterations, ours.groups);
-  if (args.mode == kernels::AzureFirst::kStrict) {
+  if (args.workload.mode == kernels::AzureFirst::kStrict) {
     out << absl::StrFormat(
         "strict Azure-first: rejections weigh %.1fx their cost, each token off Azure costs %.3g USD extra\n",
         ours.strict_reject_weight, ours.strict_azure_price);
@@ -144,18 +146,8 @@ absl::Status RunDemo(const DemoArgs& args, std::ostream& out) {
 
 absl::Status RunGenerate(const GenerateArgs& args, std::ostream& log) {
   if (args.out_dir.empty()) return absl::InvalidArgumentError("--out_dir is required");
-  if (args.requests < 0) return absl::InvalidArgumentError("--requests: must be >= 0");
-  if (args.endpoints < 1 || args.endpoints > static_cast<int>(kernels::kMaxEndpoints)) {
-    return absl::InvalidArgumentError(absl::StrCat("--endpoints: must be in [1, ", kernels::kMaxEndpoints, "]"));
-  }
-  if (!(args.load > 0)) return absl::InvalidArgumentError("--load: must be > 0");
-  bench::WorkloadSpec spec;
-  spec.requests = args.requests;
-  spec.endpoints = args.endpoints;
-  spec.seed = args.seed;
-  spec.load = args.load;
-  spec.mode = args.mode;
-  const kernels::ProblemData data = bench::GenerateWorkload(spec);
+  AZ_RETURN_IF_ERROR(ValidateWorkload(args.workload));
+  const kernels::ProblemData data = bench::GenerateWorkload(args.workload);
   const std::string dir = args.out_dir + "/";
   AZ_RETURN_IF_ERROR(WriteEndpointsCsv(dir + "E.csv", data));
   AZ_RETURN_IF_ERROR(WriteRequestsCsv(dir + "R.csv", data));

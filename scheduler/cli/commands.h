@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "azimuth/kernels/solver.h"
+#include "bench/workload/generator.h"
 
 namespace azimuth::scheduler {
 
@@ -38,11 +39,13 @@ absl::Status RunSolve(const SolveArgs& args, std::ostream& log);
 // The embedded default: built-in Azure/AWS/GCP endpoints and a generated
 // batch, solved by Azimuth and by both baselines, printed as a table.
 struct DemoArgs {
-  std::int64_t requests = 200000;
-  int endpoints = 64;
-  std::uint64_t seed = 1;
-  kernels::AzureFirst mode = kernels::AzureFirst::kStrict;
+  bench::WorkloadSpec workload = DemoWorkload();
   kernels::Backend backend = kernels::Backend::kAuto;
+  static bench::WorkloadSpec DemoWorkload() {
+    bench::WorkloadSpec spec;
+    spec.requests = 200000;
+    return spec;
+  }
 };
 absl::Status RunDemo(const DemoArgs& args, std::ostream& out);
 
@@ -51,11 +54,7 @@ absl::Status RunDemo(const DemoArgs& args, std::ostream& out);
 // Writes a generated workload as E.csv, R.csv and P.json into `out_dir`.
 struct GenerateArgs {
   std::string out_dir;
-  std::int64_t requests = 10000;
-  int endpoints = 64;
-  std::uint64_t seed = 1;
-  double load = 0.9;
-  kernels::AzureFirst mode = kernels::AzureFirst::kStrict;
+  bench::WorkloadSpec workload;
 };
 absl::Status RunGenerate(const GenerateArgs& args, std::ostream& log);
 

@@ -21,7 +21,7 @@ ABSL_FLAG(std::string, backend, "auto", "solver backend: auto, cuda or cpu");
 ABSL_FLAG(int64_t, n, 200000, "demo/generate: number of requests");
 ABSL_FLAG(int, m, 64, "demo/generate: number of endpoints");
 ABSL_FLAG(uint64_t, seed, 1, "demo/generate: workload seed");
-ABSL_FLAG(double, load, 0.9, "generate: demand over capacity");
+ABSL_FLAG(double, load, 0.9, "demo/generate: demand over capacity");
 ABSL_FLAG(std::string, mode, "strict", "demo/generate: azure_first mode: strict, weighted or off");
 ABSL_FLAG(std::string, out_dir, "", "generate: directory for E.csv, R.csv and P.json");
 
@@ -30,7 +30,7 @@ namespace {
 constexpr char kUsage[] = R"(azimuth — cross-cloud LLM request scheduler
 
 usage:
-  azimuth demo [--n 200000] [--m 64] [--mode strict|weighted|off] [--backend auto|cuda|cpu]
+  azimuth demo [--n 200000] [--m 64] [--load 0.9] [--mode strict|weighted|off] [--backend auto|cuda|cpu]
   azimuth solve --endpoints E.csv --requests R.csv --policy P.json --out A.csv --summary S.json
                 [--backend auto|cuda|cpu]
   azimuth generate --out_dir DIR [--n 10000] [--m 64] [--seed 1] [--load 0.9] [--mode strict]
@@ -61,23 +61,18 @@ int main(int argc, char** argv) {
     sch::SolveArgs a{absl::GetFlag(FLAGS_endpoints), absl::GetFlag(FLAGS_requests), absl::GetFlag(FLAGS_policy),
                      absl::GetFlag(FLAGS_out),       absl::GetFlag(FLAGS_summary),  *backend};
     status = sch::RunSolve(a, std::cerr);
-  } else if (command == "demo") {
-    sch::DemoArgs a;
-    a.requests = absl::GetFlag(FLAGS_n);
-    a.endpoints = absl::GetFlag(FLAGS_m);
-    a.seed = absl::GetFlag(FLAGS_seed);
-    a.mode = *mode;
-    a.backend = *backend;
-    status = sch::RunDemo(a, std::cout);
-  } else if (command == "generate") {
-    sch::GenerateArgs a;
-    a.out_dir = absl::GetFlag(FLAGS_out_dir);
-    a.requests = absl::GetFlag(FLAGS_n);
-    a.endpoints = absl::GetFlag(FLAGS_m);
-    a.seed = absl::GetFlag(FLAGS_seed);
-    a.load = absl::GetFlag(FLAGS_load);
-    a.mode = *mode;
-    status = sch::RunGenerate(a, std::cerr);
+  } else if (command == "demo" || command == "generate") {
+    azimuth::bench::WorkloadSpec workload;
+    workload.requests = absl::GetFlag(FLAGS_n);
+    workload.endpoints = absl::GetFlag(FLAGS_m);
+    workload.seed = absl::GetFlag(FLAGS_seed);
+    workload.load = absl::GetFlag(FLAGS_load);
+    workload.mode = *mode;
+    if (command == "demo") {
+      status = sch::RunDemo(sch::DemoArgs{workload, *backend}, std::cout);
+    } else {
+      status = sch::RunGenerate(sch::GenerateArgs{absl::GetFlag(FLAGS_out_dir), workload}, std::cerr);
+    }
   } else {
     std::cerr << "azimuth: unknown command '" << command << "'\n" << kUsage;
     return 2;

@@ -42,8 +42,8 @@ TEST_F(CommandsTest, GenerateThenSolveWritesExactShapes) {
   std::ostringstream log;
   GenerateArgs gen;
   gen.out_dir = dir_;
-  gen.requests = 3000;
-  gen.endpoints = 24;
+  gen.workload.requests = 3000;
+  gen.workload.endpoints = 24;
   ASSERT_TRUE(RunGenerate(gen, log).ok()) << log.str();
 
   SolveArgs args{dir_ + "/E.csv", dir_ + "/R.csv",  dir_ + "/P.json",
@@ -105,7 +105,7 @@ TEST_F(CommandsTest, SolveReportsBadInputAndWritesNothing) {
   std::ostringstream log;
   GenerateArgs gen;
   gen.out_dir = dir_;
-  gen.requests = 10;
+  gen.workload.requests = 10;
   ASSERT_TRUE(RunGenerate(gen, log).ok());
   std::ofstream(dir_ + "/R.csv", std::ios::app) << "extra,t,gpt-5,10,abc,0,,azure,1\n";
   SolveArgs args{dir_ + "/E.csv", dir_ + "/R.csv",  dir_ + "/P.json",
@@ -120,14 +120,28 @@ TEST_F(CommandsTest, SolveReportsBadInputAndWritesNothing) {
 
 TEST_F(CommandsTest, DemoPrintsTheComparison) {
   DemoArgs args;
-  args.requests = 5000;
-  args.endpoints = 24;
+  args.workload.requests = 5000;
+  args.workload.endpoints = 24;
   std::ostringstream out;
   ASSERT_TRUE(RunDemo(args, out).ok());
   for (const char* text :
        {"azimuth (dual prices)", "greedy router", "azure-first greedy", "certified: within", "backend: cpu"}) {
     EXPECT_NE(out.str().find(text), std::string::npos) << text << "\n" << out.str();
   }
+}
+
+TEST_F(CommandsTest, WorkloadFlagErrorsNameTheFlags) {
+  std::ostringstream out;
+  DemoArgs demo;
+  demo.workload.requests = -1;
+  EXPECT_NE(RunDemo(demo, out).message().find("--n"), absl::string_view::npos);
+  GenerateArgs gen;
+  gen.out_dir = dir_;
+  gen.workload.endpoints = 0;
+  EXPECT_NE(RunGenerate(gen, out).message().find("--m"), absl::string_view::npos);
+  gen.workload.endpoints = 8;
+  gen.workload.load = 0;
+  EXPECT_NE(RunGenerate(gen, out).message().find("--load"), absl::string_view::npos);
 }
 
 TEST(ParseFlags, BackendAndMode) {
