@@ -10,10 +10,11 @@
 #   deploy/install-deps.sh --runtime  # shared libraries azimuthd needs at run time
 set -euo pipefail
 
-runtime=(libabsl20220623 libprotobuf32 libgomp1)
+runtime=(libabsl20220623 libprotobuf32 libgomp1 libgrpc++1.51 libgrpc29 libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0)
 build=(
   build-essential cmake ninja-build pkg-config
   libabsl-dev libprotobuf-dev protobuf-compiler
+  libgrpc++-dev protobuf-compiler-grpc prometheus-cpp-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   # Exact references, used by tests and benchmarks only.
   liblemon-dev coinor-libclp-dev

@@ -209,7 +209,7 @@ ModelView HostModel::View() const {
   return v;
 }
 
-HostModel Prepare(const ProblemView& problem) {
+HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers) {
   const EndpointsView& e = problem.endpoints;
   const PolicyView& pol = problem.policy;
   const std::int32_t m = static_cast<std::int32_t>(e.model.size);
@@ -286,7 +286,7 @@ HostModel Prepare(const ProblemView& problem) {
       }
     }
     if (!(hi >= lo)) lo = hi = fixed_lo = fixed_hi = 0;
-    const double token_price = 2.0 * (hi - lo) + 2.0 * (fixed_hi - fixed_lo) / h.mean_tokens + 1e-9;
+    double token_price = 2.0 * (hi - lo) + 2.0 * (fixed_hi - fixed_lo) / h.mean_tokens + 1e-9;
     double reject_min = std::numeric_limits<double>::infinity();
     for (int k = 0; k < 4; ++k) {
       if (h.reject_usd[k] > 0) reject_min = std::min(reject_min, h.reject_usd[k]);
@@ -298,6 +298,11 @@ HostModel Prepare(const ProblemView& problem) {
     }
     h.strict_azure_price = token_price;
     h.strict_reject_weight = weight;
+    if (tiers != nullptr) {
+      token_price = tiers->azure_price;
+      h.strict_azure_price = tiers->azure_price;
+      h.strict_reject_weight = weight = tiers->reject_weight;
+    }
     for (std::int32_t p = 0; p < m; ++p) {
       if (h.ep_azure[p]) continue;
       for (int home = 0; home < kClouds; ++home) {

@@ -45,7 +45,13 @@ struct HostModel {
 // off Azure (or rejected) costs `strict_azure_price`, more than any token's
 // cost difference between endpoints, and a rejection weighs
 // `strict_reject_weight` x its USD cost, more than any Azure gain it could buy.
-HostModel Prepare(const ProblemView& problem);
+// `tiers`, when given, fixes those two weights instead (online decisions use
+// the weights of the batch whose prices they use).
+struct StrictTiers {
+  double azure_price;
+  double reject_weight;
+};
+HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers = nullptr);
 
 // PhaseResult
 //

@@ -8,15 +8,15 @@
 #include <limits>
 #include <sstream>
 #include <unordered_set>
-#include "absl/strings/string_view.h"
-
 #include <vector>
-#include "absl/container/flat_hash_set.h"
 
 #include <google/protobuf/util/json_util.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "azimuth/v1/policy.pb.h"
+#include "scheduler/common/policy.h"
 #include "scheduler/common/status.h"
 #include "scheduler/offline/csv.h"
 
@@ -181,58 +181,7 @@ absl::Status ParsePolicyJson(const std::string& json, const std::string& source,
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": not a valid azimuth.v1.Policy: ", parsed.message().as_string()));
   }
-  auto bad = [&](absl::string_view field, absl::string_view reason) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": field '", field, "': ", reason));
-  };
-  kernels::PolicyData p;
-  p.now = msg.now();
-  if (msg.window_s() < 0 || msg.window_s() > 86400) return bad("window_s", "must be in [1, 86400] (0: default 60)");
-  p.window_s = msg.window_s() == 0 ? 60 : msg.window_s();
-  switch (msg.azure_first()) {
-    case v1::STRICT:
-      p.azure_first = kernels::AzureFirst::kStrict;
-      break;
-    case v1::WEIGHTED:
-      p.azure_first = kernels::AzureFirst::kWeighted;
-      break;
-    case v1::OFF:
-      p.azure_first = kernels::AzureFirst::kOff;
-      break;
-    default:
-      return bad("azure_first", "must be STRICT, WEIGHTED or OFF");
-  }
-  if (!(msg.azure_discount() >= 0 && msg.azure_discount() <= 1)) return bad("azure_discount", "must be in [0, 1]");
-  p.azure_discount = msg.azure_discount();
-  for (const auto& [model, until] : msg.azure_first_until()) {
-    if (model.empty()) return bad("azure_first_until", "model name must not be empty");
-    p.azure_first_until[model] = until;
-  }
-  if (!std::isfinite(msg.latency_usd_per_ms()) || msg.latency_usd_per_ms() < 0) {
-    return bad("latency_usd_per_ms", "must be a finite number >= 0");
-  }
-  p.latency_usd_per_ms = msg.latency_usd_per_ms();
-  for (int i = 0; i < msg.egress_usd_per_1k_size(); ++i) {
-    const v1::EgressPrice& e = msg.egress_usd_per_1k(i);
-    const std::string field = absl::StrCat("egress_usd_per_1k[", i, "]");
-    Cloud from, to;
-    if (!kernels::ParseCloud(e.from(), &from))
-      return bad(field + ".from", absl::StrCat("unknown cloud '", e.from(), "'"));
-    if (!kernels::ParseCloud(e.to(), &to)) return bad(field + ".to", absl::StrCat("unknown cloud '", e.to(), "'"));
-    if (!std::isfinite(e.usd()) || e.usd() < 0) return bad(field + ".usd", "must be a finite number >= 0");
-    p.egress_usd_per_1k[static_cast<int>(from)][static_cast<int>(to)] = e.usd();
-  }
-  if (msg.reject_usd_size() != kernels::kNumPriorities) {
-    return bad("reject_usd", absl::StrCat("needs 4 values (priorities 0-3), got ", msg.reject_usd_size()));
-  }
-  for (int k = 0; k < kernels::kNumPriorities; ++k) {
-    if (!std::isfinite(msg.reject_usd(k)) || msg.reject_usd(k) < 0) {
-      return bad(absl::StrCat("reject_usd[", k, "]"), "must be a finite number >= 0");
-    }
-    p.reject_usd[k] = msg.reject_usd(k);
-  }
-  if (msg.telemetry_ttl_s() < 0) return bad("telemetry_ttl_s", "must be >= 0 (0: default 30)");
-  p.telemetry_ttl_s = msg.telemetry_ttl_s() == 0 ? 30 : msg.telemetry_ttl_s();
-  *policy = std::move(p);
+  AZ_ASSIGN_OR_RETURN(*policy, PolicyFromProto(msg, source));
   return absl::OkStatus();
 }
 
@@ -328,26 +277,7 @@ absl::Status WriteRequestsCsv(const std::string& path, const kernels::ProblemDat
 }
 
 std::string PolicyJson(const kernels::PolicyData& p) {
-  v1::Policy msg;
-  msg.set_now(p.now);
-  msg.set_window_s(p.window_s);
-  msg.set_azure_first(p.azure_first == kernels::AzureFirst::kStrict     ? v1::STRICT
-                      : p.azure_first == kernels::AzureFirst::kWeighted ? v1::WEIGHTED
-                                                                        : v1::OFF);
-  msg.set_azure_discount(p.azure_discount);
-  for (const auto& [model, until] : p.azure_first_until) (*msg.mutable_azure_first_until())[model] = until;
-  msg.set_latency_usd_per_ms(p.latency_usd_per_ms);
-  for (int a = 0; a < kernels::kNumClouds; ++a) {
-    for (int b = 0; b < kernels::kNumClouds; ++b) {
-      if (p.egress_usd_per_1k[a][b] == 0) continue;
-      v1::EgressPrice* e = msg.add_egress_usd_per_1k();
-      e->set_from(kernels::CloudName(static_cast<Cloud>(a)));
-      e->set_to(kernels::CloudName(static_cast<Cloud>(b)));
-      e->set_usd(p.egress_usd_per_1k[a][b]);
-    }
-  }
-  for (double r : p.reject_usd) msg.add_reject_usd(r);
-  msg.set_telemetry_ttl_s(p.telemetry_ttl_s);
+  const v1::Policy msg = PolicyToProto(p);
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.preserve_proto_field_names = true;

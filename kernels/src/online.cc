@@ -1,0 +1,152 @@
+// Copyright 2026 Azimuth authors.
+#include "azimuth/kernels/online.h"
+
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "model.cuh"
+#include "prepared.h"
+
+namespace azimuth::kernels {
+
+using internal::HostModel;
+using internal::ModelView;
+using internal::RequestClass;
+
+const char* RuleName(Rule rule) {
+  switch (rule) {
+    case Rule::kEligible:
+      return "ELIGIBLE";
+    case Rule::kModel:
+      return "MODEL";
+    case Rule::kHealth:
+      return "HEALTH";
+    case Rule::kZone:
+      return "ZONE";
+    case Rule::kSlo:
+      return "SLO";
+    case Rule::kLaunchGate:
+      return "LAUNCH_GATE";
+  }
+  return "?";
+}
+
+struct OnlinePricer::Impl {
+  HostModel host;
+  ModelView view;
+  std::vector<double> lam, mu;
+
+  RequestClass Class(const OnlineRequest& r) const {
+    RequestClass c;
+    c.model = r.model;
+    c.zone = r.zone;
+    c.slo_rank = internal::SloRank(view, r.slo_ms);
+    c.home = static_cast<std::int32_t>(r.home_cloud);
+    c.priority = r.priority;
+    return c;
+  }
+};
+
+OnlinePricer::OnlinePricer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OnlinePricer::OnlinePricer(OnlinePricer&&) noexcept = default;
+OnlinePricer& OnlinePricer::operator=(OnlinePricer&&) noexcept = default;
+OnlinePricer::~OnlinePricer() = default;
+
+std::int32_t OnlinePricer::num_endpoints() const { return impl_->host.num_endpoints; }
+
+Result<OnlinePricer> OnlinePricer::Create(const ProblemView& problem, const Solution* solution) {
+  ProblemView endpoints_only = problem;
+  endpoints_only.requests = RequestsView{};
+  if (auto error = Validate(endpoints_only)) return *error;
+  const std::size_t m = problem.endpoints.model.size;
+  auto impl = std::make_unique<Impl>();
+  if (solution != nullptr) {
+    if (solution->prices.per_token.size() != m || solution->prices.per_request.size() != m) {
+      return Error{ErrorCode::kInvalidArgument, "solution.prices: sized for another endpoint table"};
+    }
+    const internal::StrictTiers tiers{solution->strict_azure_price, solution->strict_reject_weight};
+    impl->host = internal::Prepare(endpoints_only, problem.policy.azure_first == AzureFirst::kStrict ? &tiers : nullptr);
+    impl->lam = solution->prices.per_token;
+    impl->mu = solution->prices.per_request;
+  } else {
+    impl->host = internal::Prepare(endpoints_only);
+    impl->lam.assign(m, 0.0);
+    impl->mu.assign(m, 0.0);
+  }
+  impl->view = impl->host.View();
+  return OnlinePricer(std::move(impl));
+}
+
+OnlineDecision OnlinePricer::Decide(const OnlineRequest& request, Span<std::int64_t> tokens_left,
+                                    Span<std::int64_t> requests_left) const {
+  const Impl& s = *impl_;
+  const ModelView& m = s.view;
+  const RequestClass c = s.Class(request);
+  std::vector<std::uint8_t> elig(static_cast<std::size_t>(m.num_endpoints));
+  const std::uint8_t flags = internal::ClassEligibility(m, c, elig.data());
+  OnlineDecision d;
+  d.cost = m.reject_usd[c.priority];
+  if (flags & internal::kNoEligible) {
+    d.reason = Reason::kNoEligibleEndpoint;
+    return d;
+  }
+  const double tin = request.tokens_in, tout = request.tokens_out;
+  const std::int64_t w = static_cast<std::int64_t>(request.tokens_in) + request.tokens_out;
+  double best = internal::EffReject(m, c.priority, tin + tout);
+  for (std::int32_t p = 0; p < m.num_endpoints; ++p) {
+    if (!elig[p] || p >= static_cast<std::int32_t>(tokens_left.size) || tokens_left[p] < w ||
+        requests_left[p] < 1) {
+      continue;
+    }
+    const double priced = internal::PricedCost(m, c.home, tin, tout, p, s.lam.data(), s.mu.data());
+    if (priced < best) {  // ties keep the lower index: deterministic
+      best = priced;
+      d.endpoint = p;
+    }
+  }
+  if (d.endpoint < 0) {
+    d.reason = Reason::kCapacityExhausted;
+    return d;
+  }
+  d.reason = (flags & internal::kWaiver) ? Reason::kAzureWaiver : Reason::kOk;
+  d.cost = internal::TrueCost(m, c.home, tin, tout, d.endpoint);
+  return d;
+}
+
+Explanation OnlinePricer::Explain(const OnlineRequest& request) const {
+  const Impl& s = *impl_;
+  const ModelView& m = s.view;
+  const RequestClass c = s.Class(request);
+  std::vector<std::uint8_t> elig(static_cast<std::size_t>(m.num_endpoints));
+  const std::uint8_t flags = internal::ClassEligibility(m, c, elig.data());
+  const double tin = request.tokens_in, tout = request.tokens_out;
+  Explanation e;
+  e.waiver = (flags & internal::kWaiver) != 0;
+  e.reject_objective_usd = internal::EffReject(m, c.priority, tin + tout);
+  for (std::int32_t p = 0; p < m.num_endpoints; ++p) {
+    Candidate k;
+    k.endpoint = p;
+    if (m.ep_model[p] != c.model) {
+      k.excluded_by = Rule::kModel;
+    } else if (!m.ep_available[p]) {
+      k.excluded_by = Rule::kHealth;
+    } else if (c.zone >= 0 && m.ep_zone[p] != c.zone) {
+      k.excluded_by = Rule::kZone;
+    } else if (m.ep_p95_rank[p] >= c.slo_rank) {
+      k.excluded_by = Rule::kSlo;
+    } else if (!elig[p]) {
+      k.excluded_by = Rule::kLaunchGate;
+    }
+    k.cost_usd = internal::TrueCost(m, c.home, tin, tout, p);
+    k.objective_usd = internal::EffCost(m, c.home, tin, tout, p);
+    k.token_price = s.lam[p];
+    k.request_price = s.mu[p];
+    k.priced_usd = internal::PricedCost(m, c.home, tin, tout, p, s.lam.data(), s.mu.data());
+    if (elig[p] && m.ep_azure[p] && s.lam[p] > e.azure_shadow_price) e.azure_shadow_price = s.lam[p];
+    e.candidates.push_back(k);
+  }
+  return e;
+}
+
+}  // namespace azimuth::kernels

@@ -1,0 +1,112 @@
+// Copyright 2026 Azimuth authors.
+#include "scheduler/core/batch.h"
+
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace azimuth::scheduler {
+
+namespace {
+
+// Checks that an optional column is empty or has n values, then fills an
+// empty one with `fill`.
+template <typename T>
+absl::Status OptionalColumn(std::vector<T>* column, std::size_t n, const char* name, T fill) {
+  if (column->empty()) {
+    column->assign(n, fill);
+    return absl::OkStatus();
+  }
+  if (column->size() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field '", name, "': has ", column->size(), " values for ", n, " requests (id)"));
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::Status RequiredColumn(const std::vector<T>& column, std::size_t n, const char* name) {
+  if (column.size() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field '", name, "': has ", column.size(), " values for ", n, " requests (id)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StringIndices(const std::vector<std::uint32_t>& column, std::size_t table, const char* name) {
+  for (std::size_t i = 0; i < column.size(); ++i) {
+    if (column[i] >= table) {
+      return absl::InvalidArgumentError(absl::StrCat("field '", name, "[", i, "]': index ", column[i],
+                                                     " is past the string table (", table, " strings)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<BatchJob> ValidateBatch(RequestBatch batch, const BatchLimits& limits) {
+  const std::size_t n = batch.id.size();
+  if (static_cast<std::int64_t>(n) > limits.max_requests) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field 'id': ", n, " requests exceed the limit of ", limits.max_requests, " per message"));
+  }
+  RequestBatch& b = batch;
+  for (absl::Status s : {RequiredColumn(b.model, n, "model"), RequiredColumn(b.tokens_in, n, "tokens_in"),
+                         RequiredColumn(b.tokens_out, n, "tokens_out")}) {
+    if (!s.ok()) return s;
+  }
+  // An empty optional string column means "" for every request: intern it.
+  std::uint32_t empty_string = 0;
+  if (b.tenant.empty() || b.zone.empty()) {
+    empty_string = static_cast<std::uint32_t>(b.strings.size());
+    b.strings.emplace_back();
+  }
+  for (absl::Status s :
+       {OptionalColumn(&b.tenant, n, "tenant", empty_string), OptionalColumn(&b.zone, n, "zone", empty_string),
+        OptionalColumn(&b.slo_ms, n, "slo_ms", 0), OptionalColumn(&b.home_cloud, n, "home_cloud", 0),
+        OptionalColumn<std::uint32_t>(&b.priority, n, "priority", 0u)}) {
+    if (!s.ok()) return s;
+  }
+  const std::size_t table = b.strings.size();
+  for (absl::Status s : {StringIndices(b.tenant, table, "tenant"), StringIndices(b.model, table, "model"),
+                         StringIndices(b.zone, table, "zone")}) {
+    if (!s.ok()) return s;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (b.home_cloud[i] < 0 || b.home_cloud[i] >= kernels::kNumClouds) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("field 'home_cloud[", i, "]': unknown Cloud enum value ", b.home_cloud[i]));
+    }
+  }
+
+  BatchJob job;
+  job.invalid.assign(n, 0);
+  auto mark = [&](std::size_t i, const char* field, std::string message) {
+    if (job.invalid[i]) return;
+    job.invalid[i] = 1;
+    job.errors.push_back({static_cast<std::int64_t>(i), field, std::move(message)});
+  };
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (b.id[i].empty()) {
+      mark(i, "id", "must not be empty");
+    } else if (!seen.insert(std::string_view(b.id[i])).second) {
+      mark(i, "id", absl::StrCat("duplicate id '", b.id[i], "' in this batch"));
+    }
+    if (b.strings[b.model[i]].empty()) mark(i, "model", "must not be empty");
+    if (b.tokens_in[i] < 0) mark(i, "tokens_in", absl::StrCat("must be >= 0, got ", b.tokens_in[i]));
+    if (b.tokens_out[i] < 0) mark(i, "tokens_out", absl::StrCat("must be >= 0, got ", b.tokens_out[i]));
+    if (b.slo_ms[i] < 0) mark(i, "slo_ms", absl::StrCat("must be >= 0, got ", b.slo_ms[i]));
+    if (b.priority[i] >= kernels::kNumPriorities) {
+      mark(i, "priority", absl::StrCat("must be 0..3, got ", b.priority[i]));
+    }
+  }
+  job.batch = std::move(batch);
+  return job;
+}
+
+}  // namespace azimuth::scheduler

@@ -1,0 +1,400 @@
+// Copyright 2026 Azimuth authors.
+#include "scheduler/core/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "scheduler/common/status.h"
+
+namespace azimuth::scheduler {
+
+using kernels::Reason;
+
+namespace {
+
+double RejectCost(const kernels::PolicyData& policy, std::uint32_t priority) {
+  return policy.reject_usd[std::min<std::uint32_t>(priority, kernels::kNumPriorities - 1)];
+}
+
+kernels::Prices Padded(const kernels::Prices& prices, std::size_t m) {
+  kernels::Prices p = prices;
+  p.per_token.resize(m, 0.0);
+  p.per_request.resize(m, 0.0);
+  return p;
+}
+
+}  // namespace
+
+std::int64_t Engine::WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Engine::Engine(EngineOptions options, Clock clock) : options_(options), clock_(std::move(clock)) {}
+
+absl::Status Engine::ReportTelemetry(const EndpointSample& sample, bool pinned) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (store_.size() >= kernels::kMaxEndpoints && !pinned) {
+    bool known = false;
+    for (std::size_t p = 0; p < store_.size() && !known; ++p) known = store_.at(p).sample.row.id == sample.row.id;
+    if (!known) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("endpoint '", sample.row.id, "': the table is full (", kernels::kMaxEndpoints, " endpoints)"));
+    }
+  }
+  return store_.Apply(sample, clock_(), pinned);
+}
+
+void Engine::SetPolicy(const kernels::PolicyData& policy) {
+  std::lock_guard<std::mutex> lock(mu_);
+  policy_ = policy;
+  ++policy_version_;
+}
+
+kernels::PolicyData Engine::policy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return policy_;
+}
+
+BatchStats Engine::last_batch() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_batch_;
+}
+
+std::shared_ptr<const Engine::Context> Engine::CurrentContextLocked(std::int64_t now_ms) {
+  const std::size_t m = store_.size();
+  const std::int64_t now_s = now_ms / 1000;
+  std::vector<std::uint8_t> available(m);
+  for (std::size_t p = 0; p < m; ++p) available[p] = store_.Available(p, now_ms, policy_.telemetry_ttl_s);
+  // Launch windows close with time: the gates are part of the context too.
+  for (const auto& [model, until] : policy_.azure_first_until) available.push_back(now_s < until);
+  ledger_.Resize(m);
+  ledger_.Roll(now_s, policy_.window_s);
+  if (context_ && context_->telemetry_version == store_.version() && context_->policy_version == policy_version_ &&
+      context_->prices_version == prices_version_ && available == context_available_) {
+    return context_;
+  }
+  auto ctx = std::make_shared<Context>();
+  ctx->telemetry_version = store_.version();
+  ctx->policy_version = policy_version_;
+  ctx->prices_version = prices_version_;
+  kernels::ProblemData& t = ctx->table;
+  t.policy = policy_;
+  t.policy.now = now_s;
+  auto ids = std::make_shared<std::vector<std::string>>();
+  ids->reserve(m);
+  ctx->token_capacity.resize(m);
+  ctx->request_capacity.resize(m);
+  for (std::size_t p = 0; p < m; ++p) {
+    const EndpointSample& s = store_.at(p).sample;
+    kernels::EndpointRow row = s.row;
+    row.healthy = available[p] != 0;
+    t.AddEndpoint(row);
+    ids->push_back(s.row.id);
+    ctx->token_capacity[p] = WindowTokenCapacity(s, policy_.window_s);
+    ctx->request_capacity[p] = WindowRequestCapacity(s, policy_.window_s);
+  }
+  ctx->ids = std::move(ids);
+  kernels::Solution priced;
+  const kernels::Solution* solution = nullptr;
+  if (last_solution_) {
+    priced.prices = Padded(last_solution_->prices, m);
+    priced.strict_azure_price = last_solution_->strict_azure_price;
+    priced.strict_reject_weight = last_solution_->strict_reject_weight;
+    solution = &priced;
+  }
+  auto pricer = kernels::OnlinePricer::Create(t.View(), solution);
+  if (!pricer.ok()) {
+    // The store validates every sample and the policy is validated where it
+    // is set, so this is a bug; fall back to zero prices.
+    pricer = kernels::OnlinePricer::Create(t.View(), nullptr);
+  }
+  ctx->pricer = std::make_unique<kernels::OnlinePricer>(std::move(pricer).value());
+  context_ = std::move(ctx);
+  context_available_ = std::move(available);
+  return context_;
+}
+
+void Engine::MapStrings(const Context& ctx, const RequestBatch& b, std::vector<std::int32_t>* model_of,
+                        std::vector<std::int32_t>* zone_of) {
+  model_of->resize(b.strings.size());
+  zone_of->resize(b.strings.size());
+  for (std::size_t k = 0; k < b.strings.size(); ++k) {
+    const std::int32_t model = ctx.table.models.Find(b.strings[k]);
+    const std::int32_t zone = b.strings[k].empty() ? -1 : ctx.table.zones.Find(b.strings[k]);
+    (*model_of)[k] = model < 0 ? kernels::kUnknownId : model;
+    (*zone_of)[k] = zone < -1 || (zone == -1 && !b.strings[k].empty()) ? kernels::kUnknownId : zone;
+  }
+}
+
+bool Engine::MapRequest(const Context& /*ctx*/, const RequestBatch& b, std::size_t i,
+                        const std::vector<std::int32_t>& model_of, const std::vector<std::int32_t>& zone_of,
+                        kernels::OnlineRequest* out) {
+  out->model = model_of[b.model[i]];
+  out->zone = zone_of[b.zone[i]];
+  out->tokens_in = b.tokens_in[i];
+  out->tokens_out = b.tokens_out[i];
+  out->slo_ms = b.slo_ms[i];
+  out->home_cloud = static_cast<kernels::Cloud>(b.home_cloud[i]);
+  out->priority = static_cast<std::uint8_t>(b.priority[i]);
+  return out->model != kernels::kUnknownId && out->zone != kernels::kUnknownId;
+}
+
+void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, std::int32_t* endpoint,
+                             Reason* reason, double* cost) {
+  const std::size_t m = ctx.token_capacity.size();
+  std::vector<std::int64_t> tokens_left(m), requests_left(m);
+  for (std::size_t p = 0; p < m; ++p) {
+    tokens_left[p] = ctx.token_capacity[p] - ledger_.tokens_reserved(p);
+    requests_left[p] = ctx.request_capacity[p] - ledger_.requests_reserved(p);
+  }
+  const kernels::OnlineDecision d = ctx.pricer->Decide(r, tokens_left, requests_left);
+  if (d.endpoint >= 0 &&
+      !ledger_.TryReserve(d.endpoint, static_cast<std::int64_t>(r.tokens_in) + r.tokens_out,
+                          ctx.token_capacity[d.endpoint], ctx.request_capacity[d.endpoint])) {
+    *endpoint = -1;  // unreachable: Decide() only picks endpoints with room
+    *reason = Reason::kCapacityExhausted;
+    *cost = RejectCost(policy_, r.priority);
+    return;
+  }
+  *endpoint = d.endpoint;
+  *reason = d.reason;
+  *cost = d.cost;
+}
+
+void Engine::RecordLocked(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job,
+                          const Decisions& d) {
+  if (options_.explain_history <= 0) return;
+  Record rec;
+  rec.batch_id = batch_id;
+  rec.context = std::move(ctx);
+  rec.batch = std::move(job->batch);
+  rec.endpoint = d.endpoint;
+  rec.reason = d.reason;
+  rec.cost = d.cost;
+  history_requests_ += static_cast<std::int64_t>(rec.endpoint.size());
+  history_.push_back(std::move(rec));
+  while (history_.size() > 1 && history_requests_ > options_.explain_history) {
+    history_requests_ -= static_cast<std::int64_t>(history_.front().endpoint.size());
+    history_.pop_front();
+  }
+}
+
+Decisions Engine::DecideOnline(BatchJob* job) {
+  const RequestBatch& b = job->batch;
+  const std::size_t n = b.size();
+  Decisions d;
+  d.endpoint.assign(n, -1);
+  d.reason.assign(n, Reason::kInvalidRequest);
+  d.cost.assign(n, 0.0);
+  d.cloud.assign(n, kernels::Cloud::kOther);
+  d.info.online = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<const Context> ctx = CurrentContextLocked(clock_());
+  std::vector<std::int32_t> model_of, zone_of;
+  MapStrings(*ctx, b, &model_of, &zone_of);
+  for (std::size_t i = 0; i < n; ++i) {
+    d.cost[i] = RejectCost(policy_, b.priority[i]);
+    if (job->invalid[i]) continue;
+    kernels::OnlineRequest r;
+    if (!MapRequest(*ctx, b, i, model_of, zone_of, &r)) {
+      d.reason[i] = Reason::kNoEligibleEndpoint;
+      continue;
+    }
+    DecideOneLocked(*ctx, r, &d.endpoint[i], &d.reason[i], &d.cost[i]);
+    if (d.endpoint[i] >= 0) d.cloud[i] = ctx->table.ep_cloud[d.endpoint[i]];
+  }
+  d.endpoint_ids = ctx->ids;
+  if (last_solution_) d.info.backend = last_solution_->backend;
+  RecordLocked(0, ctx, job, d);
+  return d;
+}
+
+absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector<Decisions>* out) {
+  std::shared_ptr<const Context> ctx;
+  std::vector<std::int64_t> tokens_left, requests_left;
+  std::optional<kernels::Prices> warm;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ctx = CurrentContextLocked(clock_());
+    const std::size_t m = ctx->token_capacity.size();
+    tokens_left.resize(m);
+    requests_left.resize(m);
+    for (std::size_t p = 0; p < m; ++p) {
+      tokens_left[p] = std::max<std::int64_t>(0, ctx->token_capacity[p] - ledger_.tokens_reserved(p));
+      requests_left[p] = std::max<std::int64_t>(0, ctx->request_capacity[p] - ledger_.requests_reserved(p));
+    }
+    if (last_solution_ && !last_solution_->prices.per_token.empty()) warm = Padded(last_solution_->prices, m);
+  }
+
+  // The solver's batch: the endpoint table with the capacity left in the
+  // ledger (window_s = 60 makes capacity = limit exactly), and every request
+  // that can be eligible somewhere.
+  kernels::ProblemData data = ctx->table;
+  data.ep_tpm = tokens_left;
+  data.ep_rpm = requests_left;
+  data.policy.window_s = 60;
+  std::size_t total = 0;
+  for (const BatchJob* job : jobs) total += job->batch.size();
+  data.rq_model.reserve(total);
+  data.rq_zone.reserve(total);
+  data.rq_tokens_in.reserve(total);
+  data.rq_tokens_out.reserve(total);
+  data.rq_slo.reserve(total);
+  data.rq_home.reserve(total);
+  data.rq_priority.reserve(total);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> where;  // (job, request) of solver row k
+  where.reserve(total);
+  out->assign(jobs.size(), Decisions{});
+  std::vector<std::int32_t> model_of, zone_of;
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    const RequestBatch& b = jobs[j]->batch;
+    const std::size_t n = b.size();
+    Decisions& d = (*out)[j];
+    d.endpoint.assign(n, -1);
+    d.reason.assign(n, Reason::kInvalidRequest);
+    d.cost.assign(n, 0.0);
+    d.cloud.assign(n, kernels::Cloud::kOther);
+    MapStrings(*ctx, b, &model_of, &zone_of);
+    for (std::size_t i = 0; i < n; ++i) {
+      d.cost[i] = RejectCost(data.policy, b.priority[i]);
+      if (jobs[j]->invalid[i]) continue;
+      kernels::OnlineRequest r;
+      if (!MapRequest(*ctx, b, i, model_of, zone_of, &r)) {
+        d.reason[i] = Reason::kNoEligibleEndpoint;
+        continue;
+      }
+      data.rq_model.push_back(r.model);
+      data.rq_zone.push_back(r.zone);
+      data.rq_tokens_in.push_back(r.tokens_in);
+      data.rq_tokens_out.push_back(r.tokens_out);
+      data.rq_slo.push_back(r.slo_ms);
+      data.rq_home.push_back(r.home_cloud);
+      data.rq_priority.push_back(r.priority);
+      where.emplace_back(static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(i));
+    }
+  }
+  data.rq_tenant.assign(where.size(), -1);
+
+  kernels::SolverOptions options;
+  options.backend = options_.backend;
+  if (warm) {
+    options.initial_prices = std::move(warm);
+    options.max_iterations = options_.warm_iterations;
+  }
+  AZ_ASSIGN_OR_RETURN(kernels::Solution solution, SolveBatch(data.View(), options));
+
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<const Context> now_ctx = CurrentContextLocked(clock_());
+  for (std::size_t k = 0; k < where.size(); ++k) {
+    const auto [j, i] = where[k];
+    Decisions& d = (*out)[j];
+    const std::int32_t p = solution.endpoint[k];
+    const std::int64_t w = static_cast<std::int64_t>(data.rq_tokens_in[k]) + data.rq_tokens_out[k];
+    if (p < 0) {
+      d.reason[i] = solution.reason[k];
+      d.cost[i] = solution.cost[k];
+    } else if (now_ctx->table.ep_available[p] &&
+               ledger_.TryReserve(p, w, now_ctx->token_capacity[p], now_ctx->request_capacity[p])) {
+      d.endpoint[i] = p;
+      d.reason[i] = solution.reason[k];
+      d.cost[i] = solution.cost[k];
+    } else {
+      // An online decision took the room meanwhile, or the endpoint went
+      // away: decide this one online.
+      kernels::OnlineRequest r;
+      const RequestBatch& b = jobs[j]->batch;
+      MapStrings(*now_ctx, b, &model_of, &zone_of);
+      if (MapRequest(*now_ctx, b, i, model_of, zone_of, &r)) {
+        DecideOneLocked(*now_ctx, r, &d.endpoint[i], &d.reason[i], &d.cost[i]);
+      } else {
+        d.reason[i] = Reason::kNoEligibleEndpoint;
+      }
+    }
+    if (d.endpoint[i] >= 0) d.cloud[i] = now_ctx->table.ep_cloud[d.endpoint[i]];
+  }
+  // The new prices: online decisions and the next batch start from them.
+  kernels::Solution kept;
+  kept.prices = std::move(solution.prices);
+  kept.strict_azure_price = solution.strict_azure_price;
+  kept.strict_reject_weight = solution.strict_reject_weight;
+  kept.backend = solution.backend;
+  last_solution_ = std::move(kept);
+  ++prices_version_;
+  std::shared_ptr<const Context> priced = CurrentContextLocked(clock_());
+  const std::uint64_t batch_id = next_batch_id_++;
+  last_batch_ = BatchStats{batch_id, solution.gap, solution.solve_ms, static_cast<std::int64_t>(where.size())};
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    Decisions& d = (*out)[j];
+    d.endpoint_ids = priced->ids;
+    d.info.batch_ids = {batch_id};
+    d.info.backend = solution.backend;
+    d.info.gap = solution.gap;
+    d.info.solver_requests = static_cast<std::int64_t>(where.size());
+    d.info.iterations = solution.iterations;
+    d.info.solve_ms = solution.solve_ms;
+    RecordLocked(batch_id, priced, jobs[j], d);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Explained> Engine::Explain(const std::string& request_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto rec = history_.rbegin(); rec != history_.rend(); ++rec) {
+    const RequestBatch& b = rec->batch;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      if (b.id[i] != request_id) continue;
+      const Context& ctx = *rec->context;
+      Explained e;
+      e.request_id = request_id;
+      e.reason = rec->reason[i];
+      e.cost = rec->cost[i];
+      e.batch_id = rec->batch_id;
+      if (rec->endpoint[i] >= 0) e.endpoint = (*ctx.ids)[rec->endpoint[i]];
+      e.model = b.strings[b.model[i]];
+      e.zone = b.strings[b.zone[i]];
+      std::vector<std::int32_t> model_of, zone_of;
+      MapStrings(ctx, b, &model_of, &zone_of);
+      MapRequest(ctx, b, i, model_of, zone_of, &e.request);
+      e.endpoint_ids = *ctx.ids;
+      e.endpoint_clouds = ctx.table.ep_cloud;
+      e.explanation = ctx.pricer->Explain(e.request);
+      return e;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("request '", request_id, "' is not among the last ",
+                                          options_.explain_history, " decisions"));
+}
+
+std::vector<EndpointState> Engine::Endpoints() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::int64_t now_ms = clock_();
+  std::vector<EndpointState> out;
+  out.reserve(store_.size());
+  const bool same_window = ledger_.window_start_s() >= 0 &&
+                           ledger_.window_start_s() + policy_.window_s > now_ms / 1000;
+  for (std::size_t p = 0; p < store_.size(); ++p) {
+    EndpointState s;
+    s.sample = store_.at(p).sample;
+    s.pinned = store_.at(p).pinned;
+    s.age_s = store_.AgeSeconds(p, now_ms);
+    s.available = store_.Available(p, now_ms, policy_.telemetry_ttl_s);
+    s.window_start_s = ledger_.window_start_s();
+    s.tokens_capacity = WindowTokenCapacity(s.sample, policy_.window_s);
+    s.requests_capacity = WindowRequestCapacity(s.sample, policy_.window_s);
+    if (same_window && p < ledger_.size()) {
+      s.tokens_reserved = ledger_.tokens_reserved(p);
+      s.requests_reserved = ledger_.requests_reserved(p);
+    }
+    if (last_solution_ && p < last_solution_->prices.per_token.size()) {
+      s.token_price = last_solution_->prices.per_token[p];
+      s.request_price = last_solution_->prices.per_request[p];
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace azimuth::scheduler

@@ -1,0 +1,181 @@
+// Copyright 2026 Azimuth authors.
+//
+// engine.h — the control plane's domain core: telemetry store, policy,
+// capacity ledger, dual prices and the explain history behind one mutex, and
+// the two ways requests are decided (DESIGN.md, "Batch and online,
+// together"):
+//
+//  - DecideBatch(): several calls' jobs coalesced into one solver batch over
+//    the capacity left in the ledger, warm-started from the previous prices;
+//    the assignments are then reserved in the ledger (a request whose room was
+//    taken meanwhile by an online decision is re-decided online).
+//  - DecideOnline(): each request at once, in O(M), from the latest prices.
+//
+//   Engine engine(EngineOptions{});
+//   engine.ReportTelemetry(sample);
+//   Decisions d = engine.DecideOnline(job);
+//
+// Thread-safe. The solve itself runs outside the lock, so online decisions
+// and telemetry proceed while a batch is being solved.
+#ifndef AZIMUTH_SCHEDULER_CORE_ENGINE_H_
+#define AZIMUTH_SCHEDULER_CORE_ENGINE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "azimuth/kernels/online.h"
+#include "azimuth/kernels/problem_data.h"
+#include "azimuth/kernels/solver.h"
+#include "scheduler/core/batch.h"
+#include "scheduler/core/telemetry_store.h"
+
+namespace azimuth::scheduler {
+
+struct EngineOptions {
+  kernels::Backend backend = kernels::Backend::kAuto;
+  // Price passes per warm-started batch (the first runs to convergence).
+  int warm_iterations = 60;
+  // Decisions kept for Explain().
+  std::int64_t explain_history = 262144;
+};
+
+// EndpointState
+//
+// One endpoint as ListEndpoints shows it.
+struct EndpointState {
+  EndpointSample sample;
+  bool pinned = false;
+  double age_s = 0;
+  bool available = false;
+  std::int64_t window_start_s = 0;
+  std::int64_t tokens_capacity = 0, tokens_reserved = 0;
+  std::int64_t requests_capacity = 0, requests_reserved = 0;
+  double token_price = 0, request_price = 0;
+};
+
+// Explained
+//
+// Why one recent request went where it went.
+struct Explained {
+  std::string request_id;
+  std::string endpoint;  // empty when rejected
+  kernels::Reason reason = kernels::Reason::kOk;
+  double cost = 0;
+  std::uint64_t batch_id = 0;  // 0: online
+  std::string model, zone;
+  kernels::OnlineRequest request;
+  std::vector<std::string> endpoint_ids;
+  std::vector<kernels::Cloud> endpoint_clouds;
+  kernels::Explanation explanation;
+};
+
+// BatchStats
+//
+// The latest solver batch, for metrics.
+struct BatchStats {
+  std::uint64_t batch_id = 0;
+  double gap = 0;
+  double solve_ms = 0;
+  std::int64_t requests = 0;
+};
+
+class Engine {
+ public:
+  using Clock = std::function<std::int64_t()>;  // unix milliseconds
+  static std::int64_t WallClockMs();
+
+  explicit Engine(EngineOptions options, Clock clock = &Engine::WallClockMs);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // ReportTelemetry()
+  //
+  // INVALID_ARGUMENT naming the field for a bad sample. `pinned` endpoints
+  // (from the config) stay fresh until an agent reports them.
+  absl::Status ReportTelemetry(const EndpointSample& sample, bool pinned = false);
+  std::vector<EndpointState> Endpoints() const;
+
+  // SetPolicy() takes effect from the next decision on; `now` is ignored
+  // (the engine's clock is used).
+  void SetPolicy(const kernels::PolicyData& policy);
+  kernels::PolicyData policy() const;
+
+  // DecideBatch()
+  //
+  // Decides every job in one solve; (*out)[i] answers jobs[i]. An error
+  // (the solver failed) answers none of them.
+  absl::Status DecideBatch(const std::vector<BatchJob*>& jobs, std::vector<Decisions>* out);
+
+  // DecideOnline()
+  Decisions DecideOnline(BatchJob* job);
+
+  // Explain()
+  //
+  // NOT_FOUND when `request_id` is not among the last `explain_history`
+  // decisions.
+  absl::StatusOr<Explained> Explain(const std::string& request_id) const;
+
+  BatchStats last_batch() const;
+
+ private:
+  // The endpoint table as the solver and the pricer see it, rebuilt when
+  // telemetry, the policy or an endpoint's availability changes, or new
+  // prices arrive.
+  struct Context {
+    kernels::ProblemData table;  // endpoints + policy, no requests
+    std::shared_ptr<const std::vector<std::string>> ids;
+    std::vector<std::int64_t> token_capacity, request_capacity;
+    std::unique_ptr<kernels::OnlinePricer> pricer;
+    std::uint64_t telemetry_version = 0, policy_version = 0, prices_version = 0;
+  };
+  struct Record {
+    std::uint64_t batch_id = 0;
+    std::shared_ptr<const Context> context;
+    RequestBatch batch;
+    std::vector<std::int32_t> endpoint;
+    std::vector<kernels::Reason> reason;
+    std::vector<double> cost;
+  };
+
+  std::shared_ptr<const Context> CurrentContextLocked(std::int64_t now_ms);
+  // Maps request i of `job` onto the context's ids; false when no endpoint
+  // has its model or zone.
+  static bool MapRequest(const Context& ctx, const RequestBatch& b, std::size_t i,
+                         const std::vector<std::int32_t>& model_of, const std::vector<std::int32_t>& zone_of,
+                         kernels::OnlineRequest* out);
+  static void MapStrings(const Context& ctx, const RequestBatch& b, std::vector<std::int32_t>* model_of,
+                         std::vector<std::int32_t>* zone_of);
+  // Decides request i online and reserves it; caller holds mu_.
+  void DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, std::int32_t* endpoint,
+                       kernels::Reason* reason, double* cost);
+  void RecordLocked(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job,
+                    const Decisions& d);
+
+  const EngineOptions options_;
+  const Clock clock_;
+
+  mutable std::mutex mu_;
+  TelemetryStore store_;
+  CapacityLedger ledger_;
+  kernels::PolicyData policy_;
+  std::uint64_t policy_version_ = 1;
+  std::optional<kernels::Solution> last_solution_;  // prices and tiers; per-request vectors dropped
+  std::uint64_t prices_version_ = 0;
+  std::shared_ptr<const Context> context_;
+  std::vector<std::uint8_t> context_available_;
+  std::uint64_t next_batch_id_ = 1;
+  BatchStats last_batch_;
+  std::deque<Record> history_;
+  std::int64_t history_requests_ = 0;
+};
+
+}  // namespace azimuth::scheduler
+
+#endif  // AZIMUTH_SCHEDULER_CORE_ENGINE_H_

@@ -1,0 +1,93 @@
+// Copyright 2026 Azimuth authors.
+#include "scheduler/core/telemetry_store.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace azimuth::scheduler {
+
+absl::Status ValidateSample(const EndpointSample& s) {
+  const kernels::EndpointRow& r = s.row;
+  auto bad = [&](const char* field, const std::string& reason) {
+    return absl::InvalidArgumentError(absl::StrCat("endpoint '", r.id, "': field '", field, "': ", reason));
+  };
+  if (r.id.empty()) return absl::InvalidArgumentError("field 'id': must not be empty");
+  if (r.model.empty()) return bad("model", "must not be empty");
+  if (r.zone.empty()) return bad("zone", "must not be empty");
+  if (static_cast<int>(r.cloud) >= kernels::kNumClouds) {
+    return bad("cloud", "unknown Cloud enum value");
+  }
+  const std::pair<const char*, double> numbers[] = {{"price_in_per_1k", r.price_in_per_1k},
+                                                    {"price_out_per_1k", r.price_out_per_1k},
+                                                    {"latency_p50_ms", r.latency_p50_ms},
+                                                    {"latency_p95_ms", r.latency_p95_ms}};
+  for (const auto& [field, value] : numbers) {
+    if (!std::isfinite(value) || value < 0) return bad(field, "must be a finite number >= 0");
+  }
+  if (r.latency_p50_ms > r.latency_p95_ms) return bad("latency_p50_ms", "must not exceed latency_p95_ms");
+  const std::pair<const char*, std::int64_t> quotas[] = {
+      {"tpm_limit", r.tpm_limit}, {"rpm_limit", r.rpm_limit}, {"tpm_in_use", s.tpm_in_use}, {"rpm_in_use", s.rpm_in_use}};
+  for (const auto& [field, value] : quotas) {
+    if (value < 0) return bad(field, "must be >= 0");
+  }
+  if (s.timestamp_ms < 0) return bad("timestamp_ms", "must be >= 0");
+  return absl::OkStatus();
+}
+
+absl::Status TelemetryStore::Apply(const EndpointSample& sample, std::int64_t now_ms, bool pinned) {
+  if (absl::Status s = ValidateSample(sample); !s.ok()) return s;
+  Entry entry{sample, pinned};
+  if (entry.sample.timestamp_ms == 0 || entry.sample.timestamp_ms > now_ms) entry.sample.timestamp_ms = now_ms;
+  auto [it, inserted] = index_.emplace(sample.row.id, entries_.size());
+  if (inserted) {
+    entries_.push_back(std::move(entry));
+  } else {
+    entries_[it->second] = std::move(entry);
+  }
+  ++version_;
+  return absl::OkStatus();
+}
+
+double TelemetryStore::AgeSeconds(std::size_t i, std::int64_t now_ms) const {
+  return std::max<std::int64_t>(0, now_ms - entries_[i].sample.timestamp_ms) / 1000.0;
+}
+
+bool TelemetryStore::Available(std::size_t i, std::int64_t now_ms, std::int64_t ttl_s) const {
+  const Entry& e = entries_[i];
+  if (!e.sample.row.healthy) return false;
+  return e.pinned || now_ms - e.sample.timestamp_ms <= ttl_s * 1000;
+}
+
+void CapacityLedger::Roll(std::int64_t now_s, std::int64_t window_s) {
+  const std::int64_t start = now_s - ((now_s % window_s) + window_s) % window_s;
+  if (start == window_start_s_ && window_s == window_s_) return;
+  window_start_s_ = start;
+  window_s_ = window_s;
+  std::fill(tokens_.begin(), tokens_.end(), 0);
+  std::fill(requests_.begin(), requests_.end(), 0);
+}
+
+void CapacityLedger::Resize(std::size_t num_endpoints) {
+  tokens_.resize(num_endpoints, 0);
+  requests_.resize(num_endpoints, 0);
+}
+
+bool CapacityLedger::TryReserve(std::size_t p, std::int64_t tokens, std::int64_t token_capacity,
+                                std::int64_t request_capacity) {
+  if (tokens_[p] + tokens > token_capacity || requests_[p] + 1 > request_capacity) return false;
+  tokens_[p] += tokens;
+  requests_[p] += 1;
+  return true;
+}
+
+std::int64_t WindowTokenCapacity(const EndpointSample& s, std::int64_t window_s) {
+  return kernels::TokenCapacity(std::max<std::int64_t>(0, s.row.tpm_limit - s.tpm_in_use), window_s);
+}
+
+std::int64_t WindowRequestCapacity(const EndpointSample& s, std::int64_t window_s) {
+  return kernels::RequestCapacity(std::max<std::int64_t>(0, s.row.rpm_limit - s.rpm_in_use), window_s);
+}
+
+}  // namespace azimuth::scheduler

@@ -1,0 +1,106 @@
+// Copyright 2026 Azimuth authors.
+//
+// telemetry_store.h — the latest sample of every endpoint, and the capacity
+// ledger that is the one authority on quota.
+//
+// TelemetryStore keeps endpoints in registration order; an index never
+// changes, so dual prices stay aligned across batches. An endpoint is
+// available (rule 2 of eligibility) while it is healthy and its sample is at
+// most `telemetry_ttl_s` old; pinned endpoints (from the server's config)
+// count as fresh until an agent reports them.
+//
+// CapacityLedger counts tokens and requests reserved per endpoint in the
+// current window of `window_s` seconds (aligned to the unix epoch) and
+// releases them all when the window rolls.
+//
+// Neither class is thread-safe: the Engine serialises access.
+#ifndef AZIMUTH_SCHEDULER_CORE_TELEMETRY_STORE_H_
+#define AZIMUTH_SCHEDULER_CORE_TELEMETRY_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "azimuth/kernels/problem_data.h"
+
+namespace azimuth::scheduler {
+
+// EndpointSample
+struct EndpointSample {
+  kernels::EndpointRow row;
+  std::int64_t tpm_in_use = 0;  // used this minute by traffic Azimuth did not route
+  std::int64_t rpm_in_use = 0;
+  std::int64_t timestamp_ms = 0;  // when measured; 0: on receipt
+};
+
+// ValidateSample()
+//
+// INVALID_ARGUMENT naming the field: empty id, model or zone; prices or
+// latencies negative or not finite; p50 above p95; negative quota.
+absl::Status ValidateSample(const EndpointSample& sample);
+
+class TelemetryStore {
+ public:
+  struct Entry {
+    EndpointSample sample;  // timestamp_ms resolved (never 0, never in the future)
+    bool pinned = false;
+  };
+
+  // Apply()
+  //
+  // Validates and stores `sample` as its endpoint's latest, received at
+  // `now_ms`; a new id is appended. An agent's sample unpins the endpoint.
+  absl::Status Apply(const EndpointSample& sample, std::int64_t now_ms, bool pinned);
+
+  std::size_t size() const { return entries_.size(); }
+  const Entry& at(std::size_t i) const { return entries_[i]; }
+  // Bumped by every Apply(): anything but freshness may have changed.
+  std::uint64_t version() const { return version_; }
+
+  double AgeSeconds(std::size_t i, std::int64_t now_ms) const;
+  bool Available(std::size_t i, std::int64_t now_ms, std::int64_t ttl_s) const;
+
+ private:
+  std::vector<Entry> entries_;
+  std::unordered_map<std::string, std::size_t> index_;
+  std::uint64_t version_ = 0;
+};
+
+class CapacityLedger {
+ public:
+  // Roll()
+  //
+  // Moves to the window containing `now_s` (of `window_s` seconds), releasing
+  // every reservation when it differs from the current one.
+  void Roll(std::int64_t now_s, std::int64_t window_s);
+  void Resize(std::size_t num_endpoints);
+
+  std::size_t size() const { return tokens_.size(); }
+  std::int64_t window_start_s() const { return window_start_s_; }
+  std::int64_t tokens_reserved(std::size_t p) const { return tokens_[p]; }
+  std::int64_t requests_reserved(std::size_t p) const { return requests_[p]; }
+
+  // TryReserve()
+  //
+  // Reserves `tokens` and one request on endpoint p when both fit under the
+  // window's capacities; returns whether it did.
+  bool TryReserve(std::size_t p, std::int64_t tokens, std::int64_t token_capacity, std::int64_t request_capacity);
+
+ private:
+  std::int64_t window_start_s_ = -1;
+  std::int64_t window_s_ = 0;
+  std::vector<std::int64_t> tokens_, requests_;
+};
+
+// WindowCapacity()
+//
+// An endpoint's capacity for one window: floor((limit - in_use) * window_s /
+// 60), never negative.
+std::int64_t WindowTokenCapacity(const EndpointSample& sample, std::int64_t window_s);
+std::int64_t WindowRequestCapacity(const EndpointSample& sample, std::int64_t window_s);
+
+}  // namespace azimuth::scheduler
+
+#endif  // AZIMUTH_SCHEDULER_CORE_TELEMETRY_STORE_H_

@@ -1,0 +1,147 @@
+// Copyright 2026 Azimuth authors.
+#include "scheduler/server/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "bench/workload/generator.h"
+#include "scheduler/common/policy.h"
+#include "scheduler/service/services.h"
+
+namespace azimuth::scheduler {
+
+absl::StatusOr<v1::ServerConfig> ParseConfig(const std::string& json, const std::string& source) {
+  v1::ServerConfig config;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(json, &config, options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not a valid azimuth.v1.ServerConfig: ", parsed.message().as_string()));
+  }
+  return WithDefaults(std::move(config));
+}
+
+absl::StatusOr<v1::ServerConfig> ReadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the config file"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseConfig(buffer.str(), path);
+}
+
+v1::ServerConfig WithDefaults(v1::ServerConfig c) {
+  if (c.listen().empty()) c.set_listen("0.0.0.0:50051");
+  if (c.metrics_listen().empty()) c.set_metrics_listen("0.0.0.0:9464");
+  if (!c.has_policy()) {
+    *c.mutable_policy() = PolicyToProto(DefaultPolicy());
+    c.mutable_policy()->set_now(0);
+  }
+  v1::BatcherConfig* b = c.mutable_batcher();
+  if (b->max_batch_requests() == 0) b->set_max_batch_requests(65536);
+  if (b->max_delay_ms() == 0) b->set_max_delay_ms(2);
+  if (b->max_queue_requests() == 0) b->set_max_queue_requests(1 << 20);
+  if (b->online_max_requests() == 0) b->set_online_max_requests(1);
+  if (b->max_message_requests() == 0) b->set_max_message_requests(4 << 20);
+  if (b->warm_iterations() == 0) b->set_warm_iterations(60);
+  if (c.backend().empty()) c.set_backend("auto");
+  if (c.explain_history() == 0) c.set_explain_history(262144);
+  if (c.drain_timeout_s() == 0) c.set_drain_timeout_s(20);
+  if (c.max_message_bytes() == 0) c.set_max_message_bytes(256 << 20);
+  return c;
+}
+
+v1::ServerConfig DemoConfig() {
+  v1::ServerConfig c = WithDefaults({});
+  bench::WorkloadSpec spec;
+  spec.requests = 0;
+  spec.endpoints = 64;
+  spec.unhealthy = 0;
+  const kernels::ProblemData demo = bench::GenerateWorkload(spec);
+  for (std::size_t p = 0; p < demo.num_endpoints(); ++p) {
+    EndpointSample s;
+    s.row.id = demo.endpoint_id[p];
+    s.row.region = demo.endpoint_region[p];
+    s.row.cloud = demo.ep_cloud[p];
+    s.row.zone = demo.ep_zone[p] < 0 ? "" : demo.zones.Name(demo.ep_zone[p]);
+    s.row.model = demo.models.Name(demo.ep_model[p]);
+    s.row.price_in_per_1k = demo.ep_price_in[p];
+    s.row.price_out_per_1k = demo.ep_price_out[p];
+    s.row.latency_p50_ms = demo.ep_p50[p];
+    s.row.latency_p95_ms = demo.ep_p95[p];
+    s.row.tpm_limit = demo.ep_tpm[p];
+    s.row.rpm_limit = demo.ep_rpm[p];
+    s.row.healthy = demo.ep_available[p] != 0;
+    *c.add_endpoints() = ToProto(s);
+  }
+  return c;
+}
+
+absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const std::string& source) {
+  CheckedConfig out;
+  out.config = config;
+  auto bad = [&](const std::string& field, const std::string& reason) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": field '", field, "': ", reason));
+  };
+  absl::StatusOr<kernels::PolicyData> policy = PolicyFromProto(config.policy(), absl::StrCat(source, ": policy"));
+  if (!policy.ok()) return policy.status();
+  out.policy = *std::move(policy);
+  for (int i = 0; i < config.endpoints_size(); ++i) {
+    absl::StatusOr<EndpointSample> s = FromProto(config.endpoints(i));
+    if (!s.ok()) return bad(absl::StrCat("endpoints[", i, "]"), std::string(s.status().message()));
+    out.endpoints.push_back(*std::move(s));
+  }
+  const v1::BatcherConfig& b = config.batcher();
+  if (b.max_batch_requests() < 1) return bad("batcher.max_batch_requests", "must be >= 1");
+  if (!(b.max_delay_ms() >= 0 && b.max_delay_ms() <= 10000)) return bad("batcher.max_delay_ms", "must be in [0, 10000]");
+  if (b.max_queue_requests() < 1) return bad("batcher.max_queue_requests", "must be >= 1");
+  if (b.online_max_requests() < 0) return bad("batcher.online_max_requests", "must be >= 0");
+  if (b.max_message_requests() < 1) return bad("batcher.max_message_requests", "must be >= 1");
+  if (b.warm_iterations() < 1) return bad("batcher.warm_iterations", "must be >= 1");
+  if (config.backend() != "auto" && config.backend() != "cpu" && config.backend() != "cuda") {
+    return bad("backend", absl::StrCat("must be auto, cpu or cuda, got '", config.backend(), "'"));
+  }
+  if (config.explain_history() < 0) return bad("explain_history", "must be >= 0");
+  if (config.drain_timeout_s() < 0) return bad("drain_timeout_s", "must be >= 0");
+  if (config.max_message_bytes() < 1024) return bad("max_message_bytes", "must be at least 1024");
+  const v1::TlsConfig& tls = config.tls();
+  if (tls.cert_file().empty() != tls.key_file().empty()) {
+    return bad("tls", "cert_file and key_file go together");
+  }
+  if (!tls.client_ca_file().empty() && tls.cert_file().empty()) {
+    return bad("tls.client_ca_file", "mutual TLS needs cert_file and key_file too");
+  }
+  if (config.listen() == "none" && config.unix_socket().empty()) {
+    return bad("listen", "with no TCP address a unix_socket is needed");
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the token file"));
+  std::vector<std::string> tokens;
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view t = absl::StripAsciiWhitespace(line);
+    if (t.empty() || t[0] == '#') continue;
+    tokens.emplace_back(t);
+  }
+  if (tokens.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no tokens in the file"));
+  return tokens;
+}
+
+std::string ConfigJson(const v1::ServerConfig& config) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(config, &json, options);
+  return json;
+}
+
+}  // namespace azimuth::scheduler

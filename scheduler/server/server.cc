@@ -1,0 +1,225 @@
+// Copyright 2026 Azimuth authors.
+#include "scheduler/server/server.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <prometheus/exposer.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "azimuth/kernels/solver.h"
+
+namespace azimuth::scheduler {
+
+namespace {
+
+absl::StatusOr<std::string> ReadText(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the ", what));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+kernels::Backend ChooseBackend(const std::string& name) {
+  if (name == "cpu") return kernels::Backend::kCpu;
+  if (name == "cuda") return kernels::Backend::kCuda;
+  return kernels::CudaDeviceAvailable() ? kernels::Backend::kCuda : kernels::Backend::kCpu;
+}
+
+}  // namespace
+
+void Log(const std::string& message) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  absl::FPrintF(stderr, "azimuthd %s %s\n", stamp, message);
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& raw, std::string config_path,
+                                                      std::vector<std::string> tokens) {
+  const v1::ServerConfig config = WithDefaults(raw);
+  absl::StatusOr<CheckedConfig> checked =
+      CheckConfig(config, config_path.empty() ? std::string("config") : config_path);
+  if (!checked.ok()) return checked.status();
+
+  std::unique_ptr<Server> s(new Server());
+  s->config_ = config;
+  s->config_path_ = std::move(config_path);
+  if (!s->config_path_.empty()) {
+    absl::StatusOr<std::string> text = ReadText(s->config_path_, "config file");
+    if (text.ok()) s->config_text_ = *std::move(text);
+  }
+  s->backend_ = ChooseBackend(config.backend());
+  if (s->backend_ == kernels::Backend::kCuda && !kernels::CudaDeviceAvailable()) {
+    return absl::FailedPreconditionError(
+        kernels::CudaCompiledIn() ? "backend 'cuda' was asked for, but no CUDA device is present"
+                                  : "backend 'cuda' was asked for, but this build has no CUDA backend");
+  }
+  EngineOptions engine_options;
+  engine_options.backend = s->backend_;
+  engine_options.warm_iterations = config.batcher().warm_iterations();
+  engine_options.explain_history = config.explain_history();
+  s->engine_ = std::make_unique<Engine>(engine_options);
+  s->metrics_ = std::make_unique<Metrics>();
+  if (absl::Status applied = s->Apply(*checked, true); !applied.ok()) return applied;
+
+  BatcherOptions batcher_options;
+  batcher_options.max_batch_requests = config.batcher().max_batch_requests();
+  batcher_options.max_delay =
+      std::chrono::microseconds(static_cast<std::int64_t>(config.batcher().max_delay_ms() * 1000.0));
+  batcher_options.max_queue_requests = config.batcher().max_queue_requests();
+  Engine* engine = s->engine_.get();
+  Metrics* metrics = s->metrics_.get();
+  s->batcher_ = std::make_unique<Batcher>(engine, batcher_options, [engine, metrics](std::int64_t n, double seconds) {
+    metrics->ObserveBatch(n, seconds, engine->last_batch().gap);
+  });
+  s->auth_ = std::make_unique<Auth>(std::move(tokens));
+  s->telemetry_ = std::make_unique<TelemetryServiceImpl>(engine, s->auth_.get(), metrics);
+  SchedulerServiceOptions scheduler_options;
+  scheduler_options.online_max_requests = config.batcher().online_max_requests();
+  scheduler_options.max_message_requests = config.batcher().max_message_requests();
+  s->scheduler_ = std::make_unique<SchedulerServiceImpl>(engine, s->batcher_.get(), metrics, scheduler_options);
+  s->policy_ = std::make_unique<PolicyServiceImpl>(engine, s->auth_.get(), metrics);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::int64_t>(config.max_message_bytes(), INT32_MAX)));
+  builder.SetMaxSendMessageSize(static_cast<int>(std::min<std::int64_t>(config.max_message_bytes(), INT32_MAX)));
+  if (config.listen() != "none") {
+    std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+    const v1::TlsConfig& tls = config.tls();
+    if (!tls.cert_file().empty()) {
+      absl::StatusOr<std::string> cert = ReadText(tls.cert_file(), "TLS certificate");
+      if (!cert.ok()) return cert.status();
+      absl::StatusOr<std::string> key = ReadText(tls.key_file(), "TLS key");
+      if (!key.ok()) return key.status();
+      grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+      if (!tls.client_ca_file().empty()) {
+        absl::StatusOr<std::string> ca = ReadText(tls.client_ca_file(), "client CA");
+        if (!ca.ok()) return ca.status();
+        ssl.pem_root_certs = *ca;
+        ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+      }
+      ssl.pem_key_cert_pairs.push_back({*key, *cert});
+      creds = grpc::SslServerCredentials(ssl);
+    }
+    builder.AddListeningPort(config.listen(), creds, &s->tcp_port_);
+  }
+  if (!config.unix_socket().empty()) {
+    // A socket left by a previous run would make the bind fail.
+    ::unlink(config.unix_socket().c_str());
+    builder.AddListeningPort("unix:" + config.unix_socket(), grpc::InsecureServerCredentials());
+    s->unix_socket_ = config.unix_socket();
+  }
+  builder.RegisterService(s->telemetry_.get());
+  builder.RegisterService(s->scheduler_.get());
+  builder.RegisterService(s->policy_.get());
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || (config.listen() != "none" && s->tcp_port_ == 0)) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on '", config.listen(), "'",
+                                               config.unix_socket().empty() ? "" : " or on the unix socket ",
+                                               config.unix_socket(), " (address in use, or no permission?)"));
+  }
+  s->server_->GetHealthCheckService()->SetServingStatus(true);
+
+  if (config.metrics_listen() != "none") {
+    try {
+      s->exposer_ = std::make_unique<prometheus::Exposer>(config.metrics_listen(), 1);
+      s->exposer_->RegisterCollectable(s->metrics_->registry());
+      const std::vector<int> ports = s->exposer_->GetListeningPorts();
+      s->metrics_port_ = ports.empty() ? 0 : ports.front();
+    } catch (const std::exception& e) {
+      s->server_->Shutdown();
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve metrics on '", config.metrics_listen(), "': ", e.what()));
+    }
+  }
+  s->metrics_->SetEndpoints(s->engine_->Endpoints());
+  s->watcher_ = std::thread([server = s.get()] { server->Watch(); });
+  Log(absl::StrCat("serving: tcp ", config.listen() == "none" ? "off" : absl::StrCat("port ", s->tcp_port_),
+                   config.tls().cert_file().empty() ? "" : (config.tls().client_ca_file().empty() ? " (TLS)" : " (mTLS)"),
+                   ", unix socket ", config.unix_socket().empty() ? "off" : config.unix_socket(), ", metrics ",
+                   s->exposer_ ? absl::StrCat("port ", s->metrics_port_) : "off", ", backend ",
+                   kernels::BackendName(s->backend_), ", ", s->engine_->Endpoints().size(), " endpoints, ",
+                   "policy ", kernels::AzureFirstName(checked->policy.azure_first)));
+  return s;
+}
+
+absl::Status Server::Apply(const CheckedConfig& checked, bool initial) {
+  engine_->SetPolicy(checked.policy);
+  for (const EndpointSample& e : checked.endpoints) {
+    if (absl::Status s = engine_->ReportTelemetry(e, /*pinned=*/true); !s.ok()) return s;
+  }
+  if (!initial) {
+    Log(absl::StrCat("config reloaded from ", config_path_, ": policy ",
+                     kernels::AzureFirstName(checked.policy.azure_first), ", ", checked.endpoints.size(),
+                     " pinned endpoints"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Server::Reload() {
+  if (config_path_.empty()) return absl::FailedPreconditionError("no config file to reload (started without --config)");
+  absl::StatusOr<std::string> text = ReadText(config_path_, "config file");
+  if (!text.ok()) return text.status();
+  config_text_ = *text;
+  absl::StatusOr<v1::ServerConfig> config = ParseConfig(*text, config_path_);
+  if (!config.ok()) return config.status();
+  absl::StatusOr<CheckedConfig> checked = CheckConfig(*config, config_path_);
+  if (!checked.ok()) return checked.status();
+  if (absl::Status s = Apply(*checked, false); !s.ok()) return s;
+  reloads_.fetch_add(1);
+  return absl::OkStatus();
+}
+
+void Server::Watch() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; })) {
+    lock.unlock();
+    metrics_->SetEndpoints(engine_->Endpoints());
+    metrics_->SetQueueDepth(batcher_->queued_requests());
+    if (!config_path_.empty()) {
+      absl::StatusOr<std::string> text = ReadText(config_path_, "config file");
+      if (text.ok() && *text != config_text_) {
+        if (absl::Status s = Reload(); !s.ok()) {
+          Log(absl::StrCat("config change rejected, keeping the previous one: ", s.message()));
+        }
+      }
+    }
+    lock.lock();
+  }
+}
+
+void Server::Drain() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (drained_) return;
+    drained_ = true;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+  Log("draining: refusing new calls, finishing in-flight ones");
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(config_.drain_timeout_s()));
+  batcher_->Drain();
+  server_->Wait();
+  if (!unix_socket_.empty()) ::unlink(unix_socket_.c_str());
+  Log("drained");
+}
+
+Server::~Server() { Drain(); }
+
+}  // namespace azimuth::scheduler

@@ -1,0 +1,110 @@
+// Copyright 2026 Azimuth authors.
+//
+// server.h — azimuthd as a library: the gRPC server (TCP, optionally TLS or
+// mutual TLS, and a Unix domain socket for the sidecar case), the standard
+// health service and server reflection, the Prometheus /metrics endpoint,
+// the batcher, config-file reload and graceful drain. main() and the
+// integration tests both run this class.
+//
+//   AZ_ASSIGN_OR_RETURN(auto server, Server::Start(config, "/etc/azimuth/config.json", tokens));
+//   ...
+//   server->Drain();  // on SIGTERM: refuse new calls, finish in-flight ones
+#ifndef AZIMUTH_SCHEDULER_SERVER_SERVER_H_
+#define AZIMUTH_SCHEDULER_SERVER_SERVER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "azimuth/v1/config.pb.h"
+#include "scheduler/core/batcher.h"
+#include "scheduler/core/engine.h"
+#include "scheduler/server/config.h"
+#include "scheduler/service/metrics.h"
+#include "scheduler/service/services.h"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace azimuth::scheduler {
+
+class Server {
+ public:
+  // Start()
+  //
+  // Validates `config` (with defaults applied), binds every listener and
+  // starts serving. `config_path`, when not empty, is watched: a changed,
+  // valid file replaces the policy and the pinned endpoints; an invalid one
+  // is logged and ignored. `tokens` guard SetPolicy and ReportTelemetry.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const v1::ServerConfig& config, std::string config_path,
+                                                       std::vector<std::string> tokens);
+  ~Server();  // Drain()s
+
+  // Ports actually bound (useful with port 0).
+  int tcp_port() const { return tcp_port_; }
+  int metrics_port() const { return metrics_port_; }
+  const std::string& unix_socket() const { return unix_socket_; }
+  kernels::Backend backend() const { return backend_; }
+
+  // Drain()
+  //
+  // Health turns NOT_SERVING, new calls are refused, in-flight calls and
+  // queued batches finish (up to drain_timeout_s, then they are cancelled).
+  // Idempotent; returns when everything stopped.
+  void Drain();
+
+  // Reload()
+  //
+  // Re-reads the config file now (the watcher calls it when the file
+  // changes). Returns why a config was rejected.
+  absl::Status Reload();
+  int reloads() const { return reloads_.load(); }
+
+  Engine& engine() { return *engine_; }
+
+ private:
+  Server() = default;
+  void Watch();
+  absl::Status Apply(const CheckedConfig& checked, bool initial);
+
+  v1::ServerConfig config_;
+  std::string config_path_;
+  std::string config_text_;
+  kernels::Backend backend_ = kernels::Backend::kCpu;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<Batcher> batcher_;
+  std::unique_ptr<Auth> auth_;
+  std::unique_ptr<TelemetryServiceImpl> telemetry_;
+  std::unique_ptr<SchedulerServiceImpl> scheduler_;
+  std::unique_ptr<PolicyServiceImpl> policy_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int tcp_port_ = 0;
+  int metrics_port_ = 0;
+  std::string unix_socket_;
+  std::atomic<int> reloads_{0};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool drained_ = false;
+  std::thread watcher_;
+};
+
+// Log()
+//
+// One line on stderr: "azimuthd <time> <message>".
+void Log(const std::string& message);
+
+}  // namespace azimuth::scheduler
+
+#endif  // AZIMUTH_SCHEDULER_SERVER_SERVER_H_

@@ -1,0 +1,101 @@
+// Copyright 2026 Azimuth authors.
+#include "scheduler/service/metrics.h"
+
+#include <string>
+
+namespace azimuth::scheduler {
+
+namespace {
+
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+}
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      rpcs_(prometheus::BuildCounter().Name("azimuth_rpcs_total").Help("gRPC calls answered").Register(*registry_)),
+      decisions_family_(prometheus::BuildCounter()
+                            .Name("azimuth_decisions_total")
+                            .Help("Requests decided, by reason and by the cloud of the endpoint")
+                            .Register(*registry_)),
+      call_latency_(prometheus::BuildHistogram()
+                        .Name("azimuth_call_latency_seconds")
+                        .Help("Assign latency on the server, from receipt to answer")
+                        .Register(*registry_)),
+      call_online_(call_latency_.Add({{"path", "online"}}, LatencyBuckets())),
+      call_batched_(call_latency_.Add({{"path", "batch"}}, LatencyBuckets())),
+      batch_latency_(prometheus::BuildHistogram()
+                         .Name("azimuth_batch_latency_seconds")
+                         .Help("Time to decide one solver batch")
+                         .Register(*registry_)
+                         .Add({}, LatencyBuckets())),
+      batch_requests_(prometheus::BuildHistogram()
+                          .Name("azimuth_batch_requests")
+                          .Help("Requests per solver batch")
+                          .Register(*registry_)
+                          .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 1000, 10000, 100000, 1000000})),
+      gap_(prometheus::BuildGauge()
+               .Name("azimuth_solver_gap")
+               .Help("Certified optimality gap of the last solver batch")
+               .Register(*registry_)
+               .Add({})),
+      queue_depth_(prometheus::BuildGauge()
+                       .Name("azimuth_queue_depth_requests")
+                       .Help("Requests waiting for a solver batch")
+                       .Register(*registry_)
+                       .Add({})),
+      telemetry_age_(prometheus::BuildGauge()
+                         .Name("azimuth_telemetry_age_seconds")
+                         .Help("Age of each endpoint's latest telemetry sample")
+                         .Register(*registry_)),
+      available_(prometheus::BuildGauge()
+                     .Name("azimuth_endpoint_available")
+                     .Help("1 when the endpoint is healthy and its telemetry fresh")
+                     .Register(*registry_)) {
+  for (int r = 0; r < 5; ++r) {
+    for (int c = 0; c <= kernels::kNumClouds; ++c) {
+      const std::string cloud = c == kernels::kNumClouds ? "none" : kernels::CloudName(static_cast<kernels::Cloud>(c));
+      decisions_[r][c] =
+          &decisions_family_.Add({{"reason", kernels::ReasonName(static_cast<kernels::Reason>(r))}, {"cloud", cloud}});
+    }
+  }
+}
+
+void Metrics::CountRpc(const std::string& method, int grpc_code) {
+  rpcs_.Add({{"method", method}, {"code", std::to_string(grpc_code)}}).Increment();
+}
+
+void Metrics::CountDecisions(const Decisions& d) {
+  std::int64_t counts[5][kernels::kNumClouds + 1] = {};
+  for (std::size_t i = 0; i < d.reason.size(); ++i) {
+    const int c = d.endpoint[i] >= 0 ? static_cast<int>(d.cloud[i]) : kernels::kNumClouds;
+    ++counts[static_cast<int>(d.reason[i])][c];
+  }
+  for (int r = 0; r < 5; ++r) {
+    for (int c = 0; c <= kernels::kNumClouds; ++c) {
+      if (counts[r][c] != 0) decisions_[r][c]->Increment(static_cast<double>(counts[r][c]));
+    }
+  }
+}
+
+void Metrics::ObserveCall(double seconds, bool online) { (online ? call_online_ : call_batched_).Observe(seconds); }
+
+void Metrics::ObserveBatch(std::int64_t requests, double seconds, double gap) {
+  batch_latency_.Observe(seconds);
+  batch_requests_.Observe(static_cast<double>(requests));
+  gap_.Set(gap);
+}
+
+void Metrics::SetQueueDepth(std::int64_t requests) { queue_depth_.Set(static_cast<double>(requests)); }
+
+void Metrics::SetEndpoints(const std::vector<EndpointState>& endpoints) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const EndpointState& e : endpoints) {
+    telemetry_age_.Add({{"endpoint", e.sample.row.id}}).Set(e.pinned ? 0.0 : e.age_s);
+    available_.Add({{"endpoint", e.sample.row.id}}).Set(e.available ? 1.0 : 0.0);
+  }
+}
+
+}  // namespace azimuth::scheduler

@@ -1,0 +1,411 @@
+// Copyright 2026 Azimuth authors.
+#include "scheduler/service/services.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "scheduler/common/policy.h"
+
+namespace azimuth::scheduler {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Counts the call in metrics on every return path.
+class RpcCounter {
+ public:
+  RpcCounter(Metrics* metrics, const char* method) : metrics_(metrics), method_(method) {}
+  grpc::Status operator()(grpc::Status status) {
+    metrics_->CountRpc(method_, status.error_code());
+    return status;
+  }
+
+ private:
+  Metrics* metrics_;
+  const char* method_;
+};
+
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+v1::AssignResponse ToProto(const Decisions& d, const std::vector<RequestError>& errors) {
+  v1::AssignResponse out;
+  if (d.endpoint_ids) {
+    for (const std::string& id : *d.endpoint_ids) out.add_endpoints(id);
+  }
+  const int n = static_cast<int>(d.endpoint.size());
+  out.mutable_endpoint()->Reserve(n);
+  out.mutable_reason()->Reserve(n);
+  out.mutable_cost_usd()->Reserve(n);
+  out.mutable_waiver()->Reserve(n);
+  for (int i = 0; i < n; ++i) {
+    out.add_endpoint(d.endpoint[i]);
+    out.add_reason(static_cast<v1::Reason>(d.reason[i]));
+    out.add_cost_usd(d.cost[i]);
+    out.add_waiver(d.reason[i] == kernels::Reason::kAzureWaiver);
+  }
+  for (const RequestError& e : errors) {
+    v1::RequestError* pe = out.add_errors();
+    pe->set_index(e.index);
+    pe->set_field(e.field);
+    pe->set_message(e.message);
+  }
+  v1::DecisionInfo* info = out.mutable_info();
+  for (std::uint64_t id : d.info.batch_ids) info->add_batch_ids(id);
+  info->set_online(d.info.online);
+  info->set_backend(kernels::BackendName(d.info.backend));
+  info->set_gap(d.info.gap);
+  info->set_solver_requests(d.info.solver_requests);
+  info->set_iterations(d.info.iterations);
+  info->set_solve_ms(d.info.solve_ms);
+  return out;
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::Status Auth::Check(const grpc::ServerContext& context) const {
+  if (tokens_.empty()) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "no bearer tokens are configured on this server (auth_tokens_file), so policy and "
+                        "telemetry changes are disabled");
+  }
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing 'authorization: Bearer <token>' metadata");
+  }
+  const absl::string_view value(it->second.data(), it->second.size());
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (value.substr(0, kBearer.size()) != kBearer) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the authorization metadata is not 'Bearer <token>'");
+  }
+  bool ok = false;
+  for (const std::string& token : tokens_) ok |= ConstantTimeEquals(value.substr(kBearer.size()), token);
+  if (!ok) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the bearer token is not valid");
+  return grpc::Status::OK;
+}
+
+RequestBatch FromProto(const v1::RequestBatch& msg) {
+  RequestBatch b;
+  b.id.assign(msg.id().begin(), msg.id().end());
+  b.strings.assign(msg.strings().begin(), msg.strings().end());
+  b.tenant.assign(msg.tenant().begin(), msg.tenant().end());
+  b.model.assign(msg.model().begin(), msg.model().end());
+  b.zone.assign(msg.zone().begin(), msg.zone().end());
+  b.tokens_in.assign(msg.tokens_in().begin(), msg.tokens_in().end());
+  b.tokens_out.assign(msg.tokens_out().begin(), msg.tokens_out().end());
+  b.slo_ms.assign(msg.slo_ms().begin(), msg.slo_ms().end());
+  b.home_cloud.assign(msg.home_cloud().begin(), msg.home_cloud().end());
+  b.priority.assign(msg.priority().begin(), msg.priority().end());
+  return b;
+}
+
+absl::StatusOr<EndpointSample> FromProto(const v1::EndpointSample& msg) {
+  EndpointSample s;
+  kernels::EndpointRow& r = s.row;
+  r.id = msg.id();
+  if (msg.cloud() < 0 || msg.cloud() >= kernels::kNumClouds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("endpoint '", msg.id(), "': field 'cloud': unknown Cloud enum value ", msg.cloud()));
+  }
+  r.cloud = static_cast<kernels::Cloud>(msg.cloud());
+  r.region = msg.region();
+  r.zone = msg.zone();
+  r.model = msg.model();
+  r.price_in_per_1k = msg.price_in_per_1k();
+  r.price_out_per_1k = msg.price_out_per_1k();
+  r.latency_p50_ms = msg.latency_p50_ms();
+  r.latency_p95_ms = msg.latency_p95_ms();
+  r.tpm_limit = msg.tpm_limit();
+  r.rpm_limit = msg.rpm_limit();
+  r.healthy = msg.healthy();
+  s.tpm_in_use = msg.tpm_in_use();
+  s.rpm_in_use = msg.rpm_in_use();
+  s.timestamp_ms = msg.timestamp_ms();
+  if (absl::Status status = ValidateSample(s); !status.ok()) return status;
+  return s;
+}
+
+v1::EndpointSample ToProto(const EndpointSample& s) {
+  v1::EndpointSample msg;
+  const kernels::EndpointRow& r = s.row;
+  msg.set_id(r.id);
+  msg.set_cloud(static_cast<v1::Cloud>(r.cloud));
+  msg.set_region(r.region);
+  msg.set_zone(r.zone);
+  msg.set_model(r.model);
+  msg.set_price_in_per_1k(r.price_in_per_1k);
+  msg.set_price_out_per_1k(r.price_out_per_1k);
+  msg.set_latency_p50_ms(r.latency_p50_ms);
+  msg.set_latency_p95_ms(r.latency_p95_ms);
+  msg.set_tpm_limit(r.tpm_limit);
+  msg.set_rpm_limit(r.rpm_limit);
+  msg.set_tpm_in_use(s.tpm_in_use);
+  msg.set_rpm_in_use(s.rpm_in_use);
+  msg.set_healthy(r.healthy);
+  msg.set_timestamp_ms(s.timestamp_ms);
+  return msg;
+}
+
+// --- TelemetryService -------------------------------------------------------
+
+grpc::Status TelemetryServiceImpl::ReportTelemetry(grpc::ServerContext* context,
+                                                   grpc::ServerReader<v1::EndpointSample>* reader,
+                                                   v1::ReportTelemetryResponse* response) {
+  RpcCounter done(metrics_, "ReportTelemetry");
+  if (grpc::Status auth = auth_->Check(*context); !auth.ok()) return done(auth);
+  v1::EndpointSample msg;
+  std::int64_t index = 0;
+  for (; reader->Read(&msg); ++index) {
+    absl::StatusOr<EndpointSample> sample = FromProto(msg);
+    absl::Status applied = sample.ok() ? engine_->ReportTelemetry(*sample) : sample.status();
+    if (applied.ok()) {
+      response->set_accepted(response->accepted() + 1);
+      continue;
+    }
+    v1::SampleError* e = response->add_errors();
+    e->set_index(index);
+    e->set_endpoint_id(msg.id());
+    // The domain's messages read "endpoint 'x': field 'f': reason".
+    const std::string text(applied.message());
+    const auto at = text.find("field '");
+    if (at != std::string::npos) e->set_field(text.substr(at + 7, text.find('\'', at + 7) - at - 7));
+    e->set_message(text);
+  }
+  metrics_->SetEndpoints(engine_->Endpoints());
+  return done(grpc::Status::OK);
+}
+
+grpc::Status TelemetryServiceImpl::ListEndpoints(grpc::ServerContext*, const v1::ListEndpointsRequest*,
+                                                 v1::ListEndpointsResponse* response) {
+  RpcCounter done(metrics_, "ListEndpoints");
+  for (const EndpointState& e : engine_->Endpoints()) {
+    v1::EndpointStatus* s = response->add_endpoints();
+    *s->mutable_sample() = ToProto(e.sample);
+    s->set_age_s(e.age_s);
+    s->set_available(e.available);
+    s->set_pinned(e.pinned);
+    s->set_window_start_unix_s(e.window_start_s);
+    s->set_tokens_capacity(e.tokens_capacity);
+    s->set_tokens_reserved(e.tokens_reserved);
+    s->set_requests_capacity(e.requests_capacity);
+    s->set_requests_reserved(e.requests_reserved);
+    s->set_token_price(e.token_price);
+    s->set_request_price(e.request_price);
+  }
+  return done(grpc::Status::OK);
+}
+
+// --- SchedulerService -------------------------------------------------------
+
+void SchedulerServiceImpl::Process(const v1::AssignRequest& request, std::function<void(v1::AssignResponse)> done) {
+  const Clock::time_point start = Clock::now();
+  const std::uint64_t sequence = request.sequence();
+  auto fail = [sequence](const absl::Status& status) {
+    v1::AssignResponse r;
+    r.set_sequence(sequence);
+    r.set_error_code(static_cast<int>(status.code()));
+    r.set_error_message(std::string(status.message()));
+    return r;
+  };
+  absl::StatusOr<BatchJob> job = ValidateBatch(FromProto(request.batch()), {options_.max_message_requests});
+  if (!job.ok()) {
+    done(fail(job.status()));
+    return;
+  }
+  // Shared by both paths: the answer built from the decisions.
+  struct Call {
+    std::vector<RequestError> errors;
+    std::function<void(v1::AssignResponse)> done;
+  };
+  auto call = std::make_shared<Call>(Call{std::move(job->errors), std::move(done)});
+  auto finish = [this, start, sequence, call](const Decisions& d, bool online) {
+    metrics_->CountDecisions(d);
+    v1::AssignResponse r = ToProto(d, call->errors);
+    r.set_sequence(sequence);
+    const double seconds = SecondsSince(start);
+    r.mutable_info()->set_latency_ms(seconds * 1e3);
+    metrics_->ObserveCall(seconds, online);
+    call->done(std::move(r));
+  };
+  if (static_cast<std::int64_t>(job->batch.size()) <= options_.online_max_requests) {
+    finish(engine_->DecideOnline(&*job), true);
+    return;
+  }
+  const absl::Status submitted =
+      batcher_->Submit(std::move(*job), [finish, fail, call](absl::StatusOr<Decisions> decisions) {
+        if (decisions.ok()) {
+          finish(*decisions, false);
+        } else {
+          call->done(fail(decisions.status()));
+        }
+      });
+  metrics_->SetQueueDepth(batcher_->queued_requests());
+  if (!submitted.ok()) call->done(fail(submitted));
+}
+
+grpc::Status SchedulerServiceImpl::Assign(grpc::ServerContext*, const v1::AssignRequest* request,
+                                          v1::AssignResponse* response) {
+  RpcCounter counted(metrics_, "Assign");
+  std::promise<v1::AssignResponse> promise;
+  std::future<v1::AssignResponse> answer = promise.get_future();
+  Process(*request, [&promise](v1::AssignResponse r) { promise.set_value(std::move(r)); });
+  *response = answer.get();
+  if (response->error_code() != 0) {
+    const grpc::Status status(static_cast<grpc::StatusCode>(response->error_code()), response->error_message());
+    response->Clear();
+    return counted(status);
+  }
+  return counted(grpc::Status::OK);
+}
+
+grpc::Status SchedulerServiceImpl::AssignStream(
+    grpc::ServerContext*, grpc::ServerReaderWriter<v1::AssignResponse, v1::AssignRequest>* stream) {
+  RpcCounter counted(metrics_, "AssignStream");
+  // Answers are written in message order by one writer thread, while the
+  // reader keeps reading: several messages of a stream are decided at once.
+  struct Slot {
+    bool ready = false;
+    v1::AssignResponse response;
+  };
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::shared_ptr<Slot>> slots;
+    bool reading_done = false;
+  };
+  auto state = std::make_shared<State>();
+  const std::size_t max_in_flight = static_cast<std::size_t>(std::max(1, options_.max_in_flight_per_stream));
+  std::thread writer([state, stream] {
+    bool open = true;
+    for (;;) {
+      std::shared_ptr<Slot> slot;
+      {
+        std::unique_lock<std::mutex> lock(state->mu);
+        state->cv.wait(lock, [&] {
+          return (!state->slots.empty() && state->slots.front()->ready) ||
+                 (state->reading_done && state->slots.empty());
+        });
+        if (state->slots.empty()) return;
+        slot = state->slots.front();
+      }
+      // A failed write means the client went away: keep draining answers so
+      // that every decided batch is accounted for, but stop writing.
+      if (open) open = stream->Write(slot->response);
+      {
+        std::lock_guard<std::mutex> lock(state->mu);
+        state->slots.pop_front();
+        state->cv.notify_all();
+      }
+    }
+  });
+  v1::AssignRequest request;
+  while (stream->Read(&request)) {
+    auto slot = std::make_shared<Slot>();
+    {
+      std::unique_lock<std::mutex> lock(state->mu);
+      state->cv.wait(lock, [&] { return state->slots.size() < max_in_flight; });
+      state->slots.push_back(slot);
+    }
+    Process(request, [state, slot](v1::AssignResponse r) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      slot->response = std::move(r);
+      slot->ready = true;
+      state->cv.notify_all();
+    });
+  }
+  {
+    std::lock_guard<std::mutex> lock(state->mu);
+    state->reading_done = true;
+    state->cv.notify_all();
+  }
+  writer.join();
+  return counted(grpc::Status::OK);
+}
+
+grpc::Status SchedulerServiceImpl::Explain(grpc::ServerContext*, const v1::ExplainRequest* request,
+                                           v1::ExplainResponse* response) {
+  RpcCounter counted(metrics_, "Explain");
+  if (request->request_id().empty()) {
+    return counted(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "field 'request_id': must not be empty"));
+  }
+  absl::StatusOr<Explained> e = engine_->Explain(request->request_id());
+  if (!e.ok()) return counted(ToGrpcStatus(e.status()));
+  response->set_request_id(e->request_id);
+  response->set_endpoint(e->endpoint);
+  response->set_reason(static_cast<v1::Reason>(e->reason));
+  response->set_cost_usd(e->cost);
+  response->set_waiver(e->reason == kernels::Reason::kAzureWaiver);
+  response->set_batch_id(e->batch_id);
+  response->set_online(e->batch_id == 0);
+  response->set_model(e->model);
+  response->set_zone(e->zone);
+  response->set_tokens_in(e->request.tokens_in);
+  response->set_tokens_out(e->request.tokens_out);
+  response->set_slo_ms(e->request.slo_ms);
+  response->set_home_cloud(static_cast<v1::Cloud>(e->request.home_cloud));
+  response->set_priority(e->request.priority);
+  for (const kernels::Candidate& c : e->explanation.candidates) {
+    v1::Candidate* pc = response->add_candidates();
+    pc->set_endpoint(e->endpoint_ids[c.endpoint]);
+    pc->set_cloud(static_cast<v1::Cloud>(e->endpoint_clouds[c.endpoint]));
+    pc->set_excluded_by(static_cast<v1::Rule>(c.excluded_by));
+    pc->set_cost_usd(c.cost_usd);
+    pc->set_objective_usd(c.objective_usd);
+    pc->set_token_price(c.token_price);
+    pc->set_request_price(c.request_price);
+    pc->set_priced_usd(c.priced_usd);
+  }
+  response->set_reject_objective_usd(e->explanation.reject_objective_usd);
+  response->set_azure_shadow_price(e->explanation.azure_shadow_price);
+  return counted(grpc::Status::OK);
+}
+
+// --- PolicyService ----------------------------------------------------------
+
+grpc::Status PolicyServiceImpl::GetPolicy(grpc::ServerContext*, const v1::GetPolicyRequest*,
+                                          v1::Policy* response) {
+  RpcCounter counted(metrics_, "GetPolicy");
+  *response = PolicyToProto(engine_->policy());
+  response->set_now(Engine::WallClockMs() / 1000);
+  return counted(grpc::Status::OK);
+}
+
+grpc::Status PolicyServiceImpl::SetPolicy(grpc::ServerContext* context, const v1::SetPolicyRequest* request,
+                                          v1::Policy* response) {
+  RpcCounter counted(metrics_, "SetPolicy");
+  if (grpc::Status auth = auth_->Check(*context); !auth.ok()) return counted(auth);
+  if (!request->has_policy()) {
+    return counted(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "field 'policy': required"));
+  }
+  absl::StatusOr<kernels::PolicyData> policy = PolicyFromProto(request->policy(), "policy");
+  if (!policy.ok()) return counted(ToGrpcStatus(policy.status()));
+  engine_->SetPolicy(*policy);
+  *response = PolicyToProto(*policy);
+  response->set_now(Engine::WallClockMs() / 1000);
+  return counted(grpc::Status::OK);
+}
+
+}  // namespace azimuth::scheduler
