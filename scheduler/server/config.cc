@@ -57,8 +57,9 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
 
 v1::ServerConfig DemoConfig() {
   v1::ServerConfig c = WithDefaults({});
+  // Capacities are sized for the demand of this many requests per minute.
   bench::WorkloadSpec spec;
-  spec.requests = 0;
+  spec.requests = 200000;
   spec.endpoints = 64;
   spec.unhealthy = 0;
   const kernels::ProblemData demo = bench::GenerateWorkload(spec);

@@ -1,0 +1,331 @@
+// Copyright 2026 Azimuth authors.
+//
+// The control plane's domain core without gRPC: batch validation, the
+// telemetry store's freshness, the capacity ledger, online and batched
+// decisions sharing one ledger, explanations, and the batcher's bounds.
+#include "scheduler/core/engine.h"
+
+#include <atomic>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "scheduler/common/policy.h"
+#include "scheduler/core/batch.h"
+#include "scheduler/core/batcher.h"
+
+namespace azimuth::scheduler {
+namespace {
+
+using kernels::Cloud;
+using kernels::Reason;
+
+EndpointSample Endpoint(const std::string& id, Cloud cloud, const std::string& zone, double price, std::int64_t tpm,
+                        std::int64_t rpm, double p95 = 800) {
+  EndpointSample s;
+  s.row.id = id;
+  s.row.cloud = cloud;
+  s.row.region = "r";
+  s.row.zone = zone;
+  s.row.model = "gpt-5";
+  s.row.price_in_per_1k = price;
+  s.row.price_out_per_1k = 4 * price;
+  s.row.latency_p50_ms = p95 / 2;
+  s.row.latency_p95_ms = p95;
+  s.row.tpm_limit = tpm;
+  s.row.rpm_limit = rpm;
+  s.row.healthy = true;
+  return s;
+}
+
+// n requests for gpt-5 in zone "us" with 100 + 10 tokens each.
+RequestBatch Requests(int n, const std::string& prefix = "r") {
+  RequestBatch b;
+  b.strings = {"gpt-5", "us"};
+  for (int i = 0; i < n; ++i) {
+    b.id.push_back(prefix + std::to_string(i));
+    b.model.push_back(0);
+    b.zone.push_back(1);
+    b.tokens_in.push_back(100);
+    b.tokens_out.push_back(10);
+  }
+  return b;
+}
+
+BatchJob Job(RequestBatch b) {
+  absl::StatusOr<BatchJob> job = ValidateBatch(std::move(b), {});
+  EXPECT_TRUE(job.ok()) << job.status();
+  return *std::move(job);
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() : engine_(EngineOptions{kernels::Backend::kCpu, 60, 1000}, [this] { return now_ms_.load(); }) {
+    kernels::PolicyData policy = DefaultPolicy();
+    policy.azure_first = kernels::AzureFirst::kOff;
+    engine_.SetPolicy(policy);
+  }
+  std::atomic<std::int64_t> now_ms_{1'800'000'000'000};
+  Engine engine_;
+};
+
+TEST(ValidateBatchTest, MalformedBatchesNameTheColumn) {
+  struct Case {
+    const char* name;
+    void (*mutate)(RequestBatch*);
+    const char* field;
+  };
+  const Case cases[] = {
+      {"tokens_out short", [](RequestBatch* b) { b->tokens_out.pop_back(); }, "tokens_out"},
+      {"model missing", [](RequestBatch* b) { b->model.clear(); }, "model"},
+      {"optional column wrong length", [](RequestBatch* b) { b->slo_ms = {1}; }, "slo_ms"},
+      {"string index past the table", [](RequestBatch* b) { b->model[1] = 9; }, "model[1]"},
+      {"unknown enum", [](RequestBatch* b) { b->home_cloud = {0, 7, 0}; }, "home_cloud[1]"},
+  };
+  for (const Case& c : cases) {
+    RequestBatch b = Requests(3);
+    c.mutate(&b);
+    absl::StatusOr<BatchJob> job = ValidateBatch(std::move(b), {});
+    ASSERT_FALSE(job.ok()) << c.name;
+    EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
+    EXPECT_NE(job.status().message().find(c.field), absl::string_view::npos) << c.name << ": " << job.status();
+  }
+  absl::StatusOr<BatchJob> big = ValidateBatch(Requests(11), BatchLimits{10});
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("limit of 10"), absl::string_view::npos);
+}
+
+TEST(ValidateBatchTest, BadRequestsAreMarkedAndTheRestKept) {
+  RequestBatch b = Requests(6);
+  b.tokens_in[1] = -5;
+  b.id[2] = "r0";  // duplicate
+  b.priority = {0, 0, 0, 9, 0, 0};
+  b.id[4] = "";
+  b.slo_ms = {0, 0, 0, 0, 0, -1};
+  absl::StatusOr<BatchJob> job = ValidateBatch(std::move(b), {});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->invalid, (std::vector<std::uint8_t>{0, 1, 1, 1, 1, 1}));
+  ASSERT_EQ(job->errors.size(), 5u);
+  EXPECT_EQ(job->errors[0].field, "tokens_in");
+  EXPECT_EQ(job->errors[1].field, "id");
+  EXPECT_NE(job->errors[1].message.find("duplicate"), std::string::npos);
+  EXPECT_EQ(job->errors[2].field, "priority");
+  EXPECT_EQ(job->errors[3].field, "id");
+  EXPECT_EQ(job->errors[4].field, "slo_ms");
+}
+
+TEST(TelemetryStoreTest, SamplesAreValidatedAndAgeOut) {
+  TelemetryStore store;
+  EndpointSample bad = Endpoint("e", Cloud::kAzure, "us", 0.001, 1000, 10);
+  bad.row.latency_p50_ms = 2000;  // above p95
+  absl::Status s = store.Apply(bad, 0, false);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("latency_p50_ms"), absl::string_view::npos) << s;
+  EndpointSample ok = Endpoint("e", Cloud::kAzure, "us", 0.001, 1000, 10);
+  ok.timestamp_ms = 10'000;
+  ASSERT_TRUE(store.Apply(ok, 20'000, false).ok());
+  EXPECT_TRUE(store.Available(0, 40'000, 30));
+  EXPECT_FALSE(store.Available(0, 40'001, 30));
+  ok.timestamp_ms = 0;  // on receipt
+  ASSERT_TRUE(store.Apply(ok, 50'000, false).ok());
+  EXPECT_EQ(store.size(), 1u);
+  EXPECT_TRUE(store.Available(0, 80'000, 30));
+  ok.row.healthy = false;
+  ASSERT_TRUE(store.Apply(ok, 80'000, false).ok());
+  EXPECT_FALSE(store.Available(0, 80'000, 30));
+}
+
+TEST(CapacityLedgerTest, ReservesExactlyAndReleasesWhenTheWindowRolls) {
+  CapacityLedger ledger;
+  ledger.Resize(1);
+  ledger.Roll(120, 60);
+  EXPECT_TRUE(ledger.TryReserve(0, 60, 100, 2));
+  EXPECT_FALSE(ledger.TryReserve(0, 41, 100, 2));  // 101 tokens
+  EXPECT_TRUE(ledger.TryReserve(0, 40, 100, 2));   // exactly 100
+  EXPECT_FALSE(ledger.TryReserve(0, 0, 100, 2));   // third request
+  ledger.Roll(179, 60);
+  EXPECT_EQ(ledger.tokens_reserved(0), 100);
+  ledger.Roll(180, 60);
+  EXPECT_EQ(ledger.window_start_s(), 180);
+  EXPECT_EQ(ledger.tokens_reserved(0), 0);
+  EXPECT_EQ(ledger.requests_reserved(0), 0);
+}
+
+TEST_F(EngineTest, OnlineDecisionsTakeTheCheapestWithRoomAndHoldCapacity) {
+  // aws is cheaper but has room for 2 requests a minute; azure for 3.
+  // Pinned (config) endpoints: fresh without agents.
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("azure", Cloud::kAzure, "us", 0.002, 100000, 3), true).ok());
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 100000, 2), true).ok());
+  std::vector<std::string> got;
+  for (int i = 0; i < 6; ++i) {
+    BatchJob job = Job(Requests(1, "o" + std::to_string(i) + "-"));
+    Decisions d = engine_.DecideOnline(&job);
+    ASSERT_EQ(d.endpoint.size(), 1u);
+    EXPECT_TRUE(d.info.online);
+    got.push_back(d.endpoint[0] < 0 ? ReasonName(d.reason[0]) : (*d.endpoint_ids)[d.endpoint[0]]);
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"aws", "aws", "azure", "azure", "azure", "CAPACITY_EXHAUSTED"}));
+  // A minute later the window rolled: room again.
+  now_ms_ += 60'000;
+  BatchJob job = Job(Requests(1, "later"));
+  Decisions d = engine_.DecideOnline(&job);
+  ASSERT_GE(d.endpoint[0], 0);
+  EXPECT_EQ((*d.endpoint_ids)[d.endpoint[0]], "aws");
+}
+
+TEST_F(EngineTest, BatchesRespectTheLedgerAndMarkUnknownModels) {
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("azure", Cloud::kAzure, "us", 0.002, 3000, 100)).ok());
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 2200, 100)).ok());
+  // 5 online requests first take 550 tokens of aws.
+  for (int i = 0; i < 5; ++i) {
+    BatchJob job = Job(Requests(1, "o" + std::to_string(i)));
+    engine_.DecideOnline(&job);
+  }
+  RequestBatch b = Requests(60);
+  b.strings.push_back("no-such-model");
+  b.model[7] = 2;
+  b.tokens_in[8] = -1;
+  BatchJob job = Job(std::move(b));
+  std::vector<Decisions> out;
+  ASSERT_TRUE(engine_.DecideBatch({&job}, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  const Decisions& d = out[0];
+  EXPECT_EQ(d.reason[7], Reason::kNoEligibleEndpoint);
+  EXPECT_EQ(d.reason[8], Reason::kInvalidRequest);
+  std::int64_t tokens[2] = {0, 0};
+  int assigned = 0;
+  for (std::size_t i = 0; i < d.endpoint.size(); ++i) {
+    if (d.endpoint[i] < 0) continue;
+    tokens[d.endpoint[i]] += 110;
+    ++assigned;
+  }
+  // Capacity: azure 3000 tokens (27 requests), aws 2200 - 550 left (15).
+  EXPECT_LE(tokens[0], 3000);
+  EXPECT_LE(tokens[1], 2200 - 550);
+  EXPECT_EQ(assigned, 27 + 15);
+  const std::vector<EndpointState> states = engine_.Endpoints();
+  EXPECT_EQ(states[0].tokens_reserved, tokens[0]);
+  EXPECT_EQ(states[1].tokens_reserved, tokens[1] + 550);
+  EXPECT_EQ(d.info.batch_ids.size(), 1u);
+  EXPECT_FALSE(d.info.online);
+  EXPECT_GE(d.info.gap, 0.0);
+}
+
+TEST_F(EngineTest, StaleAndUnhealthyEndpointsReceiveNothing) {
+  EndpointSample cheap = Endpoint("aws", Cloud::kAws, "us", 0.001, 100000, 100);
+  ASSERT_TRUE(engine_.ReportTelemetry(cheap).ok());
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("azure", Cloud::kAzure, "us", 0.002, 100000, 100)).ok());
+  BatchJob a = Job(Requests(1, "a"));
+  Decisions first = engine_.DecideOnline(&a);
+  ASSERT_GE(first.endpoint[0], 0);
+  EXPECT_EQ((*first.endpoint_ids)[first.endpoint[0]], "aws");
+  now_ms_ += 31'000;  // ttl 30 s: both stale
+  BatchJob b = Job(Requests(1, "b"));
+  EXPECT_EQ(engine_.DecideOnline(&b).reason[0], Reason::kNoEligibleEndpoint);
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("azure", Cloud::kAzure, "us", 0.002, 100000, 100)).ok());
+  BatchJob c = Job(Requests(4, "c"));
+  std::vector<Decisions> out;
+  ASSERT_TRUE(engine_.DecideBatch({&c}, &out).ok());
+  for (std::int32_t p : out[0].endpoint) {
+    ASSERT_GE(p, 0);
+    EXPECT_EQ((*out[0].endpoint_ids)[p], "azure");
+  }
+  cheap.row.healthy = false;
+  ASSERT_TRUE(engine_.ReportTelemetry(cheap).ok());
+  BatchJob e = Job(Requests(1, "e"));
+  Decisions d = engine_.DecideOnline(&e);
+  ASSERT_GE(d.endpoint[0], 0);
+  EXPECT_EQ((*d.endpoint_ids)[d.endpoint[0]], "azure");
+}
+
+TEST_F(EngineTest, PolicyChangesApplyToTheNextDecision) {
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("azure", Cloud::kAzure, "us", 0.002, 100000, 100)).ok());
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 100000, 100)).ok());
+  BatchJob a = Job(Requests(3, "a"));
+  std::vector<Decisions> out;
+  ASSERT_TRUE(engine_.DecideBatch({&a}, &out).ok());
+  for (std::int32_t p : out[0].endpoint) {
+    ASSERT_GE(p, 0);
+    EXPECT_EQ((*out[0].endpoint_ids)[p], "aws");
+  }
+  kernels::PolicyData strict = DefaultPolicy();  // STRICT: Azure first
+  engine_.SetPolicy(strict);
+  BatchJob b = Job(Requests(3, "b"));
+  ASSERT_TRUE(engine_.DecideBatch({&b}, &out).ok());
+  for (std::int32_t p : out[0].endpoint) {
+    ASSERT_GE(p, 0);
+    EXPECT_EQ((*out[0].endpoint_ids)[p], "azure");
+  }
+}
+
+TEST_F(EngineTest, ExplainNamesTheRuleThatExcludedEachEndpoint) {
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("azure-eu", Cloud::kAzure, "eu", 0.001, 100000, 100)).ok());
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws-slow", Cloud::kAws, "us", 0.001, 100000, 100, 5000)).ok());
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("gcp", Cloud::kGcp, "us", 0.003, 100000, 100)).ok());
+  EndpointSample sick = Endpoint("oci", Cloud::kOci, "us", 0.0005, 100000, 100);
+  sick.row.healthy = false;
+  ASSERT_TRUE(engine_.ReportTelemetry(sick).ok());
+  RequestBatch b = Requests(2, "x");
+  b.slo_ms = {1000, 1000};
+  BatchJob job = Job(std::move(b));
+  std::vector<Decisions> out;
+  ASSERT_TRUE(engine_.DecideBatch({&job}, &out).ok());
+  absl::StatusOr<Explained> e = engine_.Explain("x1");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->endpoint, "gcp");
+  EXPECT_EQ(e->model, "gpt-5");
+  EXPECT_EQ(e->zone, "us");
+  ASSERT_EQ(e->explanation.candidates.size(), 4u);
+  EXPECT_EQ(e->explanation.candidates[0].excluded_by, kernels::Rule::kZone);
+  EXPECT_EQ(e->explanation.candidates[1].excluded_by, kernels::Rule::kSlo);
+  EXPECT_EQ(e->explanation.candidates[2].excluded_by, kernels::Rule::kEligible);
+  EXPECT_EQ(e->explanation.candidates[3].excluded_by, kernels::Rule::kHealth);
+  EXPECT_NEAR(e->explanation.candidates[2].cost_usd, e->cost, 1e-12);
+  EXPECT_EQ(engine_.Explain("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, ExplainHistoryIsBounded) {
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 1 << 30, 1 << 20)).ok());
+  for (int k = 0; k < 30; ++k) {
+    BatchJob job = Job(Requests(100, "k" + std::to_string(k) + "-"));
+    engine_.DecideOnline(&job);
+  }
+  // History keeps about 1000 decisions: the last ten calls.
+  EXPECT_TRUE(engine_.Explain("k29-0").ok());
+  EXPECT_TRUE(engine_.Explain("k20-99").ok());
+  EXPECT_EQ(engine_.Explain("k10-0").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, BatcherCoalescesAndBoundsItsQueue) {
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 1 << 30, 1 << 20)).ok());
+  std::atomic<int> batches{0};
+  BatcherOptions options;
+  options.max_batch_requests = 1000;
+  options.max_delay = std::chrono::milliseconds(50);
+  options.max_queue_requests = 250;
+  Batcher batcher(&engine_, options, [&](std::int64_t, double) { ++batches; });
+  std::vector<std::promise<absl::StatusOr<Decisions>>> results(3);
+  for (int k = 0; k < 2; ++k) {
+    ASSERT_TRUE(batcher
+                    .Submit(Job(Requests(100, "q" + std::to_string(k) + "-")),
+                            [&, k](absl::StatusOr<Decisions> d) { results[k].set_value(std::move(d)); })
+                    .ok());
+  }
+  // 200 queued of 250: another 100 do not fit.
+  absl::Status full = batcher.Submit(Job(Requests(100, "q2-")), [](absl::StatusOr<Decisions>) {});
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << full;
+  for (int k = 0; k < 2; ++k) {
+    absl::StatusOr<Decisions> d = results[k].get_future().get();
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->endpoint.size(), 100u);
+    for (Reason r : d->reason) EXPECT_EQ(r, Reason::kOk);
+  }
+  EXPECT_EQ(batches.load(), 1);  // both calls in one solve
+  batcher.Drain();
+  EXPECT_EQ(batcher.Submit(Job(Requests(1)), [](absl::StatusOr<Decisions>) {}).code(),
+            absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace azimuth::scheduler
