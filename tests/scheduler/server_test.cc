@@ -1,0 +1,568 @@
+// Copyright 2026 Azimuth authors.
+//
+// Integration tests: the real azimuthd server (scheduler/server) on loopback
+// TCP and on a Unix domain socket, driven through generated gRPC stubs.
+#include "scheduler/server/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "azimuth/v1/policy_service.grpc.pb.h"
+#include "azimuth/v1/scheduler.grpc.pb.h"
+#include "azimuth/v1/telemetry.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "proto/grpc/reflection/v1alpha/reflection.pb.h"
+#include "gtest/gtest.h"
+#include "scheduler/cli/remote.h"
+#include "scheduler/common/policy.h"
+
+namespace azimuth::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr char kToken[] = "t0k3n-for-tests";
+
+fs::path TempDir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+v1::EndpointSample Sample(const std::string& id, v1::Cloud cloud, double price, std::int64_t tpm, std::int64_t rpm,
+                          const std::string& zone = "us") {
+  v1::EndpointSample s;
+  s.set_id(id);
+  s.set_cloud(cloud);
+  s.set_region("region-1");
+  s.set_zone(zone);
+  s.set_model("gpt-5");
+  s.set_price_in_per_1k(price);
+  s.set_price_out_per_1k(4 * price);
+  s.set_latency_p50_ms(300);
+  s.set_latency_p95_ms(700);
+  s.set_tpm_limit(tpm);
+  s.set_rpm_limit(rpm);
+  s.set_healthy(true);
+  return s;
+}
+
+// n requests for gpt-5 in zone us, 100 + 20 tokens each.
+v1::RequestBatch Batch(int n, const std::string& prefix) {
+  v1::RequestBatch b;
+  b.add_strings("gpt-5");
+  b.add_strings("us");
+  for (int i = 0; i < n; ++i) {
+    b.add_id(prefix + std::to_string(i));
+    b.add_model(0);
+    b.add_zone(1);
+    b.add_tokens_in(100);
+    b.add_tokens_out(20);
+  }
+  return b;
+}
+
+v1::ServerConfig TestConfig(const fs::path& dir) {
+  v1::ServerConfig c;
+  c.set_listen("127.0.0.1:0");
+  c.set_metrics_listen("127.0.0.1:0");
+  c.set_unix_socket((dir / "azimuth.sock").string());
+  kernels::PolicyData policy = DefaultPolicy();
+  policy.azure_first = kernels::AzureFirst::kOff;
+  policy.window_s = 3600;
+  *c.mutable_policy() = PolicyToProto(policy);
+  c.mutable_batcher()->set_max_delay_ms(1);
+  c.mutable_batcher()->set_max_message_requests(5000);
+  c.set_max_message_bytes(1 << 20);
+  c.set_backend("cpu");
+  c.set_drain_timeout_s(5);
+  return c;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir("azimuth-server-test");
+    auto server = Server::Start(TestConfig(dir_), "", {kToken});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    tcp_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->tcp_port()), grpc::InsecureChannelCredentials());
+  }
+  void TearDown() override {
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  grpc::Status Report(const std::vector<v1::EndpointSample>& samples, v1::ReportTelemetryResponse* response,
+                      const std::string& token = kToken) {
+    auto stub = v1::TelemetryService::NewStub(tcp_);
+    grpc::ClientContext context;
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    auto writer = stub->ReportTelemetry(&context, response);
+    for (const auto& s : samples) writer->Write(s);
+    writer->WritesDone();
+    return writer->Finish();
+  }
+  void ReportOk(const std::vector<v1::EndpointSample>& samples) {
+    v1::ReportTelemetryResponse response;
+    grpc::Status s = Report(samples, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(response.accepted(), static_cast<std::int64_t>(samples.size()));
+  }
+  grpc::Status Assign(const v1::RequestBatch& batch, v1::AssignResponse* response,
+                      std::shared_ptr<grpc::Channel> channel = nullptr) {
+    auto stub = v1::SchedulerService::NewStub(channel ? channel : tcp_);
+    grpc::ClientContext context;
+    v1::AssignRequest request;
+    *request.mutable_batch() = batch;
+    return stub->Assign(&context, request, response);
+  }
+  std::string EndpointOf(const v1::AssignResponse& r, int i) {
+    return r.endpoint(i) < 0 ? std::string("-") : r.endpoints(r.endpoint(i));
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Server> server_;
+  std::shared_ptr<grpc::Channel> tcp_;
+};
+
+TEST_F(ServerTest, TelemetryThenAssignmentEndToEndOverTcpAndUnixSocket) {
+  ReportOk({Sample("azure-1", v1::AZURE, 0.002, 1000000, 1000), Sample("aws-1", v1::AWS, 0.001, 12000, 1000)});
+  v1::AssignResponse r;
+  grpc::Status s = Assign(Batch(300, "a"), &r);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(r.endpoint_size(), 300);
+  EXPECT_FALSE(r.info().online());
+  EXPECT_EQ(r.info().backend(), "cpu");
+  std::map<std::string, int> per_endpoint;
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(r.reason(i), v1::OK);
+    ++per_endpoint[EndpointOf(r, i)];
+  }
+  // aws is cheaper; 12000 tokens/min x 60 min window hold all 300 x 120.
+  EXPECT_EQ(per_endpoint["aws-1"], 300);
+
+  // The same server over its Unix domain socket; a single request is online.
+  auto uds = grpc::CreateChannel("unix:" + server_->unix_socket(), grpc::InsecureChannelCredentials());
+  v1::AssignResponse one;
+  s = Assign(Batch(1, "u"), &one, uds);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(one.info().online());
+  EXPECT_EQ(EndpointOf(one, 0), "aws-1");
+
+  // The ledger holds what was reserved.
+  auto stub = v1::TelemetryService::NewStub(uds);
+  grpc::ClientContext context;
+  v1::ListEndpointsResponse list;
+  ASSERT_TRUE(stub->ListEndpoints(&context, v1::ListEndpointsRequest(), &list).ok());
+  ASSERT_EQ(list.endpoints_size(), 2);
+  EXPECT_EQ(list.endpoints(1).sample().id(), "aws-1");
+  EXPECT_EQ(list.endpoints(1).tokens_reserved(), 301 * 120);
+  EXPECT_EQ(list.endpoints(1).requests_reserved(), 301);
+  EXPECT_TRUE(list.endpoints(1).available());
+}
+
+TEST_F(ServerTest, HealthServesAndReflectionListsTheServices) {
+  auto health = grpc::health::v1::Health::NewStub(tcp_);
+  grpc::ClientContext hc;
+  grpc::health::v1::HealthCheckResponse hr;
+  ASSERT_TRUE(health->Check(&hc, grpc::health::v1::HealthCheckRequest(), &hr).ok());
+  EXPECT_EQ(hr.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  namespace rpb = ::azimuth_test::reflection;
+  grpc::ClientContext rc;
+  const grpc::internal::RpcMethod method("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                         grpc::internal::RpcMethod::BIDI_STREAMING, tcp_);
+  std::unique_ptr<grpc::ClientReaderWriter<rpb::ServerReflectionRequest, rpb::ServerReflectionResponse>>
+      stream(grpc::internal::ClientReaderWriterFactory<rpb::ServerReflectionRequest,
+                                                       rpb::ServerReflectionResponse>::Create(tcp_.get(),
+                                                                                                     method, &rc));
+  rpb::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  rpb::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::set<std::string> names;
+  for (const auto& service : response.list_services_response().service()) names.insert(service.name());
+  for (const char* want : {"azimuth.v1.SchedulerService", "azimuth.v1.TelemetryService", "azimuth.v1.PolicyService",
+                           "grpc.health.v1.Health"}) {
+    EXPECT_EQ(names.count(want), 1u) << want;
+  }
+  // A reflection client can fetch the API's descriptors too.
+  request.set_file_containing_symbol("azimuth.v1.SchedulerService");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_GT(response.file_descriptor_response().file_descriptor_proto_size(), 0);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ServerTest, ChangesNeedAValidBearerToken) {
+  v1::ReportTelemetryResponse response;
+  EXPECT_EQ(Report({Sample("e", v1::AZURE, 0.001, 1000, 10)}, &response, "").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Report({Sample("e", v1::AZURE, 0.001, 1000, 10)}, &response, "wrong").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto policy = v1::PolicyService::NewStub(tcp_);
+  v1::SetPolicyRequest set;
+  *set.mutable_policy() = PolicyToProto(DefaultPolicy());
+  v1::Policy applied;
+  grpc::ClientContext no_token;
+  EXPECT_EQ(policy->SetPolicy(&no_token, set, &applied).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // Reading needs no token; nothing changed.
+  grpc::ClientContext get;
+  ASSERT_TRUE(policy->GetPolicy(&get, v1::GetPolicyRequest(), &applied).ok());
+  EXPECT_EQ(applied.azure_first(), v1::OFF);
+  grpc::ClientContext list;
+  v1::ListEndpointsResponse endpoints;
+  ASSERT_TRUE(v1::TelemetryService::NewStub(tcp_)->ListEndpoints(&list, {}, &endpoints).ok());
+  EXPECT_EQ(endpoints.endpoints_size(), 0);
+}
+
+TEST_F(ServerTest, BadSamplesAreRefusedOneByOne) {
+  v1::EndpointSample bad = Sample("bad", v1::AWS, -1, 1000, 10);
+  v1::EndpointSample enum_bad = Sample("enum", v1::AWS, 0.001, 1000, 10);
+  enum_bad.set_cloud(static_cast<v1::Cloud>(42));
+  v1::ReportTelemetryResponse response;
+  ASSERT_TRUE(Report({Sample("good", v1::AWS, 0.001, 1000, 10), bad, enum_bad}, &response).ok());
+  EXPECT_EQ(response.accepted(), 1);
+  ASSERT_EQ(response.errors_size(), 2);
+  EXPECT_EQ(response.errors(0).index(), 1);
+  EXPECT_EQ(response.errors(0).field(), "price_in_per_1k");
+  EXPECT_EQ(response.errors(1).field(), "cloud");
+}
+
+TEST_F(ServerTest, MalformedBatchesGetInvalidArgumentNamingTheField) {
+  ReportOk({Sample("aws-1", v1::AWS, 0.001, 1000000, 1000)});
+  struct Case {
+    const char* name;
+    v1::RequestBatch batch;
+    grpc::StatusCode code;
+    const char* mentions;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"length mismatch", Batch(3, "m"), grpc::StatusCode::INVALID_ARGUMENT, "tokens_out"});
+  cases.back().batch.mutable_tokens_out()->RemoveLast();
+  cases.push_back({"unknown enum", Batch(3, "e"), grpc::StatusCode::INVALID_ARGUMENT, "home_cloud[2]"});
+  for (int v : {0, 1, 17}) cases.back().batch.add_home_cloud(static_cast<v1::Cloud>(v));
+  cases.push_back({"index past the strings", Batch(3, "s"), grpc::StatusCode::INVALID_ARGUMENT, "zone[0]"});
+  cases.back().batch.set_zone(0, 99);
+  cases.push_back({"too many requests", Batch(5001, "t"), grpc::StatusCode::INVALID_ARGUMENT, "limit of 5000"});
+  // Beyond max_message_bytes gRPC itself refuses the message.
+  cases.push_back({"oversize message", Batch(3, "o"), grpc::StatusCode::RESOURCE_EXHAUSTED, ""});
+  cases.back().batch.add_strings(std::string(2 << 20, 'x'));
+  for (const Case& c : cases) {
+    v1::AssignResponse r;
+    grpc::Status s = Assign(c.batch, &r);
+    EXPECT_EQ(s.error_code(), c.code) << c.name << ": " << s.error_message();
+    EXPECT_NE(s.error_message().find(c.mentions), std::string::npos) << c.name << ": " << s.error_message();
+  }
+  // The server is fine afterwards.
+  v1::AssignResponse r;
+  ASSERT_TRUE(Assign(Batch(10, "after"), &r).ok());
+  EXPECT_EQ(r.reason_size(), 10);
+}
+
+TEST_F(ServerTest, InvalidRequestsAreAnsweredWhileTheRestIsServed) {
+  ReportOk({Sample("aws-1", v1::AWS, 0.001, 1000000, 1000)});
+  v1::RequestBatch b = Batch(6, "i");
+  b.set_tokens_in(1, -3);
+  b.set_id(3, "i0");
+  for (int p : {0, 0, 0, 0, 8, 0}) b.add_priority(p);
+  v1::AssignResponse r;
+  ASSERT_TRUE(Assign(b, &r).ok());
+  ASSERT_EQ(r.reason_size(), 6);
+  const v1::Reason want[] = {v1::OK, v1::INVALID_REQUEST, v1::OK, v1::INVALID_REQUEST, v1::INVALID_REQUEST, v1::OK};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(r.reason(i), want[i]) << i;
+  ASSERT_EQ(r.errors_size(), 3);
+  EXPECT_EQ(r.errors(0).index(), 1);
+  EXPECT_EQ(r.errors(0).field(), "tokens_in");
+  EXPECT_EQ(r.errors(1).field(), "id");
+  EXPECT_EQ(r.errors(2).field(), "priority");
+  EXPECT_EQ(r.endpoint(1), -1);
+}
+
+TEST_F(ServerTest, StaleTelemetryReceivesNothing) {
+  v1::EndpointSample stale = Sample("aws-stale", v1::AWS, 0.0005, 1000000, 1000);
+  stale.set_timestamp_ms(Engine::WallClockMs() - 120'000);  // ttl is 30 s
+  ReportOk({stale, Sample("gcp-1", v1::GCP, 0.001, 1000000, 1000)});
+  v1::AssignResponse r;
+  ASSERT_TRUE(Assign(Batch(50, "s"), &r).ok());
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(EndpointOf(r, i), "gcp-1");
+}
+
+TEST_F(ServerTest, PolicyChangeTakesEffectOnTheNextBatch) {
+  ReportOk({Sample("azure-1", v1::AZURE, 0.002, 1000000, 1000), Sample("aws-1", v1::AWS, 0.001, 1000000, 1000)});
+  v1::AssignResponse r;
+  ASSERT_TRUE(Assign(Batch(20, "p"), &r).ok());
+  EXPECT_EQ(EndpointOf(r, 0), "aws-1");
+  auto policy = v1::PolicyService::NewStub(tcp_);
+  v1::SetPolicyRequest set;
+  *set.mutable_policy() = PolicyToProto(DefaultPolicy());  // STRICT
+  set.mutable_policy()->set_reject_usd(2, -1);
+  grpc::ClientContext bad;
+  bad.AddMetadata("authorization", std::string("Bearer ") + kToken);
+  v1::Policy applied;
+  grpc::Status s = policy->SetPolicy(&bad, set, &applied);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("reject_usd[2]"), std::string::npos) << s.error_message();
+  set.mutable_policy()->set_reject_usd(2, 0.5);
+  grpc::ClientContext good;
+  good.AddMetadata("authorization", std::string("Bearer ") + kToken);
+  ASSERT_TRUE(policy->SetPolicy(&good, set, &applied).ok());
+  EXPECT_EQ(applied.azure_first(), v1::STRICT);
+  ASSERT_TRUE(Assign(Batch(20, "q"), &r).ok());
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(EndpointOf(r, i), "azure-1");
+}
+
+TEST_F(ServerTest, ExplainTellsWhyARequestWentWhereItWent) {
+  ReportOk({Sample("aws-eu", v1::AWS, 0.0001, 1000000, 1000, "eu"), Sample("gcp-1", v1::GCP, 0.001, 1000000, 1000)});
+  v1::AssignResponse r;
+  ASSERT_TRUE(Assign(Batch(5, "x"), &r).ok());
+  auto stub = v1::SchedulerService::NewStub(tcp_);
+  grpc::ClientContext context;
+  v1::ExplainRequest request;
+  request.set_request_id("x3");
+  v1::ExplainResponse e;
+  ASSERT_TRUE(stub->Explain(&context, request, &e).ok());
+  EXPECT_EQ(e.endpoint(), "gcp-1");
+  EXPECT_EQ(e.reason(), v1::OK);
+  EXPECT_FALSE(e.online());
+  EXPECT_EQ(e.tokens_in(), 100);
+  ASSERT_EQ(e.candidates_size(), 2);
+  EXPECT_EQ(e.candidates(0).endpoint(), "aws-eu");
+  EXPECT_EQ(e.candidates(0).excluded_by(), v1::RULE_ZONE);
+  EXPECT_EQ(e.candidates(1).excluded_by(), v1::ELIGIBLE);
+  EXPECT_NEAR(e.candidates(1).cost_usd(), e.cost_usd(), 1e-12);
+  grpc::ClientContext missing;
+  request.set_request_id("never-seen");
+  EXPECT_EQ(stub->Explain(&missing, request, &e).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// Many clients stream at once; one provider goes unhealthy mid-stream. Every
+// request is answered exactly once, in order, and nothing goes to the sick
+// provider once it reported so; the ledger never exceeds a capacity.
+TEST_F(ServerTest, ConcurrentStreamsAndAProviderGoingUnhealthy) {
+  ReportOk({Sample("aws-cheap", v1::AWS, 0.0005, 2000000, 100000), Sample("gcp-1", v1::GCP, 0.001, 400000, 100000),
+            Sample("azure-1", v1::AZURE, 0.002, 4000000, 100000)});
+  constexpr int kClients = 8, kMessages = 30, kPerMessage = 200;
+  std::atomic<bool> sick_reported{false};
+  std::atomic<int> after_sick_to_cheap{0}, answered{0}, errors{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = v1::SchedulerService::NewStub(tcp_);
+      grpc::ClientContext context;
+      auto stream = stub->AssignStream(&context);
+      std::vector<bool> sent_after_sick(kMessages);
+      std::thread reader([&] {
+        v1::AssignResponse r;
+        std::uint64_t expected = 0;
+        while (stream->Read(&r)) {
+          if (r.sequence() != expected || r.error_code() != 0 || r.reason_size() != kPerMessage) ++errors;
+          for (int i = 0; i < r.reason_size(); ++i) {
+            if (r.reason(i) == v1::OK) ++answered;
+            if (sent_after_sick[expected] && r.endpoint(i) >= 0 && r.endpoints(r.endpoint(i)) == "aws-cheap") {
+              ++after_sick_to_cheap;
+            }
+          }
+          ++expected;
+        }
+      });
+      for (int m = 0; m < kMessages; ++m) {
+        v1::AssignRequest request;
+        request.set_sequence(m);
+        *request.mutable_batch() = Batch(kPerMessage, "c" + std::to_string(c) + "-" + std::to_string(m) + "-");
+        sent_after_sick[m] = sick_reported.load();
+        if (!stream->Write(request)) break;
+        if (c == 0 && m == kMessages / 2) {
+          v1::EndpointSample sick = Sample("aws-cheap", v1::AWS, 0.0005, 2000000, 100000);
+          sick.set_healthy(false);
+          ReportOk({sick});
+          sick_reported = true;
+        }
+      }
+      stream->WritesDone();
+      reader.join();
+      EXPECT_TRUE(stream->Finish().ok());
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(after_sick_to_cheap.load(), 0);
+  // Capacity (x 60 for the hour window) holds them all.
+  EXPECT_EQ(answered.load(), kClients * kMessages * kPerMessage);
+  grpc::ClientContext context;
+  v1::ListEndpointsResponse list;
+  ASSERT_TRUE(v1::TelemetryService::NewStub(tcp_)->ListEndpoints(&context, {}, &list).ok());
+  std::int64_t reserved = 0;
+  for (const auto& e : list.endpoints()) {
+    EXPECT_LE(e.tokens_reserved(), e.tokens_capacity()) << e.sample().id();
+    EXPECT_LE(e.requests_reserved(), e.requests_capacity()) << e.sample().id();
+    reserved += e.requests_reserved();
+  }
+  EXPECT_EQ(reserved, kClients * kMessages * kPerMessage);
+}
+
+TEST_F(ServerTest, StreamsAnswerMalformedMessagesAndStayOpen) {
+  ReportOk({Sample("aws-1", v1::AWS, 0.001, 1000000, 1000)});
+  auto stub = v1::SchedulerService::NewStub(tcp_);
+  grpc::ClientContext context;
+  auto stream = stub->AssignStream(&context);
+  v1::AssignRequest good, bad;
+  good.set_sequence(1);
+  *good.mutable_batch() = Batch(5, "g");
+  bad.set_sequence(2);
+  *bad.mutable_batch() = Batch(5, "b");
+  bad.mutable_batch()->mutable_model()->RemoveLast();
+  v1::AssignRequest again = good;
+  again.set_sequence(3);
+  *again.mutable_batch() = Batch(5, "h");
+  ASSERT_TRUE(stream->Write(good));
+  ASSERT_TRUE(stream->Write(bad));
+  ASSERT_TRUE(stream->Write(again));
+  stream->WritesDone();
+  v1::AssignResponse r;
+  ASSERT_TRUE(stream->Read(&r));
+  EXPECT_EQ(r.sequence(), 1u);
+  EXPECT_EQ(r.error_code(), 0);
+  ASSERT_TRUE(stream->Read(&r));
+  EXPECT_EQ(r.sequence(), 2u);
+  EXPECT_EQ(r.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(r.error_message().find("model"), std::string::npos);
+  ASSERT_TRUE(stream->Read(&r));
+  EXPECT_EQ(r.sequence(), 3u);
+  EXPECT_EQ(r.reason_size(), 5);
+  EXPECT_FALSE(stream->Read(&r));
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "";
+  }
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)!::write(fd, request.data(), request.size());
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+TEST_F(ServerTest, MetricsAreExposedForPrometheus) {
+  ReportOk({Sample("aws-1", v1::AWS, 0.001, 1000000, 1000)});
+  v1::AssignResponse r;
+  ASSERT_TRUE(Assign(Batch(40, "m"), &r).ok());
+  const std::string text = HttpGet(server_->metrics_port(), "/metrics");
+  for (const char* want : {"azimuth_decisions_total{cloud=\"aws\",reason=\"OK\"} 40",
+                           "azimuth_rpcs_total{code=\"0\",method=\"Assign\"} 1", "azimuth_batch_latency_seconds_bucket",
+                           "azimuth_solver_gap", "azimuth_queue_depth_requests", "azimuth_telemetry_age_seconds"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text.substr(0, 2000);
+  }
+}
+
+// --- TLS ---------------------------------------------------------------------
+
+void Openssl(const fs::path& dir, const std::string& args) {
+  const std::string command = "cd '" + dir.string() + "' && openssl " + args + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+// A CA, a server certificate for localhost/127.0.0.1 and a client
+// certificate, all signed by the CA.
+void MakeCertificates(const fs::path& dir) {
+  Openssl(dir, "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=azimuth-test-ca");
+  std::ofstream(dir / "san.ext") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+  for (const char* who : {"server", "client"}) {
+    const std::string w = who;
+    Openssl(dir, "req -newkey rsa:2048 -nodes -keyout " + w + ".key -out " + w + ".csr -subj /CN=localhost");
+    Openssl(dir, "x509 -req -in " + w + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " + w +
+                     ".pem -days 1 -extfile san.ext");
+  }
+}
+
+grpc::Status HealthOver(const Connection& c) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenChannel(c);
+  if (!channel.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, std::string(channel.status().message()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckResponse response;
+  return grpc::health::v1::Health::NewStub(*channel)->Check(&context, {}, &response);
+}
+
+TEST(TlsTest, TlsAndMutualTls) {
+  const fs::path dir = TempDir("azimuth-tls-test");
+  MakeCertificates(dir);
+  v1::ServerConfig config = TestConfig(dir);
+  config.set_metrics_listen("none");
+  config.set_unix_socket("");
+  config.mutable_tls()->set_cert_file((dir / "server.pem").string());
+  config.mutable_tls()->set_key_file((dir / "server.key").string());
+  {
+    auto server = Server::Start(config, "", {kToken});
+    ASSERT_TRUE(server.ok()) << server.status();
+    Connection c;
+    c.server = "127.0.0.1:" + std::to_string((*server)->tcp_port());
+    EXPECT_FALSE(HealthOver(c).ok());  // plaintext client
+    c.tls_ca = (dir / "ca.pem").string();
+    grpc::Status s = HealthOver(c);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  config.mutable_tls()->set_client_ca_file((dir / "ca.pem").string());
+  {
+    auto server = Server::Start(config, "", {kToken});
+    ASSERT_TRUE(server.ok()) << server.status();
+    Connection c;
+    c.server = "127.0.0.1:" + std::to_string((*server)->tcp_port());
+    c.tls_ca = (dir / "ca.pem").string();
+    EXPECT_FALSE(HealthOver(c).ok());  // no client certificate
+    c.tls_cert = (dir / "client.pem").string();
+    c.tls_key = (dir / "client.key").string();
+    grpc::Status s = HealthOver(c);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  fs::remove_all(dir);
+}
+
+TEST(ServerConfigTest, BadConfigsAreRefusedWithTheField) {
+  const fs::path dir = TempDir("azimuth-config-test");
+  v1::ServerConfig config = TestConfig(dir);
+  config.mutable_tls()->set_cert_file("/nonexistent/cert.pem");
+  auto server = Server::Start(config, "", {});
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("tls"), absl::string_view::npos) << server.status();
+  config = TestConfig(dir);
+  config.mutable_policy()->set_window_s(-5);
+  server = Server::Start(config, "", {});
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("window_s"), absl::string_view::npos) << server.status();
+  absl::StatusOr<v1::ServerConfig> parsed = ParseConfig("{\"listen\": 5, \"nope\": 1}", "cfg.json");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("cfg.json"), absl::string_view::npos);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace azimuth::scheduler
