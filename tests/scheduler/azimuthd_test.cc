@@ -1,0 +1,255 @@
+// Copyright 2026 Azimuth authors.
+//
+// The azimuthd binary as people run it: with no config (the embedded demo),
+// as a sidecar on a Unix socket in a temporary directory with a watched
+// config file (live reload, an invalid change refused), and drained by
+// SIGTERM with a stream in flight.
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "azimuth/v1/policy_service.grpc.pb.h"
+#include "azimuth/v1/scheduler.grpc.pb.h"
+#include "azimuth/v1/telemetry.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "scheduler/common/policy.h"
+#include "scheduler/server/config.h"
+
+namespace azimuth::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+// A running azimuthd, its stderr in a file; killed if the test did not stop it.
+class Daemon {
+ public:
+  Daemon(const fs::path& dir, std::vector<std::string> args) : log_(dir / "azimuthd.log") {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 2);
+      std::vector<char*> argv;
+      std::string bin = AZIMUTHD_PATH;
+      argv.push_back(bin.data());
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(bin.c_str(), argv.data());
+      ::_exit(127);
+    }
+  }
+  ~Daemon() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string Log() const {
+    std::ifstream in(log_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  // Waits until the log matches `pattern`; returns the first group or "".
+  std::string WaitForLog(const std::string& pattern, milliseconds timeout = milliseconds(15000)) const {
+    const std::regex re(pattern);
+    const auto deadline = steady_clock::now() + timeout;
+    while (steady_clock::now() < deadline) {
+      std::smatch m;
+      const std::string text = Log();
+      if (std::regex_search(text, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return "";
+  }
+  void Signal(int sig) { ::kill(pid_, sig); }
+  // Exit status, or -1 if it did not exit in time.
+  int Wait(milliseconds timeout = milliseconds(20000)) {
+    const auto deadline = steady_clock::now() + timeout;
+    while (steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return -1;
+  }
+
+ private:
+  fs::path log_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+};
+
+fs::path TempDir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+v1::RequestBatch Batch(int n, const std::string& prefix, const std::string& model = "gpt-5") {
+  v1::RequestBatch b;
+  b.add_strings(model);
+  for (int i = 0; i < n; ++i) {
+    b.add_id(prefix + std::to_string(i));
+    b.add_model(0);
+    b.add_tokens_in(500);
+    b.add_tokens_out(50);
+  }
+  return b;
+}
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckResponse response;
+  if (!grpc::health::v1::Health::NewStub(channel)->Check(&context, {}, &response).ok()) {
+    return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  }
+  return response.status();
+}
+
+void WriteFile(const fs::path& path, const std::string& text) {
+  // Like a ConfigMap update: write aside, then rename over the file.
+  const fs::path tmp = path.string() + ".tmp";
+  std::ofstream(tmp) << text;
+  fs::rename(tmp, path);
+}
+
+TEST(AzimuthdTest, ServesTheEmbeddedDemoAndDrainsAStreamOnSigterm) {
+  const fs::path dir = TempDir("azimuthd-demo");
+  Daemon d(dir, {"--listen=127.0.0.1:0", "--metrics_listen=none"});
+  const std::string port = d.WaitForLog("serving: tcp port ([0-9]+)");
+  ASSERT_FALSE(port.empty()) << d.Log();
+  auto channel = grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials());
+  EXPECT_EQ(Health(channel), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  // The demo's 64 built-in endpoints are there.
+  grpc::ClientContext list;
+  v1::ListEndpointsResponse endpoints;
+  ASSERT_TRUE(v1::TelemetryService::NewStub(channel)->ListEndpoints(&list, {}, &endpoints).ok());
+  EXPECT_EQ(endpoints.endpoints_size(), 64);
+
+  // A stream with 40 messages written; SIGTERM arrives while they are being
+  // decided. Every one is answered, then the stream ends cleanly.
+  auto stub = v1::SchedulerService::NewStub(channel);
+  grpc::ClientContext context;
+  auto stream = stub->AssignStream(&context);
+  constexpr int kMessages = 40;
+  for (int m = 0; m < kMessages; ++m) {
+    v1::AssignRequest request;
+    request.set_sequence(m);
+    *request.mutable_batch() = Batch(2000, "m" + std::to_string(m) + "-");
+    ASSERT_TRUE(stream->Write(request));
+  }
+  v1::AssignResponse first;
+  ASSERT_TRUE(stream->Read(&first));
+  d.Signal(SIGTERM);
+  ASSERT_FALSE(d.WaitForLog("received SIGTERM").empty());
+  stream->WritesDone();
+  int answered = 1, served = first.reason_size();
+  v1::AssignResponse r;
+  while (stream->Read(&r)) {
+    EXPECT_EQ(r.sequence(), static_cast<std::uint64_t>(answered));
+    ++answered;
+    served += r.reason_size();
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answered, kMessages);
+  EXPECT_EQ(served, kMessages * 2000);
+  EXPECT_EQ(d.Wait(), 0) << d.Log();
+  EXPECT_NE(d.Log().find("drained"), std::string::npos);
+  // Gone: new calls fail.
+  EXPECT_NE(Health(channel), grpc::health::v1::HealthCheckResponse::SERVING);
+  fs::remove_all(dir);
+}
+
+// The sidecar pattern: a Unix socket in a shared directory, a config file an
+// operator rewrites, a probe, and SIGTERM when the pod stops.
+TEST(AzimuthdTest, SidecarOnAUnixSocketReloadsItsConfigLive) {
+  const fs::path dir = TempDir("azimuthd-sidecar");
+  const fs::path config_path = dir / "config.json";
+  const fs::path socket = dir / "run" / "azimuth.sock";
+  fs::create_directories(socket.parent_path());
+  v1::ServerConfig config = DemoConfig();
+  config.set_listen("none");
+  config.set_metrics_listen("none");
+  config.set_unix_socket(socket.string());
+  WriteFile(config_path, ConfigJson(config));
+  Daemon d(dir, {"--config=" + config_path.string()});
+  ASSERT_FALSE(d.WaitForLog("serving: tcp off").empty()) << d.Log();
+  auto channel = grpc::CreateChannel("unix:" + socket.string(), grpc::InsecureChannelCredentials());
+  EXPECT_EQ(Health(channel), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  auto get_policy = [&] {
+    grpc::ClientContext context;
+    v1::Policy policy;
+    EXPECT_TRUE(v1::PolicyService::NewStub(channel)->GetPolicy(&context, {}, &policy).ok());
+    return policy;
+  };
+  EXPECT_EQ(get_policy().azure_first(), v1::STRICT);
+  v1::AssignResponse strict_answer;
+  {
+    grpc::ClientContext context;
+    v1::AssignRequest request;
+    *request.mutable_batch() = Batch(50, "s", "gpt-5-mini");
+    ASSERT_TRUE(v1::SchedulerService::NewStub(channel)->Assign(&context, request, &strict_answer).ok());
+  }
+
+  // The operator switches the policy to OFF: picked up without a restart.
+  config.mutable_policy()->set_azure_first(v1::OFF);
+  WriteFile(config_path, ConfigJson(config));
+  ASSERT_FALSE(d.WaitForLog("config reloaded from .*policy OFF").empty()) << d.Log();
+  EXPECT_EQ(get_policy().azure_first(), v1::OFF);
+
+  // An invalid change is refused with its reason; the policy stays.
+  std::string broken = ConfigJson(config);
+  broken.replace(broken.find("\"reject_usd\""), 12, "\"reject_usd_typo\"");
+  WriteFile(config_path, broken);
+  ASSERT_FALSE(d.WaitForLog("config change rejected, keeping the previous one: .*reject_usd_typo").empty())
+      << d.Log();
+  EXPECT_EQ(get_policy().azure_first(), v1::OFF);
+  EXPECT_EQ(Health(channel), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  // A fixed file is applied again.
+  config.mutable_policy()->set_azure_first(v1::WEIGHTED);
+  config.mutable_policy()->set_azure_discount(0.3);
+  WriteFile(config_path, ConfigJson(config));
+  ASSERT_FALSE(d.WaitForLog("config reloaded from .*policy WEIGHTED").empty()) << d.Log();
+  EXPECT_EQ(get_policy().azure_first(), v1::WEIGHTED);
+
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(), 0) << d.Log();
+  EXPECT_FALSE(fs::exists(socket));  // the socket is removed on exit
+  fs::remove_all(dir);
+}
+
+TEST(AzimuthdTest, RefusesABadConfigAtStartWithTheField) {
+  const fs::path dir = TempDir("azimuthd-bad");
+  std::ofstream(dir / "config.json") << R"({"listen": "127.0.0.1:0", "batcher": {"max_batch_requests": -4}})";
+  Daemon d(dir, {"--config=" + (dir / "config.json").string()});
+  EXPECT_NE(d.Wait(), 0);
+  EXPECT_NE(d.Log().find("batcher.max_batch_requests"), std::string::npos) << d.Log();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace azimuth::scheduler
