@@ -10,7 +10,7 @@
 #   deploy/install-deps.sh --runtime  # shared libraries azimuthd needs at run time
 set -euo pipefail
 
-runtime=(libabsl20220623 libprotobuf32 libgomp1 libgrpc++1.51 libgrpc29 libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0)
+runtime=(libabsl20220623 libprotobuf32 libgomp1 libgrpc++1.51 libgrpc29 libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libssl3)
 build=(
   build-essential cmake ninja-build pkg-config
   libabsl-dev libprotobuf-dev protobuf-compiler

@@ -27,6 +27,7 @@ ABSL_FLAG(std::string, config, "", "ServerConfig file (protobuf JSON); watched a
 ABSL_FLAG(std::string, listen, "", "TCP address host:port, or 'none' (overrides the config)");
 ABSL_FLAG(std::string, unix_socket, "", "Unix domain socket path (overrides the config)");
 ABSL_FLAG(std::string, metrics_listen, "", "Prometheus /metrics address host:port, or 'none' (overrides the config)");
+ABSL_FLAG(std::string, health_listen, "", "plaintext host:port serving only grpc.health.v1, or 'none'");
 ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (overrides the config)");
 ABSL_FLAG(std::string, tls_key, "", "PEM server key (overrides the config)");
 ABSL_FLAG(std::string, tls_client_ca, "", "PEM CA for client certificates: enables mutual TLS");
@@ -63,6 +64,7 @@ int Main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_listen).empty()) config.set_listen(absl::GetFlag(FLAGS_listen));
   if (!absl::GetFlag(FLAGS_unix_socket).empty()) config.set_unix_socket(absl::GetFlag(FLAGS_unix_socket));
   if (!absl::GetFlag(FLAGS_metrics_listen).empty()) config.set_metrics_listen(absl::GetFlag(FLAGS_metrics_listen));
+  if (!absl::GetFlag(FLAGS_health_listen).empty()) config.set_health_listen(absl::GetFlag(FLAGS_health_listen));
   if (!absl::GetFlag(FLAGS_tls_cert).empty()) config.mutable_tls()->set_cert_file(absl::GetFlag(FLAGS_tls_cert));
   if (!absl::GetFlag(FLAGS_tls_key).empty()) config.mutable_tls()->set_key_file(absl::GetFlag(FLAGS_tls_key));
   if (!absl::GetFlag(FLAGS_tls_client_ca).empty()) {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "azimuth/kernels/solver.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace azimuth::scheduler {
 
@@ -36,6 +37,22 @@ kernels::Backend ChooseBackend(const std::string& name) {
 }
 
 }  // namespace
+
+// grpc.health.v1 for the health-only listener: the server's overall status.
+class Server::HealthOnly final : public grpc::health::v1::Health::Service {
+ public:
+  void Set(bool serving) { serving_.store(serving); }
+  grpc::Status Check(grpc::ServerContext*, const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override {
+    if (!request->service().empty()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "only the server's health");
+    response->set_status(serving_.load() ? grpc::health::v1::HealthCheckResponse::SERVING
+                                         : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::atomic<bool> serving_{false};
+};
 
 void Log(const std::string& message) {
   const std::time_t now = std::time(nullptr);
@@ -133,6 +150,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
                                                config.unix_socket(), " (address in use, or no permission?)"));
   }
   s->server_->GetHealthCheckService()->SetServingStatus(true);
+  if (!config.health_listen().empty() && config.health_listen() != "none") {
+    s->health_only_ = std::make_unique<HealthOnly>();
+    grpc::ServerBuilder health;
+    health.AddListeningPort(config.health_listen(), grpc::InsecureServerCredentials(), &s->health_port_);
+    health.RegisterService(s->health_only_.get());
+    s->health_server_ = health.BuildAndStart();
+    if (!s->health_server_ || s->health_port_ == 0) {
+      s->server_->Shutdown();
+      return absl::UnavailableError(absl::StrCat("cannot listen on health_listen '", config.health_listen(), "'"));
+    }
+    s->health_only_->Set(true);
+  }
 
   if (config.metrics_listen() != "none") {
     try {
@@ -151,7 +180,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
   Log(absl::StrCat("serving: tcp ", config.listen() == "none" ? "off" : absl::StrCat("port ", s->tcp_port_),
                    config.tls().cert_file().empty() ? "" : (config.tls().client_ca_file().empty() ? " (TLS)" : " (mTLS)"),
                    ", unix socket ", config.unix_socket().empty() ? "off" : config.unix_socket(), ", metrics ",
-                   s->exposer_ ? absl::StrCat("port ", s->metrics_port_) : "off", ", backend ",
+                   s->exposer_ ? absl::StrCat("port ", s->metrics_port_) : "off", ", health ",
+                   s->health_server_ ? absl::StrCat("port ", s->health_port_) : "with the API", ", backend ",
                    kernels::BackendName(s->backend_), ", ", s->engine_->Endpoints().size(), " endpoints, ",
                    "policy ", kernels::AzureFirstName(checked->policy.azure_first)));
   return s;
@@ -213,9 +243,14 @@ void Server::Drain() {
   if (watcher_.joinable()) watcher_.join();
   Log("draining: refusing new calls, finishing in-flight ones");
   server_->GetHealthCheckService()->SetServingStatus(false);
+  if (health_only_) health_only_->Set(false);
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(config_.drain_timeout_s()));
   batcher_->Drain();
   server_->Wait();
+  if (health_server_) {
+    health_server_->Shutdown();
+    health_server_->Wait();
+  }
   if (!unix_socket_.empty()) ::unlink(unix_socket_.c_str());
   Log("drained");
 }

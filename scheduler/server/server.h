@@ -50,6 +50,7 @@ class Server {
 
   // Ports actually bound (useful with port 0).
   int tcp_port() const { return tcp_port_; }
+  int health_port() const { return health_port_; }
   int metrics_port() const { return metrics_port_; }
   const std::string& unix_socket() const { return unix_socket_; }
   kernels::Backend backend() const { return backend_; }
@@ -87,6 +88,11 @@ class Server {
   std::unique_ptr<SchedulerServiceImpl> scheduler_;
   std::unique_ptr<PolicyServiceImpl> policy_;
   std::unique_ptr<grpc::Server> server_;
+  // The health-only listener (health_listen) and what it reports.
+  class HealthOnly;
+  std::unique_ptr<HealthOnly> health_only_;
+  std::unique_ptr<grpc::Server> health_server_;
+  int health_port_ = 0;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int tcp_port_ = 0;
   int metrics_port_ = 0;

@@ -193,11 +193,23 @@ TEST(AzimuthdTest, SidecarOnAUnixSocketReloadsItsConfigLive) {
   config.set_listen("none");
   config.set_metrics_listen("none");
   config.set_unix_socket(socket.string());
+  config.set_health_listen("127.0.0.1:0");  // the kubelet's gRPC probe
   WriteFile(config_path, ConfigJson(config));
   Daemon d(dir, {"--config=" + config_path.string()});
-  ASSERT_FALSE(d.WaitForLog("serving: tcp off").empty()) << d.Log();
+  const std::string health_port = d.WaitForLog("serving: tcp off.* health port ([0-9]+)");
+  ASSERT_FALSE(health_port.empty()) << d.Log();
   auto channel = grpc::CreateChannel("unix:" + socket.string(), grpc::InsecureChannelCredentials());
   EXPECT_EQ(Health(channel), grpc::health::v1::HealthCheckResponse::SERVING);
+  // The probe port answers health, and nothing else.
+  auto probe = grpc::CreateChannel("127.0.0.1:" + health_port, grpc::InsecureChannelCredentials());
+  EXPECT_EQ(Health(probe), grpc::health::v1::HealthCheckResponse::SERVING);
+  {
+    grpc::ClientContext context;
+    v1::AssignRequest request;
+    v1::AssignResponse response;
+    EXPECT_EQ(v1::SchedulerService::NewStub(probe)->Assign(&context, request, &response).error_code(),
+              grpc::StatusCode::UNIMPLEMENTED);
+  }
 
   auto get_policy = [&] {
     grpc::ClientContext context;
