@@ -14,7 +14,9 @@ runtime=(libabsl20220623 libprotobuf32 libgomp1 libgrpc++1.51 libgrpc29 libprome
 build=(
   build-essential cmake ninja-build pkg-config
   libabsl-dev libprotobuf-dev protobuf-compiler
-  libgrpc++-dev protobuf-compiler-grpc prometheus-cpp-dev openssl
+  libgrpc++-dev protobuf-compiler-grpc prometheus-cpp-dev
+  # Tests: certificates for the TLS tests, a venv for the deploy checks.
+  openssl python3-venv
   libgtest-dev libgmock-dev libbenchmark-dev
   # Exact references, used by tests and benchmarks only.
   liblemon-dev coinor-libclp-dev

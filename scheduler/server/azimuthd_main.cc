@@ -34,6 +34,7 @@ ABSL_FLAG(std::string, tls_client_ca, "", "PEM CA for client certificates: enabl
 ABSL_FLAG(std::string, auth_token_file, "", "bearer tokens, one per line (overrides the config)");
 ABSL_FLAG(std::string, backend, "", "auto, cpu or cuda (overrides the config)");
 ABSL_FLAG(bool, print_config, false, "print the effective config as JSON and exit");
+ABSL_FLAG(bool, check_config, false, "validate the config (policy, endpoints, limits) and exit: 0 when valid");
 
 namespace azimuth::scheduler {
 namespace {
@@ -72,6 +73,16 @@ int Main(int argc, char** argv) {
   }
   if (!absl::GetFlag(FLAGS_auth_token_file).empty()) config.set_auth_tokens_file(absl::GetFlag(FLAGS_auth_token_file));
   if (!absl::GetFlag(FLAGS_backend).empty()) config.set_backend(absl::GetFlag(FLAGS_backend));
+  if (absl::GetFlag(FLAGS_check_config)) {
+    absl::StatusOr<CheckedConfig> checked = CheckConfig(WithDefaults(config), path.empty() ? "config" : path);
+    if (!checked.ok()) {
+      std::fprintf(stderr, "azimuthd: %s\n", std::string(checked.status().message()).c_str());
+      return 2;
+    }
+    std::printf("%s: valid (policy %s, %zu endpoints)\n", path.empty() ? "embedded config" : path.c_str(),
+                kernels::AzureFirstName(checked->policy.azure_first), checked->endpoints.size());
+    return 0;
+  }
   if (absl::GetFlag(FLAGS_print_config)) {
     std::printf("%s\n", ConfigJson(WithDefaults(config)).c_str());
     return 0;

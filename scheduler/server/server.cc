@@ -248,7 +248,7 @@ void Server::Drain() {
   batcher_->Drain();
   server_->Wait();
   if (health_server_) {
-    health_server_->Shutdown();
+    health_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     health_server_->Wait();
   }
   if (!unix_socket_.empty()) ::unlink(unix_socket_.c_str());
