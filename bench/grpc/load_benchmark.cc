@@ -337,9 +337,11 @@ int Main(int argc, char** argv) {
     rss_first = rss[1];
     rss_last = rss.back();
     rss_max = *std::max_element(rss.begin() + 1, rss.end());
-    std::printf("  server RSS: %lld MB after warm-up, %lld MB at the end, %lld MB max\n",
+    std::printf("  server RSS: %lld MB after warm-up, %lld MB at the end, %lld MB max; every 30 s (MB):",
                 static_cast<long long>(rss_first / 1024), static_cast<long long>(rss_last / 1024),
                 static_cast<long long>(rss_max / 1024));
+    for (std::size_t i = 1; i < rss.size(); i += 30) std::printf(" %lld", static_cast<long long>(rss[i] / 1024));
+    std::printf("\n");
   }
   if (!absl::GetFlag(FLAGS_json).empty()) {
     std::ofstream out(absl::GetFlag(FLAGS_json));

@@ -138,7 +138,8 @@ bool Engine::MapRequest(const Context& /*ctx*/, const RequestBatch& b, std::size
   out->tokens_out = b.tokens_out[i];
   out->slo_ms = b.slo_ms[i];
   out->home_cloud = static_cast<kernels::Cloud>(b.home_cloud[i]);
-  out->priority = static_cast<std::uint8_t>(b.priority[i]);
+  // Only Explain() maps requests that failed validation: keep the index valid.
+  out->priority = static_cast<std::uint8_t>(std::min<std::uint32_t>(b.priority[i], kernels::kNumPriorities - 1));
   return out->model != kernels::kUnknownId && out->zone != kernels::kUnknownId;
 }
 
@@ -360,7 +361,8 @@ absl::StatusOr<Explained> Engine::Explain(const std::string& request_id) const {
       MapRequest(ctx, b, i, model_of, zone_of, &e.request);
       e.endpoint_ids = *ctx.ids;
       e.endpoint_clouds = ctx.table.ep_cloud;
-      e.explanation = ctx.pricer->Explain(e.request);
+      // A request that failed validation was never priced.
+      if (e.reason != Reason::kInvalidRequest) e.explanation = ctx.pricer->Explain(e.request);
       return e;
     }
   }

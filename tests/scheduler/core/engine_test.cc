@@ -283,6 +283,16 @@ TEST_F(EngineTest, ExplainNamesTheRuleThatExcludedEachEndpoint) {
   EXPECT_EQ(e->explanation.candidates[3].excluded_by, kernels::Rule::kHealth);
   EXPECT_NEAR(e->explanation.candidates[2].cost_usd, e->cost, 1e-12);
   EXPECT_EQ(engine_.Explain("nope").status().code(), absl::StatusCode::kNotFound);
+
+  // An invalid request is explained by its reason alone.
+  RequestBatch bad = Requests(2, "bad");
+  bad.priority = {0, 9};
+  BatchJob bad_job = Job(std::move(bad));
+  engine_.DecideOnline(&bad_job);
+  absl::StatusOr<Explained> invalid = engine_.Explain("bad1");
+  ASSERT_TRUE(invalid.ok());
+  EXPECT_EQ(invalid->reason, Reason::kInvalidRequest);
+  EXPECT_TRUE(invalid->explanation.candidates.empty());
 }
 
 TEST_F(EngineTest, ExplainHistoryIsBounded) {
