@@ -138,7 +138,7 @@ struct Results {
   std::string mode;
   double seconds = 0;
   std::int64_t decisions = 0, messages = 0, errors = 0;
-  std::vector<double> latency_ms, server_latency_ms, solve_ms, gap;
+  std::vector<double> latency_ms, server_latency_ms, solve_ms, gap, iterations, solver_requests;
   std::string backend;
 };
 
@@ -192,6 +192,8 @@ Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration
           res.server_latency_ms.push_back(r.info().latency_ms());
           res.solve_ms.push_back(r.info().solve_ms());
           res.gap.push_back(r.info().gap());
+          res.iterations.push_back(r.info().iterations());
+          res.solver_requests.push_back(static_cast<double>(r.info().solver_requests()));
           res.backend = r.info().backend();
         }
       });
@@ -324,9 +326,10 @@ int Main(int argc, char** argv) {
                 static_cast<long long>(r.errors));
     std::printf("  message latency p50 %.2f ms  p99 %.2f ms (client); server-side p50 %.2f ms p99 %.2f ms\n", p50,
                 p99, Percentile(r.server_latency_ms, 0.5), Percentile(r.server_latency_ms, 0.99));
-    std::printf("  solver batch: p50 %.2f ms  p99 %.2f ms; certified gap p50 %.2e  p99 %.2e\n",
+    std::printf("  solver batch: p50 %.2f ms  p99 %.2f ms; certified gap p50 %.2e  p99 %.2e; p50 %.0f requests, "
+                "%.0f price passes\n",
                 Percentile(r.solve_ms, 0.5), Percentile(r.solve_ms, 0.99), Percentile(r.gap, 0.5),
-                Percentile(r.gap, 0.99));
+                Percentile(r.gap, 0.99), Percentile(r.solver_requests, 0.5), Percentile(r.iterations, 0.5));
   } else {
     std::printf("  %d threads, calls/s %.0f, errors %lld\n", absl::GetFlag(FLAGS_threads), rate,
                 static_cast<long long>(r.errors));
