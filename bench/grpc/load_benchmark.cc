@@ -142,6 +142,23 @@ struct Results {
   std::string backend;
 };
 
+// Measure()
+//
+// One second of warm-up (prices settle), then `duration_s` measured; stops
+// and joins the load threads. Returns the measured seconds.
+double Measure(double duration_s, std::atomic<bool>* measuring, std::atomic<bool>* stop,
+               std::vector<std::thread>* threads) {
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const Clock::time_point start = Clock::now();
+  *measuring = true;
+  std::this_thread::sleep_for(std::chrono::duration<double>(duration_s));
+  *measuring = false;
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  *stop = true;
+  for (auto& t : *threads) t.join();
+  return seconds;
+}
+
 Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration_s) {
   const int streams = absl::GetFlag(FLAGS_streams), batch = absl::GetFlag(FLAGS_batch);
   const int in_flight = std::max(1, absl::GetFlag(FLAGS_in_flight));
@@ -213,14 +230,7 @@ Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration
       (void)stream->Finish();
     });
   }
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // warm-up: prices settle
-  const Clock::time_point start = Clock::now();
-  measuring = true;
-  std::this_thread::sleep_for(std::chrono::duration<double>(duration_s));
-  measuring = false;
-  res.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  stop = true;
-  for (auto& t : threads) t.join();
+  res.seconds = Measure(duration_s, &measuring, &stop, &threads);
   return res;
 }
 
@@ -265,14 +275,7 @@ Results RunUnary(const std::shared_ptr<grpc::Channel>& channel, double duration_
       res.backend = backend;
     });
   }
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  const Clock::time_point start = Clock::now();
-  measuring = true;
-  std::this_thread::sleep_for(std::chrono::duration<double>(duration_s));
-  measuring = false;
-  res.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  stop = true;
-  for (auto& t : threads) t.join();
+  res.seconds = Measure(duration_s, &measuring, &stop, &threads);
   return res;
 }
 

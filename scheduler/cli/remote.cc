@@ -15,6 +15,7 @@
 #include "azimuth/v1/scheduler.grpc.pb.h"
 #include "azimuth/v1/telemetry.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "scheduler/common/io.h"
 #include "scheduler/common/policy.h"
 #include "scheduler/common/status.h"
 #include "scheduler/offline/offline_io.h"
@@ -23,27 +24,10 @@ namespace azimuth::scheduler {
 
 namespace {
 
-absl::StatusOr<std::string> ReadText(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the ", what));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 absl::Status FromGrpc(const grpc::Status& s, const Connection& c) {
   if (s.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                       absl::StrCat(c.server, ": ", s.error_message()));
-}
-
-std::string Json(const google::protobuf::Message& msg) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(msg, &json, options);
-  return json;
 }
 
 }  // namespace
@@ -52,10 +36,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const Connection& c) 
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
   if (!c.tls_ca.empty()) {
     grpc::SslCredentialsOptions ssl;
-    AZ_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadText(c.tls_ca, "CA certificate"));
+    AZ_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadTextFile(c.tls_ca, "CA certificate"));
     if (!c.tls_cert.empty()) {
-      AZ_ASSIGN_OR_RETURN(ssl.pem_cert_chain, ReadText(c.tls_cert, "client certificate"));
-      AZ_ASSIGN_OR_RETURN(ssl.pem_private_key, ReadText(c.tls_key, "client key"));
+      AZ_ASSIGN_OR_RETURN(ssl.pem_cert_chain, ReadTextFile(c.tls_cert, "client certificate"));
+      AZ_ASSIGN_OR_RETURN(ssl.pem_private_key, ReadTextFile(c.tls_key, "client key"));
     }
     creds = grpc::SslCredentials(ssl);
   }
@@ -193,12 +177,12 @@ absl::Status RunPolicyGet(const Connection& c, std::ostream& out) {
   Prepare(c, &context);
   v1::Policy policy;
   AZ_RETURN_IF_ERROR(FromGrpc(stub->GetPolicy(&context, v1::GetPolicyRequest(), &policy), c));
-  out << Json(policy);
+  out << MessageJson(policy);
   return absl::OkStatus();
 }
 
 absl::Status RunPolicySet(const Connection& c, const std::string& policy_json, std::ostream& out) {
-  AZ_ASSIGN_OR_RETURN(std::string text, ReadText(policy_json, "policy file"));
+  AZ_ASSIGN_OR_RETURN(std::string text, ReadTextFile(policy_json, "policy file"));
   v1::SetPolicyRequest request;
   google::protobuf::util::JsonParseOptions options;
   const auto parsed = google::protobuf::util::JsonStringToMessage(text, request.mutable_policy(), options);
@@ -214,7 +198,7 @@ absl::Status RunPolicySet(const Connection& c, const std::string& policy_json, s
   Prepare(c, &context);
   v1::Policy applied;
   AZ_RETURN_IF_ERROR(FromGrpc(stub->SetPolicy(&context, request, &applied), c));
-  out << Json(applied);
+  out << MessageJson(applied);
   return absl::OkStatus();
 }
 

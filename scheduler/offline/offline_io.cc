@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "azimuth/v1/policy.pb.h"
+#include "scheduler/common/io.h"
 #include "scheduler/common/policy.h"
 #include "scheduler/common/status.h"
 #include "scheduler/offline/csv.h"
@@ -186,11 +187,8 @@ absl::Status ParsePolicyJson(const std::string& json, const std::string& source,
 }
 
 absl::Status ReadPolicyJson(const std::string& path, kernels::PolicyData* policy) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return ParsePolicyJson(buffer.str(), path, policy);
+  AZ_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path, "policy file"));
+  return ParsePolicyJson(text, path, policy);
 }
 
 absl::Status WriteAssignmentsCsv(const std::string& path, const kernels::ProblemData& data,
@@ -277,14 +275,7 @@ absl::Status WriteRequestsCsv(const std::string& path, const kernels::ProblemDat
 }
 
 std::string PolicyJson(const kernels::PolicyData& p) {
-  const v1::Policy msg = PolicyToProto(p);
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(msg, &json, options);
-  return json;
+  return MessageJson(PolicyToProto(p), /*all_fields=*/true);
 }
 
 }  // namespace azimuth::scheduler

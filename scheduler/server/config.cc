@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "bench/workload/generator.h"
+#include "scheduler/common/io.h"
 #include "scheduler/common/policy.h"
 #include "scheduler/service/services.h"
 
@@ -27,11 +28,9 @@ absl::StatusOr<v1::ServerConfig> ParseConfig(const std::string& json, const std:
 }
 
 absl::StatusOr<v1::ServerConfig> ReadConfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the config file"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseConfig(buffer.str(), path);
+  absl::StatusOr<std::string> text = ReadTextFile(path, "config file");
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path);
 }
 
 v1::ServerConfig WithDefaults(v1::ServerConfig c) {
@@ -136,13 +135,6 @@ absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path) {
   return tokens;
 }
 
-std::string ConfigJson(const v1::ServerConfig& config) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(config, &json, options);
-  return json;
-}
+std::string ConfigJson(const v1::ServerConfig& config) { return MessageJson(config); }
 
 }  // namespace azimuth::scheduler

@@ -16,19 +16,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "azimuth/kernels/solver.h"
+#include "scheduler/common/io.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace azimuth::scheduler {
 
 namespace {
-
-absl::StatusOr<std::string> ReadText(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the ", what));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 kernels::Backend ChooseBackend(const std::string& name) {
   if (name == "cpu") return kernels::Backend::kCpu;
@@ -74,7 +67,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
   s->config_ = config;
   s->config_path_ = std::move(config_path);
   if (!s->config_path_.empty()) {
-    absl::StatusOr<std::string> text = ReadText(s->config_path_, "config file");
+    absl::StatusOr<std::string> text = ReadTextFile(s->config_path_, "config file");
     if (text.ok()) s->config_text_ = *std::move(text);
   }
   s->backend_ = ChooseBackend(config.backend());
@@ -118,13 +111,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
     std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
     const v1::TlsConfig& tls = config.tls();
     if (!tls.cert_file().empty()) {
-      absl::StatusOr<std::string> cert = ReadText(tls.cert_file(), "TLS certificate");
+      absl::StatusOr<std::string> cert = ReadTextFile(tls.cert_file(), "TLS certificate");
       if (!cert.ok()) return cert.status();
-      absl::StatusOr<std::string> key = ReadText(tls.key_file(), "TLS key");
+      absl::StatusOr<std::string> key = ReadTextFile(tls.key_file(), "TLS key");
       if (!key.ok()) return key.status();
       grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
       if (!tls.client_ca_file().empty()) {
-        absl::StatusOr<std::string> ca = ReadText(tls.client_ca_file(), "client CA");
+        absl::StatusOr<std::string> ca = ReadTextFile(tls.client_ca_file(), "client CA");
         if (!ca.ok()) return ca.status();
         ssl.pem_root_certs = *ca;
         ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
@@ -202,7 +195,7 @@ absl::Status Server::Apply(const CheckedConfig& checked, bool initial) {
 
 absl::Status Server::Reload() {
   if (config_path_.empty()) return absl::FailedPreconditionError("no config file to reload (started without --config)");
-  absl::StatusOr<std::string> text = ReadText(config_path_, "config file");
+  absl::StatusOr<std::string> text = ReadTextFile(config_path_, "config file");
   if (!text.ok()) return text.status();
   config_text_ = *text;
   absl::StatusOr<v1::ServerConfig> config = ParseConfig(*text, config_path_);
@@ -221,7 +214,7 @@ void Server::Watch() {
     metrics_->SetEndpoints(engine_->Endpoints());
     metrics_->SetQueueDepth(batcher_->queued_requests());
     if (!config_path_.empty()) {
-      absl::StatusOr<std::string> text = ReadText(config_path_, "config file");
+      absl::StatusOr<std::string> text = ReadTextFile(config_path_, "config file");
       if (text.ok() && *text != config_text_) {
         if (absl::Status s = Reload(); !s.ok()) {
           Log(absl::StrCat("config change rejected, keeping the previous one: ", s.message()));
