@@ -231,13 +231,23 @@ def check_dockerfiles(repo, hadolint):
 def check_runtime_packages(repo, azimuthd):
     text = open(os.path.join(repo, "deploy", "install-deps.sh")).read()
     runtime = re.search(r"^runtime=\(([^)]*)\)", text, re.M).group(1).split()
-    closure = set(runtime)
-    deps = subprocess.run(["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
-                           "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"] + runtime,
-                          capture_output=True, text=True).stdout
-    closure |= {line.split(":", 1)[1].strip().split(":")[0] for line in deps.splitlines()
-                if line.strip().startswith(("Depends:", "PreDepends:"))}
-    closure |= {line.strip().split(":")[0] for line in deps.splitlines() if line and not line.startswith(" ")}
+    # The dependency closure, from the installed packages' own metadata
+    # (dpkg-query works without apt lists).
+    closure, queue = set(), list(runtime)
+    while queue:
+        package = queue.pop()
+        if package in closure:
+            continue
+        closure.add(package)
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Depends},${Pre-Depends}", package],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            problem("deploy/install-deps.sh", f"runtime package {package} is not installed here")
+            continue
+        for alternative in out.stdout.replace("|", ",").split(","):
+            name = alternative.strip().split(" ")[0].split(":")[0]
+            if name:
+                queue.append(name)
     ldd = subprocess.run(["ldd", azimuthd], capture_output=True, text=True).stdout
     for lib in re.findall(r"=> (/\S+)", ldd):
         owner = subprocess.run(["dpkg", "-S", os.path.realpath(lib)], capture_output=True, text=True)
