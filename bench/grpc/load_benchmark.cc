@@ -45,6 +45,7 @@
 #include "azimuth/v1/scheduler.grpc.pb.h"
 #include "bench/workload/generator.h"
 #include "scheduler/cli/remote.h"
+#include "scheduler/service/convert.h"
 #include "scheduler/server/config.h"
 
 ABSL_FLAG(std::string, server, "", "azimuthd address; empty: start one (see --azimuthd)");
@@ -112,7 +113,6 @@ class Child {
       std::smatch m;
       if (std::regex_search(text, m, re)) {
         address_ = "127.0.0.1:" + m[1].str();
-        backend_line_ = text;
         return true;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -131,7 +131,7 @@ class Child {
  private:
   pid_t pid_ = -1;
   fs::path log_;
-  std::string address_, backend_line_;
+  std::string address_;
 };
 
 struct Results {
@@ -265,7 +265,7 @@ Results RunUnary(const std::shared_ptr<grpc::Channel>& channel, double duration_
           continue;
         }
         latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - at).count());
-        backend = response.info().online() ? "online" : "batch";
+        backend = response.info().backend();
       }
       std::lock_guard<std::mutex> lock(mu);
       res.latency_ms.insert(res.latency_ms.end(), latencies.begin(), latencies.end());

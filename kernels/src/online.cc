@@ -83,20 +83,24 @@ OnlineDecision OnlinePricer::Decide(const OnlineRequest& request, Span<std::int6
   const Impl& s = *impl_;
   const ModelView& m = s.view;
   const RequestClass c = s.Class(request);
-  std::vector<std::uint8_t> elig(static_cast<std::size_t>(m.num_endpoints));
-  const std::uint8_t flags = internal::ClassEligibility(m, c, elig.data());
+  std::uint8_t elig[kMaxEndpoints];  // Validate() bounds M: no allocation per decision
+  const std::uint8_t flags = internal::ClassEligibility(m, c, elig);
   OnlineDecision d;
   d.cost = m.reject_usd[c.priority];
   if (flags & internal::kNoEligible) {
     d.reason = Reason::kNoEligibleEndpoint;
     return d;
   }
+  if (tokens_left.size < static_cast<std::size_t>(m.num_endpoints) ||
+      requests_left.size < static_cast<std::size_t>(m.num_endpoints)) {
+    d.reason = Reason::kCapacityExhausted;  // no room known for some endpoint: a caller's bug, never a read past
+    return d;
+  }
   const double tin = request.tokens_in, tout = request.tokens_out;
   const std::int64_t w = static_cast<std::int64_t>(request.tokens_in) + request.tokens_out;
   double best = internal::EffReject(m, c.priority, tin + tout);
   for (std::int32_t p = 0; p < m.num_endpoints; ++p) {
-    if (!elig[p] || p >= static_cast<std::int32_t>(tokens_left.size) || tokens_left[p] < w ||
-        requests_left[p] < 1) {
+    if (!elig[p] || tokens_left[p] < w || requests_left[p] < 1) {
       continue;
     }
     const double priced = internal::PricedCost(m, c.home, tin, tout, p, s.lam.data(), s.mu.data());
@@ -118,8 +122,8 @@ Explanation OnlinePricer::Explain(const OnlineRequest& request) const {
   const Impl& s = *impl_;
   const ModelView& m = s.view;
   const RequestClass c = s.Class(request);
-  std::vector<std::uint8_t> elig(static_cast<std::size_t>(m.num_endpoints));
-  const std::uint8_t flags = internal::ClassEligibility(m, c, elig.data());
+  std::uint8_t elig[kMaxEndpoints];
+  const std::uint8_t flags = internal::ClassEligibility(m, c, elig);
   const double tin = request.tokens_in, tout = request.tokens_out;
   Explanation e;
   e.waiver = (flags & internal::kWaiver) != 0;

@@ -43,14 +43,6 @@ absl::Status ValidateWorkload(const bench::WorkloadSpec& spec) {
 
 }  // namespace
 
-absl::StatusOr<kernels::Backend> ParseBackend(const std::string& text) {
-  const std::string t = absl::AsciiStrToLower(text);
-  if (t == "auto") return kernels::Backend::kAuto;
-  if (t == "cuda") return kernels::Backend::kCuda;
-  if (t == "cpu") return kernels::Backend::kCpu;
-  return absl::InvalidArgumentError(absl::StrCat("--backend: '", text, "' is not auto, cuda or cpu"));
-}
-
 absl::StatusOr<kernels::AzureFirst> ParseMode(const std::string& text) {
   const std::string t = absl::AsciiStrToLower(text);
   if (t == "strict") return kernels::AzureFirst::kStrict;

@@ -21,7 +21,6 @@
 
 namespace azimuth::scheduler {
 
-absl::StatusOr<kernels::Backend> ParseBackend(const std::string& text);
 absl::StatusOr<kernels::AzureFirst> ParseMode(const std::string& text);
 
 // SolveArgs / RunSolve()

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "scheduler/cli/commands.h"
 #include "scheduler/cli/remote.h"
+#include "scheduler/common/status.h"
 
 ABSL_FLAG(std::string, endpoints, "", "solve: endpoints CSV");
 ABSL_FLAG(std::string, requests, "", "solve: requests CSV");

@@ -19,6 +19,7 @@
 #include "scheduler/common/policy.h"
 #include "scheduler/common/status.h"
 #include "scheduler/offline/offline_io.h"
+#include "scheduler/service/convert.h"
 
 namespace azimuth::scheduler {
 
@@ -56,32 +57,6 @@ void Prepare(const Connection& c, grpc::ClientContext* context) {
   if (!c.token.empty()) context->AddMetadata("authorization", "Bearer " + c.token);
 }
 
-v1::RequestBatch ToRequestBatch(const kernels::ProblemData& d, std::size_t begin, std::size_t end) {
-  v1::RequestBatch b;
-  // One string table: models, then zones, then tenants.
-  const auto zones_at = static_cast<std::uint32_t>(d.models.size());
-  const auto tenants_at = zones_at + static_cast<std::uint32_t>(d.zones.size());
-  for (std::size_t k = 0; k < d.models.size(); ++k) b.add_strings(d.models.Name(static_cast<std::int32_t>(k)));
-  for (std::size_t k = 0; k < d.zones.size(); ++k) b.add_strings(d.zones.Name(static_cast<std::int32_t>(k)));
-  for (std::size_t k = 0; k < d.tenants.size(); ++k) b.add_strings(d.tenants.Name(static_cast<std::int32_t>(k)));
-  const auto any_zone = static_cast<std::uint32_t>(b.strings_size());
-  b.add_strings("");
-  const int n = static_cast<int>(end - begin);
-  b.mutable_id()->Reserve(n);
-  for (std::size_t i = begin; i < end; ++i) {
-    b.add_id(d.request_id.empty() ? absl::StrCat("r", i) : d.request_id[i]);
-    b.add_model(static_cast<std::uint32_t>(d.rq_model[i]));
-    b.add_zone(d.rq_zone[i] < 0 ? any_zone : zones_at + static_cast<std::uint32_t>(d.rq_zone[i]));
-    b.add_tenant(d.rq_tenant[i] < 0 ? any_zone : tenants_at + static_cast<std::uint32_t>(d.rq_tenant[i]));
-    b.add_tokens_in(d.rq_tokens_in[i]);
-    b.add_tokens_out(d.rq_tokens_out[i]);
-    b.add_slo_ms(d.rq_slo[i]);
-    b.add_home_cloud(static_cast<v1::Cloud>(d.rq_home[i]));
-    b.add_priority(d.rq_priority[i]);
-  }
-  return b;
-}
-
 absl::Status RunAssign(const Connection& c, const AssignArgs& args, std::ostream& out) {
   kernels::ProblemData data;
   AZ_RETURN_IF_ERROR(ReadRequestsCsv(args.requests_csv, &data));
@@ -96,7 +71,7 @@ absl::Status RunAssign(const Connection& c, const AssignArgs& args, std::ostream
   double cost = 0;
   const std::size_t n = data.num_requests();
   const std::size_t chunk = std::max<std::size_t>(1, args.chunk);
-  for (std::size_t begin = 0; begin < n || (n == 0 && begin == 0); begin += chunk) {
+  for (std::size_t begin = 0; begin < n; begin += chunk) {
     const std::size_t end = std::min(n, begin + chunk);
     v1::AssignRequest request;
     request.set_sequence(begin / chunk);
@@ -123,9 +98,7 @@ absl::Status RunAssign(const Connection& c, const AssignArgs& args, std::ostream
       ++by_reason[response.reason(i)];
       cost += response.cost_usd(i);
     }
-    if (n == 0) break;
   }
-  for (std::size_t i = 0; i < n; ++i) answer.rq_model.push_back(0);
   if (!args.out_csv.empty()) AZ_RETURN_IF_ERROR(WriteAssignmentsCsv(args.out_csv, answer, solution));
   out << absl::StrFormat("%d requests: %d OK, %d AZURE_WAIVER, %d NO_ELIGIBLE_ENDPOINT, %d CAPACITY_EXHAUSTED, "
                          "%d INVALID_REQUEST; cost %.4f USD\n",
@@ -143,20 +116,7 @@ absl::Status RunTelemetry(const Connection& c, const std::string& endpoints_csv,
   v1::ReportTelemetryResponse response;
   auto writer = stub->ReportTelemetry(&context, &response);
   for (std::size_t p = 0; p < data.num_endpoints(); ++p) {
-    v1::EndpointSample s;
-    s.set_id(data.endpoint_id[p]);
-    s.set_cloud(static_cast<v1::Cloud>(data.ep_cloud[p]));
-    s.set_region(data.endpoint_region[p]);
-    s.set_zone(data.ep_zone[p] < 0 ? "" : data.zones.Name(data.ep_zone[p]));
-    s.set_model(data.models.Name(data.ep_model[p]));
-    s.set_price_in_per_1k(data.ep_price_in[p]);
-    s.set_price_out_per_1k(data.ep_price_out[p]);
-    s.set_latency_p50_ms(data.ep_p50[p]);
-    s.set_latency_p95_ms(data.ep_p95[p]);
-    s.set_tpm_limit(data.ep_tpm[p]);
-    s.set_rpm_limit(data.ep_rpm[p]);
-    s.set_healthy(data.ep_available[p] != 0);
-    if (!writer->Write(s)) break;
+    if (!writer->Write(ToProto(EndpointSampleAt(data, p)))) break;
   }
   writer->WritesDone();
   AZ_RETURN_IF_ERROR(FromGrpc(writer->Finish(), c));

@@ -2,9 +2,7 @@
 //
 // remote.h — the `azimuth` subcommands that talk to a running azimuthd:
 // assign (a CSV batch), telemetry (push a CSV of endpoint samples),
-// policy get|set, explain ID, endpoints, health. Also the client-side conversion of
-// a batch of requests into the columnar API message, shared with the load
-// benchmark and the integration tests.
+// policy get|set, explain ID, endpoints, health.
 //
 //   Connection c{"unix:/var/run/azimuth/azimuth.sock"};
 //   AZ_ASSIGN_OR_RETURN(auto channel, OpenChannel(c));
@@ -41,11 +39,6 @@ struct Connection {
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const Connection& connection);
 // Sets the deadline and the token on a call's context.
 void Prepare(const Connection& connection, grpc::ClientContext* context);
-
-// ToRequestBatch()
-//
-// Requests [begin, end) of `data` as a columnar message (strings interned).
-v1::RequestBatch ToRequestBatch(const kernels::ProblemData& data, std::size_t begin, std::size_t end);
 
 struct AssignArgs {
   std::string requests_csv;

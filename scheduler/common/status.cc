@@ -1,6 +1,9 @@
 // Copyright 2026 Azimuth authors.
 #include "scheduler/common/status.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
 namespace azimuth::scheduler {
 
 absl::Status ToStatus(const kernels::Error& error) {
@@ -15,6 +18,14 @@ absl::Status ToStatus(const kernels::Error& error) {
       return absl::InternalError(error.message);
   }
   return absl::UnknownError(error.message);
+}
+
+absl::StatusOr<kernels::Backend> ParseBackend(const std::string& text) {
+  const std::string t = absl::AsciiStrToLower(text);
+  if (t == "auto") return kernels::Backend::kAuto;
+  if (t == "cuda") return kernels::Backend::kCuda;
+  if (t == "cpu") return kernels::Backend::kCpu;
+  return absl::InvalidArgumentError(absl::StrCat("backend: '", text, "' is not auto, cuda or cpu"));
 }
 
 absl::StatusOr<kernels::Solution> SolveBatch(const kernels::ProblemView& problem,

@@ -9,6 +9,8 @@
 #define AZIMUTH_SCHEDULER_COMMON_STATUS_H_
 
 #include "absl/status/status.h"
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "azimuth/kernels/solver.h"
 
@@ -37,6 +39,12 @@ namespace azimuth::scheduler {
 //
 // The most specific absl::Status for a solver error.
 absl::Status ToStatus(const kernels::Error& error);
+
+// ParseBackend()
+//
+// "auto", "cuda" or "cpu" (any case), as flags and configs spell it;
+// INVALID_ARGUMENT "backend: '<text>' is not auto, cuda or cpu" otherwise.
+absl::StatusOr<kernels::Backend> ParseBackend(const std::string& text);
 
 // SolveBatch()
 //

@@ -36,14 +36,6 @@ Engine::Engine(EngineOptions options, Clock clock) : options_(options), clock_(s
 
 absl::Status Engine::ReportTelemetry(const EndpointSample& sample, bool pinned) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (store_.size() >= kernels::kMaxEndpoints && !pinned) {
-    bool known = false;
-    for (std::size_t p = 0; p < store_.size() && !known; ++p) known = store_.at(p).sample.row.id == sample.row.id;
-    if (!known) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("endpoint '", sample.row.id, "': the table is full (", kernels::kMaxEndpoints, " endpoints)"));
-    }
-  }
   return store_.Apply(sample, clock_(), pinned);
 }
 
@@ -129,9 +121,8 @@ void Engine::MapStrings(const Context& ctx, const RequestBatch& b, std::vector<s
   }
 }
 
-bool Engine::MapRequest(const Context& /*ctx*/, const RequestBatch& b, std::size_t i,
-                        const std::vector<std::int32_t>& model_of, const std::vector<std::int32_t>& zone_of,
-                        kernels::OnlineRequest* out) {
+bool Engine::MapRequest(const RequestBatch& b, std::size_t i, const std::vector<std::int32_t>& model_of,
+                        const std::vector<std::int32_t>& zone_of, kernels::OnlineRequest* out) {
   out->model = model_of[b.model[i]];
   out->zone = zone_of[b.zone[i]];
   out->tokens_in = b.tokens_in[i];
@@ -146,12 +137,13 @@ bool Engine::MapRequest(const Context& /*ctx*/, const RequestBatch& b, std::size
 void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, std::int32_t* endpoint,
                              Reason* reason, double* cost) {
   const std::size_t m = ctx.token_capacity.size();
-  std::vector<std::int64_t> tokens_left(m), requests_left(m);
+  tokens_left_.resize(m);
+  requests_left_.resize(m);
   for (std::size_t p = 0; p < m; ++p) {
-    tokens_left[p] = ctx.token_capacity[p] - ledger_.tokens_reserved(p);
-    requests_left[p] = ctx.request_capacity[p] - ledger_.requests_reserved(p);
+    tokens_left_[p] = ctx.token_capacity[p] - ledger_.tokens_reserved(p);
+    requests_left_[p] = ctx.request_capacity[p] - ledger_.requests_reserved(p);
   }
-  const kernels::OnlineDecision d = ctx.pricer->Decide(r, tokens_left, requests_left);
+  const kernels::OnlineDecision d = ctx.pricer->Decide(r, tokens_left_, requests_left_);
   if (d.endpoint >= 0 &&
       !ledger_.TryReserve(d.endpoint, static_cast<std::int64_t>(r.tokens_in) + r.tokens_out,
                           ctx.token_capacity[d.endpoint], ctx.request_capacity[d.endpoint])) {
@@ -200,7 +192,7 @@ Decisions Engine::DecideOnline(BatchJob* job) {
     d.cost[i] = RejectCost(policy_, b.priority[i]);
     if (job->invalid[i]) continue;
     kernels::OnlineRequest r;
-    if (!MapRequest(*ctx, b, i, model_of, zone_of, &r)) {
+    if (!MapRequest(b, i, model_of, zone_of, &r)) {
       d.reason[i] = Reason::kNoEligibleEndpoint;
       continue;
     }
@@ -263,7 +255,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
       d.cost[i] = RejectCost(data.policy, b.priority[i]);
       if (jobs[j]->invalid[i]) continue;
       kernels::OnlineRequest r;
-      if (!MapRequest(*ctx, b, i, model_of, zone_of, &r)) {
+      if (!MapRequest(b, i, model_of, zone_of, &r)) {
         d.reason[i] = Reason::kNoEligibleEndpoint;
         continue;
       }
@@ -277,7 +269,6 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
       where.emplace_back(static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(i));
     }
   }
-  data.rq_tenant.assign(where.size(), -1);
 
   kernels::SolverOptions options;
   options.backend = options_.backend;
@@ -289,6 +280,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
 
   std::lock_guard<std::mutex> lock(mu_);
   std::shared_ptr<const Context> now_ctx = CurrentContextLocked(clock_());
+  std::uint32_t mapped_job = UINT32_MAX;  // the job model_of/zone_of were mapped for (against now_ctx)
   for (std::size_t k = 0; k < where.size(); ++k) {
     const auto [j, i] = where[k];
     Decisions& d = (*out)[j];
@@ -307,8 +299,11 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
       // away: decide this one online.
       kernels::OnlineRequest r;
       const RequestBatch& b = jobs[j]->batch;
-      MapStrings(*now_ctx, b, &model_of, &zone_of);
-      if (MapRequest(*now_ctx, b, i, model_of, zone_of, &r)) {
+      if (mapped_job != j) {
+        MapStrings(*now_ctx, b, &model_of, &zone_of);
+        mapped_job = j;
+      }
+      if (MapRequest(b, i, model_of, zone_of, &r)) {
         DecideOneLocked(*now_ctx, r, &d.endpoint[i], &d.reason[i], &d.cost[i]);
       } else {
         d.reason[i] = Reason::kNoEligibleEndpoint;
@@ -358,7 +353,7 @@ absl::StatusOr<Explained> Engine::Explain(const std::string& request_id) const {
       e.zone = b.strings[b.zone[i]];
       std::vector<std::int32_t> model_of, zone_of;
       MapStrings(ctx, b, &model_of, &zone_of);
-      MapRequest(ctx, b, i, model_of, zone_of, &e.request);
+      MapRequest(b, i, model_of, zone_of, &e.request);
       e.endpoint_ids = *ctx.ids;
       e.endpoint_clouds = ctx.table.ep_cloud;
       // A request that failed validation was never priced.

@@ -145,11 +145,10 @@ class Engine {
   };
 
   std::shared_ptr<const Context> CurrentContextLocked(std::int64_t now_ms);
-  // Maps request i of `job` onto the context's ids; false when no endpoint
-  // has its model or zone.
-  static bool MapRequest(const Context& ctx, const RequestBatch& b, std::size_t i,
-                         const std::vector<std::int32_t>& model_of, const std::vector<std::int32_t>& zone_of,
-                         kernels::OnlineRequest* out);
+  // Maps request i of `b` onto the ids of the context MapStrings() mapped
+  // `b`'s strings against; false when no endpoint has its model or zone.
+  static bool MapRequest(const RequestBatch& b, std::size_t i, const std::vector<std::int32_t>& model_of,
+                         const std::vector<std::int32_t>& zone_of, kernels::OnlineRequest* out);
   static void MapStrings(const Context& ctx, const RequestBatch& b, std::vector<std::int32_t>* model_of,
                          std::vector<std::int32_t>* zone_of);
   // Decides request i online and reserves it; caller holds mu_.
@@ -173,6 +172,7 @@ class Engine {
   std::uint64_t next_batch_id_ = 1;
   BatchStats last_batch_;
   std::deque<Record> history_;
+  std::vector<std::int64_t> tokens_left_, requests_left_;  // DecideOneLocked()'s scratch
   std::int64_t history_requests_ = 0;
 };
 

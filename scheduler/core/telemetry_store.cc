@@ -40,6 +40,10 @@ absl::Status TelemetryStore::Apply(const EndpointSample& sample, std::int64_t no
   if (absl::Status s = ValidateSample(sample); !s.ok()) return s;
   Entry entry{sample, pinned};
   if (entry.sample.timestamp_ms == 0 || entry.sample.timestamp_ms > now_ms) entry.sample.timestamp_ms = now_ms;
+  if (entries_.size() >= kernels::kMaxEndpoints && index_.count(sample.row.id) == 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("endpoint '", sample.row.id, "': the table is full (", kernels::kMaxEndpoints, " endpoints)"));
+  }
   auto [it, inserted] = index_.emplace(sample.row.id, entries_.size());
   if (inserted) {
     entries_.push_back(std::move(entry));

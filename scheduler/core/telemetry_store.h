@@ -51,7 +51,8 @@ class TelemetryStore {
   // Apply()
   //
   // Validates and stores `sample` as its endpoint's latest, received at
-  // `now_ms`; a new id is appended. An agent's sample unpins the endpoint.
+  // `now_ms`; a new id is appended (RESOURCE_EXHAUSTED beyond
+  // kernels::kMaxEndpoints). An agent's sample unpins the endpoint.
   absl::Status Apply(const EndpointSample& sample, std::int64_t now_ms, bool pinned);
 
   std::size_t size() const { return entries_.size(); }

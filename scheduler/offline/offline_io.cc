@@ -194,8 +194,8 @@ absl::Status ReadPolicyJson(const std::string& path, kernels::PolicyData* policy
 absl::Status WriteAssignmentsCsv(const std::string& path, const kernels::ProblemData& data,
                                  const kernels::Solution& solution) {
   std::string out = "id,endpoint,reason,cost\n";
-  out.reserve(out.size() + data.num_requests() * 48);
-  for (std::size_t i = 0; i < data.num_requests(); ++i) {
+  out.reserve(out.size() + data.request_id.size() * 48);
+  for (std::size_t i = 0; i < data.request_id.size(); ++i) {
     AppendCsvField(&out, data.request_id[i]);
     out.push_back(',');
     if (solution.endpoint[i] >= 0) AppendCsvField(&out, data.endpoint_id[solution.endpoint[i]]);

@@ -39,6 +39,8 @@ absl::Status ParsePolicyJson(const std::string& json, const std::string& source,
 absl::Status ReadPolicyJson(const std::string& path, kernels::PolicyData* policy);
 
 // WriteAssignmentsCsv() / SummaryJson() / WriteSummaryJson()
+//
+// One row per `data.request_id`, naming endpoints by `data.endpoint_id`.
 absl::Status WriteAssignmentsCsv(const std::string& path, const kernels::ProblemData& data,
                                  const kernels::Solution& solution);
 std::string SummaryJson(const kernels::Solution& solution);

@@ -1,17 +1,16 @@
 // Copyright 2026 Azimuth authors.
 #include "scheduler/server/config.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "bench/workload/generator.h"
 #include "scheduler/common/io.h"
 #include "scheduler/common/policy.h"
-#include "scheduler/service/services.h"
+#include "scheduler/common/status.h"
+#include "scheduler/service/convert.h"
 
 namespace azimuth::scheduler {
 
@@ -63,20 +62,7 @@ v1::ServerConfig DemoConfig() {
   spec.unhealthy = 0;
   const kernels::ProblemData demo = bench::GenerateWorkload(spec);
   for (std::size_t p = 0; p < demo.num_endpoints(); ++p) {
-    EndpointSample s;
-    s.row.id = demo.endpoint_id[p];
-    s.row.region = demo.endpoint_region[p];
-    s.row.cloud = demo.ep_cloud[p];
-    s.row.zone = demo.ep_zone[p] < 0 ? "" : demo.zones.Name(demo.ep_zone[p]);
-    s.row.model = demo.models.Name(demo.ep_model[p]);
-    s.row.price_in_per_1k = demo.ep_price_in[p];
-    s.row.price_out_per_1k = demo.ep_price_out[p];
-    s.row.latency_p50_ms = demo.ep_p50[p];
-    s.row.latency_p95_ms = demo.ep_p95[p];
-    s.row.tpm_limit = demo.ep_tpm[p];
-    s.row.rpm_limit = demo.ep_rpm[p];
-    s.row.healthy = demo.ep_available[p] != 0;
-    *c.add_endpoints() = ToProto(s);
+    *c.add_endpoints() = ToProto(EndpointSampleAt(demo, p));
   }
   return c;
 }
@@ -102,8 +88,8 @@ absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const 
   if (b.online_max_requests() < 0) return bad("batcher.online_max_requests", "must be >= 0");
   if (b.max_message_requests() < 1) return bad("batcher.max_message_requests", "must be >= 1");
   if (b.warm_iterations() < 1) return bad("batcher.warm_iterations", "must be >= 1");
-  if (config.backend() != "auto" && config.backend() != "cpu" && config.backend() != "cuda") {
-    return bad("backend", absl::StrCat("must be auto, cpu or cuda, got '", config.backend(), "'"));
+  if (absl::Status backend = ParseBackend(config.backend()).status(); !backend.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": field ", backend.message()));
   }
   if (config.explain_history() < 0) return bad("explain_history", "must be >= 0");
   if (config.drain_timeout_s() < 0) return bad("drain_timeout_s", "must be >= 0");
@@ -122,11 +108,10 @@ absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const 
 }
 
 absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the token file"));
+  absl::StatusOr<std::string> text = ReadTextFile(path, "token file");
+  if (!text.ok()) return text.status();
   std::vector<std::string> tokens;
-  std::string line;
-  while (std::getline(in, line)) {
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
     absl::string_view t = absl::StripAsciiWhitespace(line);
     if (t.empty() || t[0] == '#') continue;
     tokens.emplace_back(t);

@@ -17,17 +17,12 @@
 #include "absl/strings/str_format.h"
 #include "azimuth/kernels/solver.h"
 #include "scheduler/common/io.h"
+#include "scheduler/common/status.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace azimuth::scheduler {
 
 namespace {
-
-kernels::Backend ChooseBackend(const std::string& name) {
-  if (name == "cpu") return kernels::Backend::kCpu;
-  if (name == "cuda") return kernels::Backend::kCuda;
-  return kernels::CudaDeviceAvailable() ? kernels::Backend::kCuda : kernels::Backend::kCpu;
-}
 
 }  // namespace
 
@@ -70,7 +65,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
     absl::StatusOr<std::string> text = ReadTextFile(s->config_path_, "config file");
     if (text.ok()) s->config_text_ = *std::move(text);
   }
-  s->backend_ = ChooseBackend(config.backend());
+  // CheckConfig() accepted the name; `auto` is resolved here so the log says
+  // which backend runs.
+  s->backend_ = ParseBackend(config.backend()).value();
+  if (s->backend_ == kernels::Backend::kAuto) {
+    s->backend_ = kernels::CudaDeviceAvailable() ? kernels::Backend::kCuda : kernels::Backend::kCpu;
+  }
   if (s->backend_ == kernels::Backend::kCuda && !kernels::CudaDeviceAvailable()) {
     return absl::FailedPreconditionError(
         kernels::CudaCompiledIn() ? "backend 'cuda' was asked for, but no CUDA device is present"
@@ -202,9 +202,7 @@ absl::Status Server::Reload() {
   if (!config.ok()) return config.status();
   absl::StatusOr<CheckedConfig> checked = CheckConfig(*config, config_path_);
   if (!checked.ok()) return checked.status();
-  if (absl::Status s = Apply(*checked, false); !s.ok()) return s;
-  reloads_.fetch_add(1);
-  return absl::OkStatus();
+  return Apply(*checked, false);
 }
 
 void Server::Watch() {

@@ -62,18 +62,13 @@ class Server {
   // Idempotent; returns when everything stopped.
   void Drain();
 
-  // Reload()
-  //
-  // Re-reads the config file now (the watcher calls it when the file
-  // changes). Returns why a config was rejected.
-  absl::Status Reload();
-  int reloads() const { return reloads_.load(); }
-
-  Engine& engine() { return *engine_; }
-
  private:
   Server() = default;
+  // Every second: metrics that age, and the config file (Reload() when it
+  // changed).
   void Watch();
+  // Re-reads the config file; returns why a config was rejected.
+  absl::Status Reload();
   absl::Status Apply(const CheckedConfig& checked, bool initial);
 
   v1::ServerConfig config_;
@@ -97,7 +92,6 @@ class Server {
   int tcp_port_ = 0;
   int metrics_port_ = 0;
   std::string unix_socket_;
-  std::atomic<int> reloads_{0};
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -107,68 +107,6 @@ grpc::Status Auth::Check(const grpc::ServerContext& context) const {
   return grpc::Status::OK;
 }
 
-RequestBatch FromProto(const v1::RequestBatch& msg) {
-  RequestBatch b;
-  b.id.assign(msg.id().begin(), msg.id().end());
-  b.strings.assign(msg.strings().begin(), msg.strings().end());
-  b.tenant.assign(msg.tenant().begin(), msg.tenant().end());
-  b.model.assign(msg.model().begin(), msg.model().end());
-  b.zone.assign(msg.zone().begin(), msg.zone().end());
-  b.tokens_in.assign(msg.tokens_in().begin(), msg.tokens_in().end());
-  b.tokens_out.assign(msg.tokens_out().begin(), msg.tokens_out().end());
-  b.slo_ms.assign(msg.slo_ms().begin(), msg.slo_ms().end());
-  b.home_cloud.assign(msg.home_cloud().begin(), msg.home_cloud().end());
-  b.priority.assign(msg.priority().begin(), msg.priority().end());
-  return b;
-}
-
-absl::StatusOr<EndpointSample> FromProto(const v1::EndpointSample& msg) {
-  EndpointSample s;
-  kernels::EndpointRow& r = s.row;
-  r.id = msg.id();
-  if (msg.cloud() < 0 || msg.cloud() >= kernels::kNumClouds) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("endpoint '", msg.id(), "': field 'cloud': unknown Cloud enum value ", msg.cloud()));
-  }
-  r.cloud = static_cast<kernels::Cloud>(msg.cloud());
-  r.region = msg.region();
-  r.zone = msg.zone();
-  r.model = msg.model();
-  r.price_in_per_1k = msg.price_in_per_1k();
-  r.price_out_per_1k = msg.price_out_per_1k();
-  r.latency_p50_ms = msg.latency_p50_ms();
-  r.latency_p95_ms = msg.latency_p95_ms();
-  r.tpm_limit = msg.tpm_limit();
-  r.rpm_limit = msg.rpm_limit();
-  r.healthy = msg.healthy();
-  s.tpm_in_use = msg.tpm_in_use();
-  s.rpm_in_use = msg.rpm_in_use();
-  s.timestamp_ms = msg.timestamp_ms();
-  if (absl::Status status = ValidateSample(s); !status.ok()) return status;
-  return s;
-}
-
-v1::EndpointSample ToProto(const EndpointSample& s) {
-  v1::EndpointSample msg;
-  const kernels::EndpointRow& r = s.row;
-  msg.set_id(r.id);
-  msg.set_cloud(static_cast<v1::Cloud>(r.cloud));
-  msg.set_region(r.region);
-  msg.set_zone(r.zone);
-  msg.set_model(r.model);
-  msg.set_price_in_per_1k(r.price_in_per_1k);
-  msg.set_price_out_per_1k(r.price_out_per_1k);
-  msg.set_latency_p50_ms(r.latency_p50_ms);
-  msg.set_latency_p95_ms(r.latency_p95_ms);
-  msg.set_tpm_limit(r.tpm_limit);
-  msg.set_rpm_limit(r.rpm_limit);
-  msg.set_tpm_in_use(s.tpm_in_use);
-  msg.set_rpm_in_use(s.rpm_in_use);
-  msg.set_healthy(r.healthy);
-  msg.set_timestamp_ms(s.timestamp_ms);
-  return msg;
-}
-
 // --- TelemetryService -------------------------------------------------------
 
 grpc::Status TelemetryServiceImpl::ReportTelemetry(grpc::ServerContext* context,

@@ -22,6 +22,7 @@
 #include "azimuth/v1/telemetry.grpc.pb.h"
 #include "scheduler/core/batcher.h"
 #include "scheduler/core/engine.h"
+#include "scheduler/service/convert.h"
 #include "scheduler/service/metrics.h"
 
 namespace azimuth::scheduler {
@@ -41,11 +42,6 @@ class Auth {
  private:
   std::vector<std::string> tokens_;
 };
-
-// Conversions between the API and the domain, shared with the CLI and tests.
-RequestBatch FromProto(const v1::RequestBatch& msg);
-absl::StatusOr<EndpointSample> FromProto(const v1::EndpointSample& msg);
-v1::EndpointSample ToProto(const EndpointSample& sample);
 
 class TelemetryServiceImpl final : public v1::TelemetryService::Service {
  public:

@@ -153,7 +153,6 @@ def check_config(where, obj, azimuthd):
 
 def check_kustomization(directory, azimuthd):
     objects = render(directory)
-    names = set()
     for obj in objects:
         where = f"{os.path.relpath(directory)}: {obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
         key = (obj.get("apiVersion"), obj.get("kind"))
@@ -172,7 +171,6 @@ def check_kustomization(directory, azimuthd):
         check_pod(where, obj)
         if obj["kind"] == "ConfigMap":
             check_config(where, obj, azimuthd)
-        names.add((obj["kind"], obj["metadata"]["name"]))
     return objects
 
 

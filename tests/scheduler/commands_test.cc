@@ -4,6 +4,7 @@
 // solve, then check the outputs' shapes (DESIGN.md, "Offline interchange")
 // and the invariants of the answer they describe.
 #include "scheduler/cli/commands.h"
+#include "scheduler/common/status.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -80,7 +80,7 @@ v1::RequestBatch Batch(int n, const std::string& prefix) {
 v1::ServerConfig TestConfig(const fs::path& dir) {
   v1::ServerConfig c;
   c.set_listen("127.0.0.1:0");
-  // civetweb takes ~2 s to stop: only the metrics test serves /metrics.
+  // civetweb takes ~2 s to stop: only MetricsTest serves /metrics.
   c.set_metrics_listen("none");
   c.set_unix_socket((dir / "azimuth.sock").string());
   kernels::PolicyData policy = DefaultPolicy();
@@ -99,14 +99,12 @@ class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = TempDir("azimuth-server-test");
-    v1::ServerConfig config = TestConfig(dir_);
-    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    if (test.find("Metrics") != std::string::npos) config.set_metrics_listen("127.0.0.1:0");
-    auto server = Server::Start(config, "", {kToken});
+    auto server = Server::Start(Config(dir_), "", {kToken});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     tcp_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->tcp_port()), grpc::InsecureChannelCredentials());
   }
+  virtual v1::ServerConfig Config(const fs::path& dir) { return TestConfig(dir); }
   void TearDown() override {
     server_.reset();
     fs::remove_all(dir_);
@@ -373,7 +371,8 @@ TEST_F(ServerTest, ConcurrentStreamsAndAProviderGoingUnhealthy) {
       auto stub = v1::SchedulerService::NewStub(tcp_);
       grpc::ClientContext context;
       auto stream = stub->AssignStream(&context);
-      std::vector<bool> sent_after_sick(kMessages);
+      // Written by this thread, read by its reader: atomics, not vector<bool>.
+      std::vector<std::atomic<bool>> sent_after_sick(kMessages);
       std::thread reader([&] {
         v1::AssignResponse r;
         std::uint64_t expected = 0;
@@ -475,7 +474,17 @@ std::string HttpGet(int port, const std::string& path) {
   return out;
 }
 
-TEST_F(ServerTest, MetricsAreExposedForPrometheus) {
+// The same server with /metrics served.
+class MetricsTest : public ServerTest {
+ protected:
+  v1::ServerConfig Config(const fs::path& dir) override {
+    v1::ServerConfig config = TestConfig(dir);
+    config.set_metrics_listen("127.0.0.1:0");
+    return config;
+  }
+};
+
+TEST_F(MetricsTest, MetricsAreExposedForPrometheus) {
   ReportOk({Sample("aws-1", v1::AWS, 0.001, 1000000, 1000)});
   v1::AssignResponse r;
   ASSERT_TRUE(Assign(Batch(40, "m"), &r).ok());

@@ -100,7 +100,7 @@ class OnlinePricer {
   // Decide()
   //
   // The request's endpoint among those with room: tokens_left[p] >= its tokens
-  // and requests_left[p] >= 1 (both of size M).
+  // and requests_left[p] >= 1 (both of size M). Allocates nothing.
   OnlineDecision Decide(const OnlineRequest& request, Span<std::int64_t> tokens_left,
                         Span<std::int64_t> requests_left) const;
 
