@@ -63,6 +63,11 @@ ReferenceModel BuildReferenceModel(const kernels::ProblemView& problem) {
 
 namespace {
 
+// Token capacity rows are stated in thousands of tokens, so that their
+// coefficients are of the order of the others (1 per request): CLP's
+// barrier diverges on the unscaled rows at 20,000 requests.
+constexpr double kTokenUnit = 1000.0;
+
 // A linear row over the pair columns (x) and the rejection columns (y).
 struct ExtraRow {
   std::vector<double> x, y;
@@ -89,7 +94,7 @@ LpSolution SolveLp(const ReferenceModel& md, const std::vector<double>& cx, cons
     index.push_back(pr.request);
     value.push_back(1);
     index.push_back(n + pr.endpoint);
-    value.push_back(md.tokens[pr.request]);
+    value.push_back(md.tokens[pr.request] / kTokenUnit);
     index.push_back(n + m + pr.endpoint);
     value.push_back(1);
     for (std::size_t j = 0; j < extra.size(); ++j) {
@@ -123,7 +128,7 @@ LpSolution SolveLp(const ReferenceModel& md, const std::vector<double>& cx, cons
   for (int i = 0; i < n; ++i) row_lo[i] = row_hi[i] = 1;
   for (int p = 0; p < m; ++p) {
     row_lo[n + p] = row_lo[n + m + p] = -COIN_DBL_MAX;
-    row_hi[n + p] = static_cast<double>(md.cap_tokens[p]);
+    row_hi[n + p] = static_cast<double>(md.cap_tokens[p]) / kTokenUnit;
     row_hi[n + m + p] = static_cast<double>(md.cap_requests[p]);
   }
   for (std::size_t j = 0; j < extra.size(); ++j) {
@@ -134,7 +139,9 @@ LpSolution SolveLp(const ReferenceModel& md, const std::vector<double>& cx, cons
   model.setLogLevel(0);
   model.loadProblem(matrix, col_lo.data(), col_hi.data(), obj.data(), row_lo.data(), row_hi.data());
   ClpSolve options;
-  options.setSolveType(cols > 200000 ? ClpSolve::useBarrier : ClpSolve::useDual);
+  // Barrier with crossover (dual simplex aborts on the tiered objective at
+  // 20,000 requests: "primal off to infinity").
+  options.setSolveType(ClpSolve::useBarrier);
   model.initialSolve(options);
   LpSolution out;
   out.optimal = model.isProvenOptimal();

@@ -776,6 +776,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   }
   out.group_key = Download<std::uint64_t>(fine.key);
   out.group_elig = Download<std::uint8_t>(fine.elig);
+  out.group_eoff = Download<std::int64_t>(fine.eoff);
+  out.group_elist = Download<std::int32_t>(fine.elist);
   out.group_flags = Download<std::uint8_t>(fine.flags);
 
   // (3) Prices: coarse groups while the temperature is high, fine below.

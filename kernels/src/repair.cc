@@ -1,0 +1,455 @@
+// Copyright 2026 Azimuth authors.
+#include "repair.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+namespace azimuth::kernels::internal {
+namespace {
+
+// A move is made only when it gains more than this, relative to the costs
+// involved: float noise never trades places back and forth.
+constexpr double kMinGain = 1e-12;
+// A score for requests a pass does not consider.
+constexpr double kNone = std::numeric_limits<double>::infinity();
+// Requests x rounds of local moves per solve (Repairer::Run).
+constexpr std::int64_t kRoundBudget = 300000;
+
+class Repairer {
+ public:
+  Repairer(const HostModel& host, const RequestsView& r, PhaseResult* phase)
+      : host_(host),
+        r_(r),
+        phase_(*phase),
+        v_(host.View()),
+        n_(static_cast<std::int64_t>(r.model.size)),
+        m_(host.num_endpoints),
+        lam_(phase->prices.per_token.data()),
+        mu_(phase->prices.per_request.data()),
+        ep_(phase->endpoint),
+        room_tokens_(host.cap_tokens),
+        room_requests_(host.cap_requests) {
+    home_.resize(n_);
+    priority_.resize(n_);
+    for (std::int64_t i = 0; i < n_; ++i) {
+      const RequestClass c = UnpackClass(phase->group_key[phase->group_of[i]]);
+      home_[i] = static_cast<std::uint8_t>(c.home);
+      priority_[i] = static_cast<std::uint8_t>(c.priority);
+      if (ep_[i] >= 0) Take(ep_[i], i);
+    }
+  }
+
+  void Run(AzureFirst mode, int rounds) {
+    Fill();
+    MakeRoom();
+    // Each round of local moves costs a few passes over all requests, and
+    // what it closes (capacity fragments, O(M) requests' worth) weighs less
+    // the larger the batch: up to three rounds on small batches, one on
+    // batches of a million.
+    if (rounds < 0) {
+      rounds = static_cast<int>(std::clamp<std::int64_t>(kRoundBudget / std::max<std::int64_t>(n_, 1), 1, 3));
+    }
+    for (int round = 0; round < rounds; ++round) {
+      Repack();
+      Exchange();
+      Fill();
+    }
+    if (mode == AzureFirst::kStrict) {
+      // The repair frees capacity off Azure: fill it, and repair what that
+      // placed.
+      AzureRepair();
+      Fill();
+      AzureRepair();
+    }
+  }
+
+ private:
+  // Request i's eligible endpoints and its cost terms.
+  struct Eligible {
+    const std::int32_t* first;
+    const std::int32_t* last;
+    const std::int32_t* begin() const { return first; }
+    const std::int32_t* end() const { return last; }
+  };
+  Eligible EligibleOf(std::int64_t i) const {
+    const std::int32_t g = phase_.group_of[i];
+    const std::int32_t* base = phase_.group_elist.data();
+    return {base + phase_.group_eoff[g], base + phase_.group_eoff[g + 1]};
+  }
+  bool IsEligible(std::int64_t i, std::int32_t p) const {
+    return phase_.group_elig[static_cast<std::int64_t>(phase_.group_of[i]) * m_ + p] != 0;
+  }
+  std::int64_t Tokens(std::int64_t i) const { return static_cast<std::int64_t>(r_.tokens_in[i]) + r_.tokens_out[i]; }
+  double Cost(std::int64_t i, std::int32_t p) const {
+    return EffCost(v_, home_[i], r_.tokens_in[i], r_.tokens_out[i], p);
+  }
+  double Priced(std::int64_t i, std::int32_t p) const {
+    return PricedCost(v_, home_[i], r_.tokens_in[i], r_.tokens_out[i], p, lam_, mu_);
+  }
+  double Reject(std::int64_t i) const { return EffReject(v_, priority_[i], static_cast<double>(Tokens(i))); }
+  double PricedMin(std::int64_t i) const {
+    double best = Reject(i);
+    for (std::int32_t p : EligibleOf(i)) best = std::min(best, Priced(i, p));
+    return best;
+  }
+
+  // Scores every request in parallel: score(i) reads the current state and
+  // writes nothing else, so the scores do not depend on the thread count.
+  template <typename Score>
+  std::vector<double> ScoreAll(Score score) const {
+    std::vector<double> out(n_);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < n_; ++i) out[i] = score(i);
+    return out;
+  }
+
+  // The ledger: room left per endpoint.
+  bool Fits(std::int32_t p, std::int64_t w) const { return room_tokens_[p] >= w && room_requests_[p] >= 1; }
+  void Take(std::int32_t p, std::int64_t i) {
+    room_tokens_[p] -= Tokens(i);
+    room_requests_[p] -= 1;
+  }
+  void Give(std::int32_t p, std::int64_t i) {
+    room_tokens_[p] += Tokens(i);
+    room_requests_[p] += 1;
+  }
+  void Move(std::int64_t i, std::int32_t to) {
+    if (ep_[i] >= 0) Give(ep_[i], i);
+    if (to >= 0) Take(to, i);
+    ep_[i] = to;
+  }
+
+  // The endpoint with room, other than `skip`, that is cheapest for request i
+  // (by the objective, or under the prices), or -1.
+  std::int32_t CheapestWithRoom(std::int64_t i, std::int32_t skip, bool priced, double* value) const {
+    const std::int64_t w = Tokens(i);
+    std::int32_t arg = -1;
+    for (std::int32_t p : EligibleOf(i)) {
+      if (p == skip || !Fits(p, w)) continue;
+      const double x = priced ? Priced(i, p) : Cost(i, p);
+      if (arg < 0 || x < *value) {
+        *value = x;
+        arg = p;
+      }
+    }
+    return arg;
+  }
+
+  // Fill: requests not admitted, in order of priced surplus (scarce capacity
+  // goes where the dual says it is worth most), take the endpoint with room
+  // that is cheapest under the prices, where their cost beats rejection
+  // (capacity left unused is worth nothing to this batch).
+  void Fill() {
+    auto best = [&](std::int64_t i, double* surplus) {
+      const std::int64_t w = Tokens(i);
+      const double reject = Reject(i);
+      double priced = 0;
+      std::int32_t arg = -1;
+      for (std::int32_t p : EligibleOf(i)) {
+        if (!Fits(p, w) || Cost(i, p) >= reject) continue;
+        const double x = Priced(i, p);
+        if (arg < 0 || x < priced) {
+          priced = x;
+          arg = p;
+        }
+      }
+      *surplus = reject - priced;
+      return arg;
+    };
+    std::vector<std::pair<double, std::int64_t>> waiting;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (ep_[i] >= 0) continue;
+      ep_[i] = -1;
+      double surplus;
+      if (best(i, &surplus) >= 0) waiting.emplace_back(-surplus, i);
+    }
+    std::sort(waiting.begin(), waiting.end());
+    for (const auto& entry : waiting) {
+      double surplus;
+      const std::int32_t p = best(entry.second, &surplus);
+      if (p >= 0) Move(entry.second, p);
+    }
+  }
+
+  // Make room: a waiting request may fit on an eligible endpoint once one
+  // request there moves to another endpoint with room. Each endpoint offers
+  // its kMovers cheapest-to-move requests.
+  void MakeRoom() {
+    constexpr std::size_t kMovers = 32;
+    std::vector<std::pair<double, std::int64_t>> waiting;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (ep_[i] >= 0) continue;
+      double cheapest = std::numeric_limits<double>::infinity();
+      for (std::int32_t p : EligibleOf(i)) cheapest = std::min(cheapest, Cost(i, p));
+      const double benefit = Reject(i) - cheapest;
+      if (benefit > 0) waiting.emplace_back(-benefit, i);
+    }
+    if (waiting.empty()) return;
+    // A request's cost of moving to its cheapest other endpoint with room.
+    const std::vector<double> delta = ScoreAll([&](std::int64_t q) {
+      double to_cost = 0;
+      if (ep_[q] < 0 || CheapestWithRoom(q, ep_[q], false, &to_cost) < 0) return kNone;
+      return to_cost - Cost(q, ep_[q]);
+    });
+    std::vector<std::vector<std::pair<double, std::int64_t>>> movers(m_);
+    for (std::int64_t q = 0; q < n_; ++q) {
+      if (delta[q] != kNone) movers[ep_[q]].emplace_back(delta[q], q);
+    }
+    for (auto& list : movers) {
+      const std::size_t keep = std::min(kMovers, list.size());
+      std::partial_sort(list.begin(), list.begin() + keep, list.end());
+      list.resize(keep);
+    }
+    std::sort(waiting.begin(), waiting.end());
+    for (const auto& entry : waiting) {
+      const std::int64_t i = entry.second;
+      const std::int64_t w = Tokens(i);
+      const double reject = Reject(i);
+      double best_gain = 0;
+      std::int32_t best_p = -1, best_to = -1;
+      std::int64_t best_q = -1;
+      for (std::int32_t p : EligibleOf(i)) {
+        const double serve = reject - Cost(i, p);
+        if (serve <= best_gain) continue;
+        for (const auto& mover : movers[p]) {
+          const std::int64_t q = mover.second;
+          if (ep_[q] != p || room_tokens_[p] + Tokens(q) < w) continue;
+          double to_cost = 0;
+          const std::int32_t to = CheapestWithRoom(q, p, false, &to_cost);
+          const double gain = serve - (to_cost - Cost(q, p));
+          if (to < 0 || gain <= best_gain) continue;
+          best_gain = gain;
+          best_p = p;
+          best_q = q;
+          best_to = to;
+        }
+      }
+      if (best_p < 0) continue;
+      Move(best_q, best_to);
+      Move(i, best_p);
+    }
+  }
+
+  // Repack: an endpoint gives up one of its requests (to its cheapest other
+  // endpoint with room, or to rejection) and takes waiting requests in its
+  // place, greedily by gain or by gain per token, whichever gains more. So an
+  // endpoint out of request slots with tokens to spare trades a small
+  // request for a large one, and one out of tokens trades a large request for
+  // several small ones. Candidates to give up: the kOut cheapest to move, and
+  // the kOut that free the most tokens for their loss, valuing a token at
+  // the endpoint's price and at the waiting requests' best gain per token.
+  void Repack() {
+    constexpr std::size_t kOut = 16;
+    std::vector<std::vector<Offer>> waiting(m_);
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (ep_[i] >= 0) continue;
+      const double reject = Reject(i);
+      for (std::int32_t p : EligibleOf(i)) {
+        const double gain = reject - Cost(i, p);
+        if (gain > 0) waiting[p].push_back({gain, i});
+      }
+    }
+    const std::vector<double> loss = ScoreAll([&](std::int64_t q) {
+      return ep_[q] >= 0 && !waiting[ep_[q]].empty() ? LeaveLoss(q, ep_[q], nullptr) : kNone;
+    });
+    std::vector<std::vector<std::int64_t>> members(m_);
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (loss[i] != kNone) members[ep_[i]].push_back(i);
+    }
+    std::vector<std::int64_t> by_gain, by_density, candidates;
+    std::vector<std::pair<double, std::int64_t>> ranked[3];
+    for (std::int32_t p = 0; p < m_; ++p) {
+      if (waiting[p].empty()) continue;
+      GreedyOrder gain_order = MakeOrder(waiting[p], false);
+      GreedyOrder density_order = MakeOrder(std::move(waiting[p]), true);
+      const Offer& densest = density_order.offers.front();
+      const double density = densest.gain / static_cast<double>(std::max<std::int64_t>(1, Tokens(densest.request)));
+      for (auto& list : ranked) list.clear();
+      for (std::int64_t q : members[p]) {
+        const double w = static_cast<double>(Tokens(q));
+        ranked[0].emplace_back(loss[q], q);
+        ranked[1].emplace_back(loss[q] - lam_[p] * w - mu_[p], q);
+        ranked[2].emplace_back(loss[q] - density * w, q);
+      }
+      candidates.clear();
+      for (auto& list : ranked) {
+        const std::size_t keep = std::min(kOut, list.size());
+        std::partial_sort(list.begin(), list.begin() + keep, list.end());
+        for (std::size_t k = 0; k < keep; ++k) candidates.push_back(list[k].second);
+      }
+      for (const std::int64_t q : candidates) {
+        if (ep_[q] != p) continue;
+        std::int32_t to;
+        const double loss = LeaveLoss(q, p, &to);
+        const std::int64_t room_t = room_tokens_[p] + Tokens(q), room_r = room_requests_[p] + 1;
+        const double g1 = Greedy(gain_order, room_t, room_r, &by_gain);
+        const double g2 = Greedy(density_order, room_t, room_r, &by_density);
+        const double gain = std::max(g1, g2);
+        if (gain <= loss + kMinGain * (std::abs(gain) + std::abs(loss))) continue;
+        Move(q, to);
+        for (std::int64_t i : g1 >= g2 ? by_gain : by_density) Move(i, p);
+      }
+    }
+  }
+
+  struct Offer {
+    double gain;
+    std::int64_t request;
+  };
+  // One greedy order of an endpoint's waiting requests, with the suffix
+  // minimum of their token counts so that a scan stops once nothing fits,
+  // and the first offer not yet taken (offers taken stay taken).
+  struct GreedyOrder {
+    std::vector<Offer> offers;
+    std::vector<std::int64_t> min_after;
+    std::size_t first = 0;
+  };
+  GreedyOrder MakeOrder(std::vector<Offer> offers, bool per_token) const {
+    auto key = [&](const Offer& o) {
+      return per_token ? o.gain / static_cast<double>(std::max<std::int64_t>(1, Tokens(o.request))) : o.gain;
+    };
+    std::stable_sort(offers.begin(), offers.end(), [&](const Offer& a, const Offer& b) { return key(a) > key(b); });
+    GreedyOrder order{std::move(offers), {}};
+    order.min_after.assign(order.offers.size() + 1, std::numeric_limits<std::int64_t>::max());
+    for (std::size_t k = order.offers.size(); k-- > 0;) {
+      order.min_after[k] = std::min(order.min_after[k + 1], Tokens(order.offers[k].request));
+    }
+    return order;
+  }
+  // Takes offers in order while they fit, examining at most kScan of them.
+  double Greedy(GreedyOrder& order, std::int64_t room_t, std::int64_t room_r, std::vector<std::int64_t>* taken) const {
+    constexpr std::size_t kScan = 256;
+    while (order.first < order.offers.size() && ep_[order.offers[order.first].request] >= 0) ++order.first;
+    double gain = 0;
+    taken->clear();
+    const std::size_t end = std::min(order.offers.size(), order.first + kScan);
+    for (std::size_t k = order.first; k < end && room_r > 0 && order.min_after[k] <= room_t; ++k) {
+      const std::int64_t i = order.offers[k].request;
+      if (ep_[i] >= 0 || Tokens(i) > room_t) continue;
+      room_t -= Tokens(i);
+      room_r -= 1;
+      gain += order.offers[k].gain;
+      taken->push_back(i);
+    }
+    return gain;
+  }
+  // The objective's change if request q leaves `from` for its cheapest other
+  // endpoint with room (*to), or for rejection (*to = -1).
+  double LeaveLoss(std::int64_t q, std::int32_t from, std::int32_t* to) const {
+    double cost = 0;
+    const std::int32_t p = CheapestWithRoom(q, from, false, &cost);
+    const double reject = Reject(q);
+    const bool moves = p >= 0 && cost < reject;
+    if (to != nullptr) *to = moves ? p : -1;
+    return (moves ? cost : reject) - Cost(q, from);
+  }
+
+  // Exchange: request i on p and request j on q trade places when both fit
+  // and the objective falls. Candidates i: requests off their priced
+  // cheapest endpoint (the earlier passes put them there). A partner j must
+  // have about i's token count (within the two endpoints' room), so partners
+  // are looked up in each endpoint's requests sorted by tokens; at most
+  // kWindow of them per (i, q).
+  void Exchange() {
+    constexpr std::size_t kWindow = 32;
+    constexpr std::size_t kCandidates = 1 << 14;
+    std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> by_tokens(m_);
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (ep_[i] >= 0) by_tokens[ep_[i]].emplace_back(Tokens(i), i);
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::int32_t p = 0; p < m_; ++p) std::sort(by_tokens[p].begin(), by_tokens[p].end());
+    // How much cheaper request i would be on its cheapest eligible endpoint.
+    const std::vector<double> desire = ScoreAll([&](std::int64_t i) {
+      if (ep_[i] < 0) return 0.0;
+      const double here = Cost(i, ep_[i]);
+      double most = 0;
+      for (std::int32_t q : EligibleOf(i)) most = std::max(most, here - Cost(i, q));
+      return most;
+    });
+    std::vector<std::pair<double, std::int64_t>> candidates;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (desire[i] > 0) candidates.emplace_back(-desire[i], i);
+    }
+    const std::size_t keep = std::min(kCandidates, candidates.size());
+    std::partial_sort(candidates.begin(), candidates.begin() + keep, candidates.end());
+    candidates.resize(keep);
+    std::sort(candidates.begin(), candidates.end(),
+              [](const auto& a, const auto& b) { return a.second < b.second; });
+    for (const auto& candidate : candidates) {
+      const std::int64_t i = candidate.second;
+      const std::int32_t p = ep_[i];
+      const double here = Cost(i, p);
+      const std::int64_t wi = Tokens(i);
+      double best = 0;
+      std::int64_t best_j = -1;
+      std::int32_t best_q = -1;
+      for (std::int32_t q : EligibleOf(i)) {
+        const double gain_i = here - Cost(i, q);
+        if (q == p || gain_i <= best) continue;
+        const auto& list = by_tokens[q];
+        auto it = std::lower_bound(list.begin(), list.end(), std::make_pair(wi - room_tokens_[q], std::int64_t{-1}));
+        const std::int64_t hi = wi + room_tokens_[p];
+        for (std::size_t k = 0; k < kWindow && it != list.end() && it->first <= hi; ++k, ++it) {
+          const std::int64_t j = it->second;
+          if (ep_[j] != q || !IsEligible(j, p)) continue;
+          const double gain = gain_i + Cost(j, q) - Cost(j, p);
+          if (gain > best + kMinGain * (std::abs(here) + 1)) {
+            best = gain;
+            best_j = j;
+            best_q = q;
+          }
+        }
+      }
+      if (best_j < 0) continue;
+      // Both leave first, so each fits where the other was.
+      Move(i, -1);
+      Move(best_j, -1);
+      Move(i, best_q);
+      Move(best_j, p);
+    }
+  }
+
+  // Strict mode's checkable invariant, made to hold: no request stays off
+  // Azure while an eligible Azure endpoint has room for it. Requests are
+  // visited in order and Azure room only shrinks, so one pass suffices.
+  void AzureRepair() {
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (ep_[i] < 0 || host_.ep_azure[ep_[i]]) continue;
+      const std::int64_t w = Tokens(i);
+      double best = 0;
+      std::int32_t arg = -1;
+      for (std::int32_t p : EligibleOf(i)) {
+        if (!host_.ep_azure[p] || !Fits(p, w)) continue;
+        const double x = Priced(i, p);
+        if (arg < 0 || x < best) {
+          best = x;
+          arg = p;
+        }
+      }
+      if (arg >= 0) Move(i, arg);
+    }
+  }
+
+  const HostModel& host_;
+  const RequestsView& r_;
+  const PhaseResult& phase_;
+  const ModelView v_;
+  const std::int64_t n_;
+  const std::int32_t m_;
+  const double* lam_;
+  const double* mu_;
+  std::vector<std::int32_t>& ep_;
+  std::vector<std::int64_t> room_tokens_, room_requests_;
+  std::vector<std::uint8_t> home_, priority_;  // per request, from its class
+};
+
+}  // namespace
+
+void Repair(const HostModel& host, const RequestsView& requests, AzureFirst mode, int rounds, PhaseResult* phase) {
+  Repairer(host, requests, phase).Run(mode, rounds);
+}
+
+}  // namespace azimuth::kernels::internal
