@@ -400,7 +400,12 @@ double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau, st
       // Levenberg-Marquardt: a coordinate with no curvature moves by about
       // its clip, and flat directions of S (lam*w + mu constant) stay put.
       ridge[i] = std::abs(b[i]) / max_step[active[i]];
-      for (int j = 0; j < n; ++j) a[i * n + j] = s[static_cast<std::int64_t>(active[i]) * dim + active[j]];
+      for (int j = 0; j < n; ++j) {
+        // Coordinate 2p + r is endpoint p's token (r = 0) or request price.
+        const std::int32_t p = active[i] / 2, q = active[j] / 2;
+        const double* pair = s + 3 * PackedPair(m, std::min(p, q), std::max(p, q));
+        a[i * n + j] = pair[active[i] % 2 + active[j] % 2];
+      }
     }
     SolvePsd(a, ridge, b, n);
     for (int i = 0; i < n; ++i) step[active[i]] = b[i];

@@ -87,11 +87,22 @@ bool CudaDevicePresent();
 // code shared by both backends.
 struct LoadSums {
   // Laid out: tokens [M], requests [M], the smoothed request term [1], then
-  // either the dense curvature
-  // matrix [2M][2M] (dense) or its diagonal blocks [3][M] (w^2, w, 1 sums).
+  // either the dense curvature (dense) or its diagonal blocks [3][M] (w^2,
+  // w, 1 sums). The dense curvature is symmetric and each endpoint pair's
+  // 2x2 block is [[w^2, w], [w, 1]]-weighted, so it is stored as the upper
+  // triangle of endpoint pairs, three sums each: [PackedPairs(M)][3].
   bool dense = false;
   std::vector<double> data;
 };
+// Index of endpoint pair (a, b), a <= b, in the packed upper triangle; the
+// pairs of one `a` are contiguous in b.
+AZ_HD inline std::int64_t PackedPair(std::int32_t num_endpoints, std::int32_t a, std::int32_t b) {
+  const std::int64_t x = a;
+  return x * num_endpoints - x * (x + 1) / 2 + b;
+}
+inline std::int64_t PackedPairs(std::int32_t num_endpoints) {
+  return static_cast<std::int64_t>(num_endpoints) * (num_endpoints + 1) / 2;
+}
 // Above this many endpoints the price step uses only the 2x2 diagonal
 // blocks of the curvature (the dense matrix would be too large).
 inline constexpr std::int32_t kDenseNewtonMaxEndpoints = 256;

@@ -225,7 +225,6 @@ struct PricePass {
 
   AZ_HD void operator()(std::int64_t c) const {
     const std::int32_t nm = m.num_endpoints;
-    const std::int64_t dim = 2 * static_cast<std::int64_t>(nm);
     double* acc = partial + c * width;
     double* value = acc + 2 * nm;
     double* curv = acc + 2 * nm + 1;
@@ -271,14 +270,16 @@ struct PricePass {
           ++k;
         }
       }
+      // Live options come in ascending endpoint order, so (live[i], live[j])
+      // with i <= j is an upper-triangle pair.
       for (int i = 0; i < k; ++i) {
-        for (int j = 0; j < k; ++j) {
+        double* row = curv + 3 * PackedPair(nm, live[i], 0);
+        for (int j = i; j < k; ++j) {
           const double v = n * ((i == j ? live_pi[i] : 0.0) - live_pi[i] * live_pi[j]);
-          double* row = curv + 2 * live[i] * dim + 2 * live[j];
-          row[0] += v * w * w;
-          row[1] += v * w;
-          row[dim] += v * w;
-          row[dim + 1] += v;
+          double* entry = row + 3 * live[j];
+          entry[0] += v * w * w;
+          entry[1] += v * w;
+          entry[2] += v;
         }
       }
     }
@@ -642,7 +643,7 @@ int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& l
   const std::int64_t max_chunks = dense ? Backend::kMaxDenseChunks : Backend::kMaxChunks;
   const std::int64_t chunk = std::max<std::int64_t>(Backend::kMinChunk, (groups + max_chunks - 1) / max_chunks);
   const std::int64_t chunks = (groups + chunk - 1) / chunk;
-  const std::int64_t width = 2 * nm + 1 + (dense ? 4 * static_cast<std::int64_t>(nm) * nm : 3 * nm);
+  const std::int64_t width = 2 * nm + 1 + (dense ? 3 * PackedPairs(nm) : 3 * static_cast<std::int64_t>(nm));
   F64 scratch(lv.pairs), partial(chunks * width), sums(width), d_lam(nm), d_mu(nm);
   LoadSums loads;
   loads.dense = dense;

@@ -18,7 +18,7 @@ struct OmpBackend {
   // many-core host, few enough that the partial sums stay in cache.
   static constexpr std::int64_t kMaxChunks = 256;
   // With the dense Newton matrix each chunk carries (2M)^2 partial sums.
-  static constexpr std::int64_t kMaxDenseChunks = 16;
+  static constexpr std::int64_t kMaxDenseChunks = 64;
   static constexpr std::int64_t kMinChunk = 64;
 };
 
