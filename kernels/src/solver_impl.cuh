@@ -301,49 +301,51 @@ struct SumChunks {
 
 // GroupSplit: the smoothed split of each group over its options at the
 // final prices and temperature (the fractional primal the dual ascent
-// converged to), as shares per endpoint (the rest is rejection), and the
-// group's two largest options (endpoint index, or -1 for rejection).
+// converged to), as shares per eligible endpoint (aligned with the group's
+// eligible list; the rest is rejection), and the group's two largest options
+// (endpoint index, or -1 for rejection).
 struct GroupSplit {
   ModelView m;
   const std::uint64_t* key;
   const double* tin;
   const double* tout;
-  const std::uint8_t* elig;
+  const std::int64_t* eoff;
+  const std::int32_t* elist;
   const double* lam;
   const double* mu;
   double tau;
-  double* share;
+  double* share;  // [pairs]
   std::int32_t* top;
   AZ_HD void operator()(std::int64_t g) const {
-    const std::int32_t nm = m.num_endpoints;
     const RequestClass cls = UnpackClass(key[g]);
     const double a = tin[g], b = tout[g], w = a + b;
-    const std::uint8_t* e = elig + g * nm;
-    double* s = share + g * nm;
+    const std::int32_t* e = elist + eoff[g];
+    const std::int64_t ne = eoff[g + 1] - eoff[g];
+    double* s = share + eoff[g];
     const double reject = EffReject(m, cls.priority, w);
     double best = reject;
-    for (std::int32_t p = 0; p < nm; ++p) {
-      s[p] = e[p] ? PricedCost(m, cls.home, a, b, p, lam, mu) : 0.0;
-      if (e[p] && s[p] < best) best = s[p];
+    for (std::int64_t q = 0; q < ne; ++q) {
+      s[q] = PricedCost(m, cls.home, a, b, e[q], lam, mu);
+      if (s[q] < best) best = s[q];
     }
     double z = exp(-(reject - best) / tau);
-    for (std::int32_t p = 0; p < nm; ++p) {
-      const double x = (s[p] - best) / tau;
-      s[p] = e[p] && x < 36.0 ? exp(-x) : 0.0;
-      z += s[p];
+    for (std::int64_t q = 0; q < ne; ++q) {
+      const double x = (s[q] - best) / tau;
+      s[q] = x < 36.0 ? exp(-x) : 0.0;
+      z += s[q];
     }
     double first = exp(-(reject - best) / tau) / z, second = -1;
     std::int32_t t1 = -1, t2 = -1;
-    for (std::int32_t p = 0; p < nm; ++p) {
-      s[p] /= z;
-      if (s[p] > first) {
+    for (std::int64_t q = 0; q < ne; ++q) {
+      s[q] /= z;
+      if (s[q] > first) {
         second = first;
         t2 = t1;
-        first = s[p];
-        t1 = p;
-      } else if (s[p] > second) {
-        second = s[p];
-        t2 = p;
+        first = s[q];
+        t1 = e[q];
+      } else if (s[q] > second) {
+        second = s[q];
+        t2 = e[q];
       }
     }
     top[2 * g] = t1;
@@ -383,41 +385,51 @@ struct MemberKey {
 // SplitRound: systematic rounding of each group's split over its members in
 // MemberKey order: member j of n goes to the option whose cumulative share
 // n*sum(pi) first exceeds j + 1/2, so each option gets its share to within
-// one request. Options go: the group's first option, the other endpoints,
-// rejection, the group's second option last; so the members that prefer the
-// first option most take it, those that prefer the second most take that.
+// one request. Options go: the group's first option, the other eligible
+// endpoints, rejection, the group's second option last; so the members that
+// prefer the first option most take it, those that prefer the second most
+// take that.
 struct SplitRound {
-  std::int32_t num_endpoints;
   const std::int32_t* order;
   const std::int32_t* gid;
   const std::int64_t* gstart;
   const std::int64_t* count;
-  const double* share;
+  const std::int64_t* eoff;
+  const std::int32_t* elist;
+  const double* share;  // [pairs]
   const std::int32_t* top;
   std::int32_t* choice;
   AZ_HD void operator()(std::int64_t s) const {
     const std::int32_t g = gid[s];
     const double j = static_cast<double>(s - gstart[g]) + 0.5, n = static_cast<double>(count[g]);
-    const double* sh = share + static_cast<std::int64_t>(g) * num_endpoints;
+    const std::int32_t* e = elist + eoff[g];
+    const double* sh = share + eoff[g];
+    const std::int64_t ne = eoff[g + 1] - eoff[g];
     const std::int32_t first = top[2 * g], second = top[2 * g + 1];
-    double endpoints_share = 0;
-    for (std::int32_t p = 0; p < num_endpoints; ++p) endpoints_share += sh[p];
+    double endpoints_share = 0, first_share = 0;
+    for (std::int64_t q = 0; q < ne; ++q) {
+      endpoints_share += sh[q];
+      if (e[q] == first) first_share = sh[q];
+    }
     const double reject_share = endpoints_share < 1 ? 1 - endpoints_share : 0.0;
-    // Options in sequence: k = -1 is `first`, 0..M-1 the others, M rejection.
+    // Options in sequence: k = -1 is `first`, 0..ne-1 the others, ne rejection.
     double c = 0;
     std::int32_t out = second;
-    for (std::int32_t k = -1; k <= num_endpoints; ++k) {
+    for (std::int64_t k = -1; k <= ne; ++k) {
       std::int32_t option;
+      double part;
       if (k < 0) {
         option = first;
-      } else if (k < num_endpoints) {
-        option = k;
+        part = first < 0 ? reject_share : first_share;
+      } else if (k < ne) {
+        option = e[k];
         if (option == first || option == second) continue;
+        part = sh[k];
       } else {
         option = -1;
         if (first == -1 || second == -1) continue;
+        part = reject_share;
       }
-      const double part = option < 0 ? reject_share : sh[option];
       c += n * part;
       if (part > 0 && j < c) {
         out = option;
@@ -444,7 +456,8 @@ struct FinalPass {
   RequestCols r;
   const std::int32_t* group_of;
   const std::uint64_t* gkey;
-  const std::uint8_t* elig;
+  const std::int64_t* eoff;
+  const std::int32_t* elist;
   const double* lam;
   const double* mu;
   const std::int32_t* choice;
@@ -454,7 +467,12 @@ struct FinalPass {
     const std::int32_t g = group_of[i];
     const RequestClass cls = UnpackClass(gkey[g]);
     const double tin = r.tokens_in[i], tout = r.tokens_out[i], w = tin + tout;
-    best[i] = PricedMinimum(m, cls, tin, tout, elig + static_cast<std::int64_t>(g) * m.num_endpoints, lam, mu);
+    double low = EffReject(m, cls.priority, w);
+    for (std::int64_t q = eoff[g]; q < eoff[g + 1]; ++q) {
+      const double rc = PricedCost(m, cls.home, tin, tout, elist[q], lam, mu);
+      low = rc < low ? rc : low;
+    }
+    best[i] = low;
     const std::int32_t p = choice[i];
     double gain = 0;
     if (p >= 0) gain = EffReject(m, cls.priority, w) - PricedCost(m, cls.home, tin, tout, p, lam, mu);
@@ -804,14 +822,14 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   F64 d_lam(lam.begin(), lam.end()), d_mu(mu.begin(), mu.end());
   I32 choice(n);
   {
-    F64 share(groups * nm);
+    F64 share(fine.pairs);
     I32 top(2 * groups);
     I64 gstart(groups);
     thrust::for_each_n(
         policy, iota, groups,
         GroupSplit{dm.view, RawOf<std::uint64_t>(fine.key), RawOf<double>(fine.tin), RawOf<double>(fine.tout),
-                   RawOf<std::uint8_t>(fine.elig), RawOf<double>(d_lam), RawOf<double>(d_mu), std::max(tau, 1e-300),
-                   RawOf<double>(share), RawOf<std::int32_t>(top)});
+                   RawOf<std::int64_t>(fine.eoff), RawOf<std::int32_t>(fine.elist), RawOf<double>(d_lam),
+                   RawOf<double>(d_mu), std::max(tau, 1e-300), RawOf<double>(share), RawOf<std::int32_t>(top)});
     thrust::for_each_n(policy, iota, n, GroupStart{RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart)});
     U64 mkey(n);
     thrust::for_each_n(
@@ -820,15 +838,17 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
                   RawOf<std::int32_t>(top), RawOf<double>(d_lam), RawOf<double>(d_mu), RawOf<std::uint64_t>(mkey)});
     thrust::stable_sort_by_key(policy, mkey.begin(), mkey.end(), order.begin());
     thrust::for_each_n(policy, iota, n,
-                       SplitRound{nm, RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart),
-                                  RawOf<std::int64_t>(fine.count), RawOf<double>(share), RawOf<std::int32_t>(top),
+                       SplitRound{RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart),
+                                  RawOf<std::int64_t>(fine.count), RawOf<std::int64_t>(fine.eoff),
+                                  RawOf<std::int32_t>(fine.elist), RawOf<double>(share), RawOf<std::int32_t>(top),
                                   RawOf<std::int32_t>(choice)});
   }
   F64 best(n);
   U64 akey(n);
   thrust::for_each_n(policy, iota, n,
                      FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(fine.key),
-                               RawOf<std::uint8_t>(fine.elig), RawOf<double>(d_lam), RawOf<double>(d_mu),
+                               RawOf<std::int64_t>(fine.eoff), RawOf<std::int32_t>(fine.elist), RawOf<double>(d_lam),
+                               RawOf<double>(d_mu),
                                RawOf<std::int32_t>(choice), RawOf<double>(best), RawOf<std::uint64_t>(akey)});
   out.sum_best = DeterministicSum<Backend>(RawOf<double>(best), n);
 

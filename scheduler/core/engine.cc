@@ -272,6 +272,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
 
   kernels::SolverOptions options;
   options.backend = options_.backend;
+  options.repair_rounds = options_.repair_rounds;
   if (warm) {
     options.initial_prices = std::move(warm);
     options.max_iterations = options_.warm_iterations;

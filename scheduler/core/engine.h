@@ -44,6 +44,8 @@ struct EngineOptions {
   int warm_iterations = 60;
   // Decisions kept for Explain().
   std::int64_t explain_history = 262144;
+  // Rounds of local moves per batch solve (SolverOptions::repair_rounds).
+  int repair_rounds = 0;
 };
 
 // EndpointState

@@ -88,6 +88,7 @@ absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const 
   if (b.online_max_requests() < 0) return bad("batcher.online_max_requests", "must be >= 0");
   if (b.max_message_requests() < 1) return bad("batcher.max_message_requests", "must be >= 1");
   if (b.warm_iterations() < 1) return bad("batcher.warm_iterations", "must be >= 1");
+  if (b.repair_rounds() < 0 || b.repair_rounds() > 8) return bad("batcher.repair_rounds", "must be in [0, 8]");
   if (absl::Status backend = ParseBackend(config.backend()).status(); !backend.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": field ", backend.message()));
   }

@@ -79,6 +79,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
   EngineOptions engine_options;
   engine_options.backend = s->backend_;
   engine_options.warm_iterations = config.batcher().warm_iterations();
+  engine_options.repair_rounds = config.batcher().repair_rounds();
   engine_options.explain_history = config.explain_history();
   s->engine_ = std::make_unique<Engine>(engine_options);
   s->metrics_ = std::make_unique<Metrics>();
