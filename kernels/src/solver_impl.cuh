@@ -196,7 +196,9 @@ struct GroupSetup {
   }
 };
 
-// PricePass: one chunk of groups accumulates into its own slice of
+// PricePass: one chunk of groups (blocks of kBlock neighbouring groups, dealt
+// to the chunks in turn, so that each gets its share of every class)
+// accumulates into its own slice of
 // `partial` the softmin loads (tokens [M], requests [M]), the smoothed dual's
 // request term (sum of n * softmin, [1]) and the curvature of
 // the smoothed dual: with `dense`, the full matrix
@@ -206,6 +208,7 @@ struct GroupSetup {
 // ([3][M]: w^2, w, 1 sums). `scratch` holds one row of reduced costs per group.
 struct PricePass {
   static constexpr int kMaxLive = 32;
+  static constexpr std::int64_t kBlock = 32;
   ModelView m;
   const std::uint64_t* key;
   const std::int64_t* count;
@@ -217,22 +220,26 @@ struct PricePass {
   const double* mu;
   double tau;
   std::int64_t groups;
-  std::int64_t chunk;
+  std::int64_t chunks;
   bool dense;
   std::int64_t width;
   double* scratch;
   double* partial;
 
+  // The group after g in this chunk: the next one in its block, or the
+  // first of the chunk's next block.
+  AZ_HD std::int64_t NextGroup(std::int64_t g) const {
+    return (g + 1) % kBlock != 0 ? g + 1 : g + 1 + (chunks - 1) * kBlock;
+  }
   AZ_HD void operator()(std::int64_t c) const {
     const std::int32_t nm = m.num_endpoints;
     double* acc = partial + c * width;
     double* value = acc + 2 * nm;
     double* curv = acc + 2 * nm + 1;
     for (std::int64_t k = 0; k < width; ++k) acc[k] = 0;
-    const std::int64_t end = (c + 1) * chunk < groups ? (c + 1) * chunk : groups;
     std::int32_t live[kMaxLive];
     double live_pi[kMaxLive];
-    for (std::int64_t g = c * chunk; g < end; ++g) {
+    for (std::int64_t g = c * kBlock; g < groups; g = NextGroup(g)) {
       const RequestClass cls = UnpackClass(key[g]);
       const double a = tin[g], b = tout[g], w = a + b, n = static_cast<double>(count[g]);
       const std::int32_t* e = elist + eoff[g];
@@ -659,8 +666,8 @@ int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& l
   const thrust::counting_iterator<std::int64_t> iota(0);
   const bool dense = nm <= kDenseNewtonMaxEndpoints;
   const std::int64_t max_chunks = dense ? Backend::kMaxDenseChunks : Backend::kMaxChunks;
-  const std::int64_t chunk = std::max<std::int64_t>(Backend::kMinChunk, (groups + max_chunks - 1) / max_chunks);
-  const std::int64_t chunks = (groups + chunk - 1) / chunk;
+  const std::int64_t chunks =
+      std::max<std::int64_t>(1, std::min(max_chunks, (groups + Backend::kMinChunk - 1) / Backend::kMinChunk));
   const std::int64_t width = 2 * nm + 1 + (dense ? 3 * PackedPairs(nm) : 3 * static_cast<std::int64_t>(nm));
   F64 scratch(lv.pairs), partial(chunks * width), sums(width), d_lam(nm), d_mu(nm);
   LoadSums loads;
@@ -679,7 +686,7 @@ int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& l
     thrust::for_each_n(policy, iota, chunks,
                        PricePass{m, RawOf<std::uint64_t>(lv.key), RawOf<std::int64_t>(lv.count), RawOf<double>(lv.tin),
                                  RawOf<double>(lv.tout), RawOf<std::int64_t>(lv.eoff), RawOf<std::int32_t>(lv.elist),
-                                 RawOf<double>(d_lam), RawOf<double>(d_mu), *tau, groups, chunk, dense, width,
+                                 RawOf<double>(d_lam), RawOf<double>(d_mu), *tau, groups, chunks, dense, width,
                                  RawOf<double>(scratch), RawOf<double>(partial)});
     thrust::for_each_n(policy, iota, width, SumChunks{RawOf<double>(partial), chunks, width, RawOf<double>(sums)});
     thrust::copy(sums.begin(), sums.end(), loads.data.begin());
