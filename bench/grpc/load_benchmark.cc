@@ -17,6 +17,7 @@
 //   load_benchmark --mode stream --duration_s 60 --json stream.json
 //   load_benchmark --mode unary --threads 4 --duration_s 30
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,9 +98,14 @@ class Child {
     config.set_explain_history(100000);
     std::ofstream(dir / "config.json") << scheduler::ConfigJson(config);
     log_ = dir / "azimuthd.log";
+    const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
+      // The server goes with the benchmark, however the benchmark ends.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(0);
       std::freopen(log_.c_str(), "w", stderr);
+      std::freopen("/dev/null", "w", stdout);
       const std::string cfg = "--config=" + (dir / "config.json").string();
       ::execl(binary.c_str(), binary.c_str(), cfg.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
