@@ -282,12 +282,12 @@ class Repairer {
       for (const std::int64_t q : candidates) {
         if (ep_[q] != p) continue;
         std::int32_t to;
-        const double loss = LeaveLoss(q, p, &to);
+        const double cost = LeaveLoss(q, p, &to);  // loss[q] may be stale by now
         const std::int64_t room_t = room_tokens_[p] + Tokens(q), room_r = room_requests_[p] + 1;
         const double g1 = Greedy(gain_order, room_t, room_r, &by_gain);
         const double g2 = Greedy(density_order, room_t, room_r, &by_density);
         const double gain = std::max(g1, g2);
-        if (gain <= loss + kMinGain * (std::abs(gain) + std::abs(loss))) continue;
+        if (gain <= cost + kMinGain * (std::abs(gain) + std::abs(cost))) continue;
         Move(q, to);
         for (std::int64_t i : g1 >= g2 ? by_gain : by_density) Move(i, p);
       }
