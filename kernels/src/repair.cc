@@ -89,11 +89,6 @@ class Repairer {
     return PricedCost(v_, home_[i], r_.tokens_in[i], r_.tokens_out[i], p, lam_, mu_);
   }
   double Reject(std::int64_t i) const { return EffReject(v_, priority_[i], static_cast<double>(Tokens(i))); }
-  double PricedMin(std::int64_t i) const {
-    double best = Reject(i);
-    for (std::int32_t p : EligibleOf(i)) best = std::min(best, Priced(i, p));
-    return best;
-  }
 
   // Scores every request in parallel: score(i) reads the current state and
   // writes nothing else, so the scores do not depend on the thread count.
@@ -121,16 +116,16 @@ class Repairer {
     ep_[i] = to;
   }
 
-  // The endpoint with room, other than `skip`, that is cheapest for request i
-  // (by the objective, or under the prices), or -1.
-  std::int32_t CheapestWithRoom(std::int64_t i, std::int32_t skip, bool priced, double* value) const {
+  // The endpoint with room, other than `skip`, where request i costs least
+  // (*cost), or -1.
+  std::int32_t CheapestWithRoom(std::int64_t i, std::int32_t skip, double* cost) const {
     const std::int64_t w = Tokens(i);
     std::int32_t arg = -1;
     for (std::int32_t p : EligibleOf(i)) {
       if (p == skip || !Fits(p, w)) continue;
-      const double x = priced ? Priced(i, p) : Cost(i, p);
-      if (arg < 0 || x < *value) {
-        *value = x;
+      const double x = Cost(i, p);
+      if (arg < 0 || x < *cost) {
+        *cost = x;
         arg = p;
       }
     }
@@ -190,7 +185,7 @@ class Repairer {
     // A request's cost of moving to its cheapest other endpoint with room.
     const std::vector<double> delta = ScoreAll([&](std::int64_t q) {
       double to_cost = 0;
-      if (ep_[q] < 0 || CheapestWithRoom(q, ep_[q], false, &to_cost) < 0) return kNone;
+      if (ep_[q] < 0 || CheapestWithRoom(q, ep_[q], &to_cost) < 0) return kNone;
       return to_cost - Cost(q, ep_[q]);
     });
     std::vector<std::vector<std::pair<double, std::int64_t>>> movers(m_);
@@ -217,7 +212,7 @@ class Repairer {
           const std::int64_t q = mover.second;
           if (ep_[q] != p || room_tokens_[p] + Tokens(q) < w) continue;
           double to_cost = 0;
-          const std::int32_t to = CheapestWithRoom(q, p, false, &to_cost);
+          const std::int32_t to = CheapestWithRoom(q, p, &to_cost);
           const double gain = serve - (to_cost - Cost(q, p));
           if (to < 0 || gain <= best_gain) continue;
           best_gain = gain;
@@ -232,6 +227,18 @@ class Repairer {
     }
   }
 
+  struct Offer {
+    double gain;
+    std::int64_t request;
+  };
+  // One greedy order of an endpoint's waiting requests, with the suffix
+  // minimum of their token counts so that a scan stops once nothing fits,
+  // and the first offer not yet taken (offers taken stay taken).
+  struct GreedyOrder {
+    std::vector<Offer> offers;
+    std::vector<std::int64_t> min_after;
+    std::size_t first = 0;
+  };
   // Repack: an endpoint gives up one of its requests (to its cheapest other
   // endpoint with room, or to rejection) and takes waiting requests in its
   // place, greedily by gain or by gain per token, whichever gains more. So an
@@ -294,18 +301,6 @@ class Repairer {
     }
   }
 
-  struct Offer {
-    double gain;
-    std::int64_t request;
-  };
-  // One greedy order of an endpoint's waiting requests, with the suffix
-  // minimum of their token counts so that a scan stops once nothing fits,
-  // and the first offer not yet taken (offers taken stay taken).
-  struct GreedyOrder {
-    std::vector<Offer> offers;
-    std::vector<std::int64_t> min_after;
-    std::size_t first = 0;
-  };
   GreedyOrder MakeOrder(std::vector<Offer> offers, bool per_token) const {
     auto key = [&](const Offer& o) {
       return per_token ? o.gain / static_cast<double>(std::max<std::int64_t>(1, Tokens(o.request))) : o.gain;
@@ -339,7 +334,7 @@ class Repairer {
   // endpoint with room (*to), or for rejection (*to = -1).
   double LeaveLoss(std::int64_t q, std::int32_t from, std::int32_t* to) const {
     double cost = 0;
-    const std::int32_t p = CheapestWithRoom(q, from, false, &cost);
+    const std::int32_t p = CheapestWithRoom(q, from, &cost);
     const double reject = Reject(q);
     const bool moves = p >= 0 && cost < reject;
     if (to != nullptr) *to = moves ? p : -1;
@@ -347,11 +342,11 @@ class Repairer {
   }
 
   // Exchange: request i on p and request j on q trade places when both fit
-  // and the objective falls. Candidates i: requests off their priced
-  // cheapest endpoint (the earlier passes put them there). A partner j must
-  // have about i's token count (within the two endpoints' room), so partners
-  // are looked up in each endpoint's requests sorted by tokens; at most
-  // kWindow of them per (i, q).
+  // and the objective falls. Candidates i: the kCandidates requests that
+  // would cost most less on another eligible endpoint, taken in request
+  // order. A partner j must have about i's token count (within the two
+  // endpoints' room), so partners are looked up in each endpoint's requests
+  // sorted by tokens; at most kWindow of them per (i, q).
   void Exchange() {
     constexpr std::size_t kWindow = 32;
     constexpr std::size_t kCandidates = 1 << 14;

@@ -6,14 +6,14 @@
 //
 // Every pass keeps both capacities exact and eligibility intact, and makes a
 // move only when it lowers the policy's objective (EffCost / EffReject). They
-// run sequentially in request order, so the result is reproducible. Each is
-// bounded by O(pairs) work plus small per-endpoint candidate lists, where
-// pairs is the number of eligible (request, endpoint) pairs.
+// make their moves sequentially in request order, so the result is
+// reproducible (scans that only score requests run in parallel). Each pass
+// costs O(pairs) plus sorting its candidate lists, where pairs is the number
+// of eligible (request, endpoint) pairs.
 #ifndef AZIMUTH_KERNELS_SRC_REPAIR_H_
 #define AZIMUTH_KERNELS_SRC_REPAIR_H_
 
 #include <cstdint>
-#include <vector>
 
 #include "azimuth/kernels/problem.h"
 #include "prepared.h"

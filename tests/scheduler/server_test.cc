@@ -571,6 +571,11 @@ TEST(ServerConfigTest, BadConfigsAreRefusedWithTheField) {
   server = Server::Start(config, "", {});
   ASSERT_FALSE(server.ok());
   EXPECT_NE(server.status().message().find("window_s"), absl::string_view::npos) << server.status();
+  config = TestConfig(dir);
+  config.mutable_batcher()->set_repair_rounds(9);
+  server = Server::Start(config, "", {});
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("batcher.repair_rounds"), absl::string_view::npos) << server.status();
   absl::StatusOr<v1::ServerConfig> parsed = ParseConfig("{\"listen\": 5, \"nope\": 1}", "cfg.json");
   ASSERT_FALSE(parsed.ok());
   EXPECT_NE(parsed.status().message().find("cfg.json"), absl::string_view::npos);
