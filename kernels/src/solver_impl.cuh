@@ -555,6 +555,9 @@ double DeterministicSum(const double* data, std::int64_t n) {
 // this fraction of it, on coarse groups until kSwitchTemperature.
 inline constexpr double kFinalTemperature = 1e-5;
 inline constexpr double kSwitchTemperature = 1e-2;
+// A warm start whose prices do not fit the batch starts over this many times
+// warmer than the final temperature (see RunPrices).
+inline constexpr double kWarmReheat = 16;
 
 // Level: one aggregation of the requests into groups, with each group's
 // count, mean token counts, eligibility and compact eligible-endpoint list.
@@ -653,11 +656,23 @@ TemperatureScales Temperatures(const HostModel& host, const Level<Backend>& lv) 
 // RunPrices(): price passes over one level from temperature *tau, cooling by
 // kCooling whenever the loads have nearly cleared, until the temperature
 // falls to `tau_stop` (> 0: hand over to a finer level) or, at `tau_min`,
-// the loads clear to the tolerance. Returns the passes made.
+// the loads clear to the tolerance. With `reheat` given, the first pass is a
+// probe of warm prices at *tau: unless its loads already clear to the
+// tolerance (then it is the last pass), its step is dropped and the passes
+// start over `reheat.step` times warmer (a cool temperature is too sharp to
+// correct even small price errors in few passes); and
+// while the loads then still do not clear, every kSettlePasses the
+// temperature rises by that factor again, up to `reheat.ceiling` (prices far
+// from the batch's wander at a cool temperature). Returns the passes made.
+struct Reheat {
+  double step = 0;  // 0: no probe
+  double ceiling = 0;
+};
+
 template <typename Backend>
 int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& lv, const SolverOptions& options,
-              double tau_min, double tau_stop, int passes_before, double* tau, std::vector<double>* lam,
-              std::vector<double>* mu) {
+              double tau_min, double tau_stop, Reheat reheat, int passes_before, double* tau,
+              std::vector<double>* lam, std::vector<double>* mu) {
   using F64 = typename Backend::template Vector<double>;
   const auto policy = Backend::Policy();
   const std::int32_t nm = host.num_endpoints;
@@ -679,7 +694,10 @@ int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& l
   // fall (at an unchanged temperature); otherwise it is halved.
   std::vector<double> base_lam = *lam, base_mu = *mu;
   double base_value = -std::numeric_limits<double>::infinity(), base_tau = *tau;
+  constexpr int kSettlePasses = 30;
   int halvings = 0, it = 0;
+  bool settling = false;
+  int settle_passes = 0;
   for (; passes_before + it < options.max_iterations; ++it) {
     thrust::copy(lam->begin(), lam->end(), d_lam.begin());
     thrust::copy(mu->begin(), mu->end(), d_mu.begin());
@@ -706,6 +724,19 @@ int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& l
     base_tau = *tau;
     const double overload = UpdatePrices(host, loads, *tau, lam, mu);
     if (options.on_iteration) options.on_iteration(IterationInfo{passes_before + it, *tau, overload});
+    if (it == 0 && reheat.step > 1 && overload > options.tolerance) {
+      *lam = base_lam;
+      *mu = base_mu;
+      *tau = std::min(*tau * reheat.step, reheat.ceiling);
+      settling = true;
+      continue;
+    }
+    if (settling && overload > kCoolAt && ++settle_passes >= kSettlePasses) {
+      *tau = std::min(*tau * reheat.step, reheat.ceiling);
+      settle_passes = 0;
+      continue;
+    }
+    if (overload <= kCoolAt) settling = false;
     if (*tau <= tau_min && overload <= options.tolerance) {
       ++it;
       break;
@@ -816,12 +847,18 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   const TemperatureScales temperatures = Temperatures(host, coarse);
   const double tau_min = temperatures.final;
   const double scale = tau_min / kFinalTemperature;
-  double tau = warm ? tau_min * 16 : temperatures.start;
+  // A warm start probes the given prices at the final temperature: when the
+  // batch looks like the last one they already clear its loads and one pass
+  // is all it takes; otherwise the passes start over warmer (on the fine
+  // groups throughout: the prices are about right).
+  double tau = warm ? tau_min : temperatures.start;
+  const Reheat reheat = warm ? Reheat{kWarmReheat, temperatures.start} : Reheat{};
   int passes = 0;
   if (tau > scale * kSwitchTemperature) {
-    passes += RunPrices(host, dm.view, coarse, options, tau_min, scale * kSwitchTemperature, passes, &tau, &lam, &mu);
+    passes += RunPrices(host, dm.view, coarse, options, tau_min, scale * kSwitchTemperature, Reheat{}, passes, &tau,
+                        &lam, &mu);
   }
-  passes += RunPrices(host, dm.view, fine, options, tau_min, 0.0, passes, &tau, &lam, &mu);
+  passes += RunPrices(host, dm.view, fine, options, tau_min, 0.0, reheat, passes, &tau, &lam, &mu);
   out.iterations = passes;
 
   // (4) Round the smoothed split per group, then one exact pass for the

@@ -355,6 +355,33 @@ TEST_P(SolverEdges, WarmStartReachesTheSameQualityFaster) {
   EXPECT_LE(warm.gap, std::max(2 * cold.gap, 1e-3));
 }
 
+// A warm start first tries its prices at the final temperature. Prices of
+// a batch whose quotas did not bind (zero) do not fit one that overloads
+// them: the solver starts over warmer and still gets there.
+TEST_P(SolverEdges, WarmStartFromPricesThatNoLongerFitStartsOver) {
+  WorkloadSpec spec;
+  spec.requests = 20000;
+  spec.endpoints = 32;
+  spec.mode = AzureFirst::kOff;
+  spec.load = 1.3;
+  ProblemData tight = GenerateWorkload(spec);
+  const Solution cold = SolveOk(tight, GetParam());
+  SolverOptions options;
+  options.initial_prices = Prices{std::vector<double>(spec.endpoints, 0.0), std::vector<double>(spec.endpoints, 0.0)};
+  std::vector<double> temperatures;
+  options.on_iteration = [&](const IterationInfo& info) { temperatures.push_back(info.temperature); };
+  const Solution warm = SolveOk(tight, GetParam(), options);
+  ASSERT_GE(temperatures.size(), 2u);
+  EXPECT_GT(temperatures[1], 10 * temperatures[0]);
+  EXPECT_LE(warm.gap, std::max(2 * cold.gap, 1e-3));
+  // Its own prices, on the other hand, fit at once.
+  options.initial_prices = cold.prices;
+  temperatures.clear();
+  const Solution again = SolveOk(tight, GetParam(), options);
+  EXPECT_LT(again.iterations, 5);
+  EXPECT_LE(again.gap, std::max(2 * cold.gap, 1e-3));
+}
+
 // Issue 2's quality bar: at N >= 20,000 the certified gap (an upper bound on
 // the distance to the LP optimum) is within 0.1% in off and weighted mode.
 // The repair rounds are what close the fragments that integer capacities
