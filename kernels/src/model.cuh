@@ -70,6 +70,10 @@ AZ_HD inline std::uint64_t PackKey(const RequestClass& c, std::uint32_t w_bucket
          (static_cast<std::uint64_t>(c.priority) << 14) | (w_bucket << 6) | f_bucket;
 }
 
+// Eligibility depends on a key's model, zone and SLO rank only: its bits
+// from here up.
+inline constexpr int kEligibilityShift = 19;
+
 AZ_HD inline RequestClass UnpackClass(std::uint64_t key) {
   RequestClass c;
   c.model = static_cast<std::int32_t>((key >> 42) & 0xFFF);

@@ -61,7 +61,8 @@ HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers = nullptr
 struct PhaseResult {
   std::vector<std::int32_t> group_of;     // [N]
   std::vector<std::uint64_t> group_key;   // [G]
-  std::vector<std::uint8_t> group_elig;   // [G * M]
+  std::vector<std::int32_t> group_head;   // [G]: the group whose row of group_elig is g's
+  std::vector<std::uint8_t> group_elig;   // [G * M], valid in head rows
   std::vector<std::int64_t> group_eoff;   // [G + 1]: group g's eligible endpoints are
   std::vector<std::int32_t> group_elist;  //   group_elist[group_eoff[g] .. group_eoff[g + 1])
   std::vector<std::uint8_t> group_flags;  // [G]

@@ -79,7 +79,7 @@ class Repairer {
     return {base + phase_.group_eoff[g], base + phase_.group_eoff[g + 1]};
   }
   bool IsEligible(std::int64_t i, std::int32_t p) const {
-    return phase_.group_elig[static_cast<std::int64_t>(phase_.group_of[i]) * m_ + p] != 0;
+    return phase_.group_elig[static_cast<std::int64_t>(phase_.group_head[phase_.group_of[i]]) * m_ + p] != 0;
   }
   std::int64_t Tokens(std::int64_t i) const { return static_cast<std::int64_t>(r_.tokens_in[i]) + r_.tokens_out[i]; }
   double Cost(std::int64_t i, std::int32_t p) const {

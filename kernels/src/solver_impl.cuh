@@ -8,10 +8,10 @@
 // and how many chunks a deterministic reduction splits into.
 //
 // Phases: (1) group requests by class, token bucket and input-share bucket
-// (one sort, reduce by key), and a coarse level that merges share buckets
-// (reduce by key over the groups); (2) per-group eligibility and compact
-// eligible lists; (3) smoothed dual ascent, on the coarse groups while the
-// temperature is high and on the fine groups below: each pass computes
+// (one sort, reduce by key); (2) per-group eligibility (evaluated once per
+// eligibility class) and compact eligible lists; (3) smoothed dual ascent,
+// on a coarse level that merges share buckets (reduce by key over the
+// groups) while the temperature is high and on the fine groups below: each pass computes
 // softmin loads, curvature and the smoothed dual value per endpoint with a
 // chunked reduction in fixed order (no float atomics, so results are
 // reproducible), and the host takes a backtracking Newton price step;
@@ -163,36 +163,54 @@ struct ScatterGroup {
   AZ_HD void operator()(std::int64_t i) const { group_of[order[i]] = gid[i]; }
 };
 
-struct CountEligible {
-  const std::uint8_t* elig;
-  std::int32_t num_endpoints;
-  AZ_HD std::int64_t operator()(std::int64_t g) const {
-    std::int64_t c = 0;
-    for (std::int32_t p = 0; p < num_endpoints; ++p) c += elig[g * num_endpoints + p];
-    return c;
+// Groups with the same eligibility class (kEligibilityShift) are contiguous
+// in key order; the first of them, the class's head, evaluates the rules
+// and the others use its row of `elig`.
+struct EligibilityHead {
+  const std::uint64_t* key;
+  AZ_HD std::int32_t operator()(std::int64_t g) const {
+    return (g == 0 || (key[g] >> kEligibilityShift) != (key[g - 1] >> kEligibilityShift)) ? static_cast<std::int32_t>(g)
+                                                                                          : 0;
   }
 };
-
+struct HeadSetup {
+  ModelView m;
+  const std::uint64_t* key;
+  const std::int32_t* head;
+  std::uint8_t* elig;
+  std::uint8_t* flags;
+  AZ_HD void operator()(std::int64_t g) const {
+    if (head[g] != g) return;
+    flags[g] = ClassEligibility(m, UnpackClass(key[g]), elig + g * m.num_endpoints);
+  }
+};
+// Each group's flags and number of eligible endpoints (into eoff[g + 1]).
+struct CountEligible {
+  const std::uint8_t* elig;
+  const std::int32_t* head;
+  std::int32_t num_endpoints;
+  std::uint8_t* flags;
+  std::int64_t* eoff;
+  AZ_HD void operator()(std::int64_t g) const {
+    const std::int64_t h = head[g];
+    if (h != g) flags[g] = flags[h];
+    std::int64_t c = 0;
+    for (std::int32_t p = 0; p < num_endpoints; ++p) c += elig[h * num_endpoints + p];
+    eoff[g + 1] = c;
+  }
+};
 struct ListEligible {
   const std::uint8_t* elig;
+  const std::int32_t* head;
   std::int32_t num_endpoints;
   const std::int64_t* eoff;
   std::int32_t* elist;
   AZ_HD void operator()(std::int64_t g) const {
+    const std::uint8_t* row = elig + static_cast<std::int64_t>(head[g]) * num_endpoints;
     std::int64_t k = eoff[g];
     for (std::int32_t p = 0; p < num_endpoints; ++p) {
-      if (elig[g * num_endpoints + p]) elist[k++] = p;
+      if (row[p]) elist[k++] = p;
     }
-  }
-};
-
-struct GroupSetup {
-  ModelView m;
-  const std::uint64_t* key;
-  std::uint8_t* elig;
-  std::uint8_t* flags;
-  AZ_HD void operator()(std::int64_t g) const {
-    flags[g] = ClassEligibility(m, UnpackClass(key[g]), elig + g * m.num_endpoints);
   }
 };
 
@@ -570,6 +588,7 @@ struct Level {
   Vec<std::uint64_t> key;
   Vec<std::int64_t> count;
   Vec<double> tin, tout;
+  Vec<std::int32_t> head;  // the group whose row of elig holds this group's eligibility
   Vec<std::uint8_t> elig, flags;
   Vec<std::int64_t> eoff;
   Vec<std::int32_t> elist;
@@ -595,20 +614,25 @@ void FinishLevel(const Policy& policy, const ModelView& m,
   lv->tout.resize(groups);
   thrust::transform(policy, sum_in.begin(), sum_in.end(), lv->count.begin(), lv->tin.begin(), MeanOf{});
   thrust::transform(policy, sum_out.begin(), sum_out.end(), lv->count.begin(), lv->tout.begin(), MeanOf{});
+  lv->head.resize(groups);
+  thrust::inclusive_scan(policy, thrust::make_transform_iterator(iota, EligibilityHead{RawOf<std::uint64_t>(lv->key)}),
+                         thrust::make_transform_iterator(iota + groups, EligibilityHead{RawOf<std::uint64_t>(lv->key)}),
+                         lv->head.begin(), thrust::maximum<std::int32_t>());
   lv->elig.resize(groups * nm);
   lv->flags.resize(groups);
-  thrust::for_each_n(
-      policy, iota, groups,
-      GroupSetup{m, RawOf<std::uint64_t>(lv->key), RawOf<std::uint8_t>(lv->elig), RawOf<std::uint8_t>(lv->flags)});
+  thrust::for_each_n(policy, iota, groups,
+                     HeadSetup{m, RawOf<std::uint64_t>(lv->key), RawOf<std::int32_t>(lv->head),
+                               RawOf<std::uint8_t>(lv->elig), RawOf<std::uint8_t>(lv->flags)});
   lv->eoff.assign(groups + 1, 0);
-  thrust::transform(policy, iota, iota + groups, lv->eoff.begin() + 1,
-                    CountEligible{RawOf<std::uint8_t>(lv->elig), nm});
+  thrust::for_each_n(policy, iota, groups,
+                     CountEligible{RawOf<std::uint8_t>(lv->elig), RawOf<std::int32_t>(lv->head), nm,
+                                   RawOf<std::uint8_t>(lv->flags), RawOf<std::int64_t>(lv->eoff)});
   thrust::inclusive_scan(policy, lv->eoff.begin() + 1, lv->eoff.end(), lv->eoff.begin() + 1);
   lv->pairs = lv->eoff.back();
   lv->elist.resize(lv->pairs);
-  thrust::for_each_n(
-      policy, iota, groups,
-      ListEligible{RawOf<std::uint8_t>(lv->elig), nm, RawOf<std::int64_t>(lv->eoff), RawOf<std::int32_t>(lv->elist)});
+  thrust::for_each_n(policy, iota, groups,
+                     ListEligible{RawOf<std::uint8_t>(lv->elig), RawOf<std::int32_t>(lv->head), nm,
+                                  RawOf<std::int64_t>(lv->eoff), RawOf<std::int32_t>(lv->elist)});
 }
 
 // TemperatureScales: where the price phase starts and ends. The end is a
@@ -622,31 +646,47 @@ struct TemperatureScales {
   double final;
 };
 
-template <typename Backend>
-TemperatureScales Temperatures(const HostModel& host, const Level<Backend>& lv) {
-  const std::int32_t nm = host.num_endpoints;
-  const std::vector<std::uint64_t> key = Download<std::uint64_t>(lv.key);
-  const std::vector<std::int64_t> count = Download<std::int64_t>(lv.count);
-  const std::vector<double> tin = Download<double>(lv.tin), tout = Download<double>(lv.tout);
-  const std::vector<std::uint8_t> elig = Download<std::uint8_t>(lv.elig);
-  const ModelView v = host.View();
-  double mean = 0, cheapest = 0, counted = 0;
-  for (std::int64_t g = 0; g < lv.groups; ++g) {
-    const RequestClass c = UnpackClass(key[g]);
-    double sum = 0, low = std::numeric_limits<double>::infinity();
-    int options = 0;
-    for (std::int32_t p = 0; p < nm; ++p) {
-      if (!elig[g * nm + p]) continue;
-      const double cost = EffCost(v, c.home, tin[g], tout[g], p);
+// GroupCostStats: per group, its requests' mean cost over their eligible
+// options and their cheapest option (count x each, into [0, G) and [G, 2G)),
+// and its count where it has an option ([2G, 3G)).
+struct GroupCostStats {
+  ModelView m;
+  const std::uint64_t* key;
+  const std::int64_t* count;
+  const double* tin;
+  const double* tout;
+  const std::int64_t* eoff;
+  const std::int32_t* elist;
+  std::int64_t groups;
+  double* out;
+  AZ_HD void operator()(std::int64_t g) const {
+    const std::int32_t home = UnpackClass(key[g]).home;
+    double sum = 0, low = 0;
+    for (std::int64_t k = eoff[g]; k < eoff[g + 1]; ++k) {
+      const double cost = EffCost(m, home, tin[g], tout[g], elist[k]);
       sum += cost;
-      low = std::min(low, cost);
-      ++options;
+      low = (k == eoff[g] || cost < low) ? cost : low;
     }
-    if (options == 0) continue;
-    mean += count[g] * sum / options;
-    cheapest += count[g] * low;
-    counted += count[g];
+    const std::int64_t options = eoff[g + 1] - eoff[g];
+    const double n = options > 0 ? static_cast<double>(count[g]) : 0.0;
+    out[g] = options > 0 ? n * sum / static_cast<double>(options) : 0.0;
+    out[groups + g] = n * low;
+    out[2 * groups + g] = n;
   }
+};
+
+template <typename Backend>
+TemperatureScales Temperatures(const HostModel& host, const ModelView& m, const Level<Backend>& lv) {
+  const std::int64_t groups = lv.groups;
+  typename Backend::template Vector<double> stats(3 * groups);
+  double* raw = RawOf<double>(stats);
+  thrust::for_each_n(Backend::Policy(), thrust::counting_iterator<std::int64_t>(0), groups,
+                     GroupCostStats{m, RawOf<std::uint64_t>(lv.key), RawOf<std::int64_t>(lv.count),
+                                    RawOf<double>(lv.tin), RawOf<double>(lv.tout), RawOf<std::int64_t>(lv.eoff),
+                                    RawOf<std::int32_t>(lv.elist), groups, raw});
+  const double mean = DeterministicSum<Backend>(raw, groups);
+  const double cheapest = DeterministicSum<Backend>(raw + groups, groups);
+  const double counted = DeterministicSum<Backend>(raw + 2 * groups, groups);
   if (counted == 0) return {1e-12, 1e-12 * kFinalTemperature};
   const double scale = std::max(cheapest / counted, 1e-12);
   const bool tiered = host.strict_azure_price > 0;
@@ -807,12 +847,37 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   thrust::reduce_by_key(policy, keys.begin(), keys.end(),
                         thrust::make_transform_iterator(order.begin(), TokensAt{cols.tokens_out}),
                         thrust::make_discard_iterator(), sum_out.begin());
-  // (2) Eligibility per group, and the coarse level: fine groups merged
-  // across input-share buckets (share bits are the key's lowest, so the fine
-  // order is also the coarse order).
+  // (2) Eligibility per group.
   FinishLevel(policy, dm.view, sum_in, sum_out, &fine);
-  Level<Backend> coarse;
-  {
+  out.group_key = Download<std::uint64_t>(fine.key);
+  out.group_head = Download<std::int32_t>(fine.head);
+  out.group_elig = Download<std::uint8_t>(fine.elig);
+  out.group_eoff = Download<std::int64_t>(fine.eoff);
+  out.group_elist = Download<std::int32_t>(fine.elist);
+  out.group_flags = Download<std::uint8_t>(fine.flags);
+
+  // (3) Prices: coarse groups while the temperature is high (built only
+  // then), fine below.
+  std::vector<double> lam(nm, 0.0), mu(nm, 0.0);
+  const bool warm = options.initial_prices.has_value();
+  if (warm) {
+    lam = options.initial_prices->per_token;
+    mu = options.initial_prices->per_request;
+  }
+  const TemperatureScales temperatures = Temperatures(host, dm.view, fine);
+  const double tau_min = temperatures.final;
+  const double scale = tau_min / kFinalTemperature;
+  // A warm start probes the given prices at the final temperature: when the
+  // batch looks like the last one they already clear its loads and one pass
+  // is all it takes; otherwise the passes start over warmer (on the fine
+  // groups throughout: the prices are about right).
+  double tau = warm ? tau_min : temperatures.start;
+  const Reheat reheat = warm ? Reheat{kWarmReheat, temperatures.start} : Reheat{};
+  int passes = 0;
+  if (tau > scale * kSwitchTemperature) {
+    // The coarse level: fine groups merged across input-share buckets (share
+    // bits are the key's lowest, so the fine order is also the coarse order).
+    Level<Backend> coarse;
     U64 merged(groups);
     thrust::transform(policy, fine.key.begin(), fine.key.end(), merged.begin(), CoarseKey{});
     coarse.key.resize(groups);
@@ -830,31 +895,6 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     coarse_in.resize(coarse.groups);
     coarse_out.resize(coarse.groups);
     FinishLevel(policy, dm.view, coarse_in, coarse_out, &coarse);
-  }
-  out.group_key = Download<std::uint64_t>(fine.key);
-  out.group_elig = Download<std::uint8_t>(fine.elig);
-  out.group_eoff = Download<std::int64_t>(fine.eoff);
-  out.group_elist = Download<std::int32_t>(fine.elist);
-  out.group_flags = Download<std::uint8_t>(fine.flags);
-
-  // (3) Prices: coarse groups while the temperature is high, fine below.
-  std::vector<double> lam(nm, 0.0), mu(nm, 0.0);
-  const bool warm = options.initial_prices.has_value();
-  if (warm) {
-    lam = options.initial_prices->per_token;
-    mu = options.initial_prices->per_request;
-  }
-  const TemperatureScales temperatures = Temperatures(host, coarse);
-  const double tau_min = temperatures.final;
-  const double scale = tau_min / kFinalTemperature;
-  // A warm start probes the given prices at the final temperature: when the
-  // batch looks like the last one they already clear its loads and one pass
-  // is all it takes; otherwise the passes start over warmer (on the fine
-  // groups throughout: the prices are about right).
-  double tau = warm ? tau_min : temperatures.start;
-  const Reheat reheat = warm ? Reheat{kWarmReheat, temperatures.start} : Reheat{};
-  int passes = 0;
-  if (tau > scale * kSwitchTemperature) {
     passes += RunPrices(host, dm.view, coarse, options, tau_min, scale * kSwitchTemperature, Reheat{}, passes, &tau,
                         &lam, &mu);
   }
