@@ -8,10 +8,12 @@
 //
 // SIGTERM or SIGINT drains: health turns NOT_SERVING, new calls are refused,
 // in-flight calls finish, then the process exits 0.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -39,7 +41,20 @@ ABSL_FLAG(bool, check_config, false, "validate the config (policy, endpoints, li
 namespace azimuth::scheduler {
 namespace {
 
+// Each solver batch allocates and frees a few MB. With glibc's defaults the
+// freed top of the heap goes back to the kernel after every batch (beyond
+// 128 KiB) and is faulted in again by the next one; keep up to 64 MiB of it,
+// and take blocks up to 32 MiB from the heap rather than from mmap. In the
+// streaming load benchmark this was worth about a fifth of the throughput.
+// GLIBC_TUNABLES, when set, decides instead.
+void TuneMalloc() {
+  if (std::getenv("GLIBC_TUNABLES") != nullptr) return;
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 int Main(int argc, char** argv) {
+  TuneMalloc();
   absl::SetProgramUsageMessage("azimuthd [--config FILE] [--listen HOST:PORT] [--unix_socket PATH] ...");
   absl::ParseCommandLine(argc, argv);
   // Signals are taken by one thread with sigwait(); block them everywhere
