@@ -184,6 +184,9 @@ Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration
   std::vector<std::thread> threads;
   for (int s = 0; s < streams; ++s) {
     threads.emplace_back([&, s] {
+      // Each stream sets the sequence of its own copies: a message another
+      // stream is serializing must not change under it.
+      std::vector<v1::AssignRequest> mine = messages;
       auto stub = v1::SchedulerService::NewStub(channel);
       grpc::ClientContext context;
       auto stream = stub->AssignStream(&context);
@@ -227,7 +230,7 @@ Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration
           ++outstanding;
           sent[seq] = {Clock::now(), measuring.load()};
         }
-        v1::AssignRequest& m = messages[(seq + static_cast<std::uint64_t>(s)) % messages.size()];
+        v1::AssignRequest& m = mine[(seq + static_cast<std::uint64_t>(s)) % mine.size()];
         m.set_sequence(seq);
         if (!stream->Write(m)) break;
       }
