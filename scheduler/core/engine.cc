@@ -160,6 +160,21 @@ void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r
 void Engine::RecordLocked(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job,
                           const Decisions& d) {
   if (options_.explain_history <= 0) return;
+  if (batch_id == 0 && job->batch.size() == 1 && !history_.empty()) {
+    Record& block = history_.back();
+    // Blocks stay small against the history, which drops whole records.
+    const std::size_t cap = static_cast<std::size_t>(
+        std::clamp<std::int64_t>(options_.explain_history / 16, 1, static_cast<std::int64_t>(kOnlineBlock)));
+    if (block.batch_id == 0 && block.context == ctx && block.endpoint.size() < cap) {
+      AppendRow(job->batch, &block);
+      block.endpoint.push_back(d.endpoint[0]);
+      block.reason.push_back(d.reason[0]);
+      block.cost.push_back(d.cost[0]);
+      ++history_requests_;
+      TrimHistoryLocked();
+      return;
+    }
+  }
   Record rec;
   rec.batch_id = batch_id;
   rec.context = std::move(ctx);
@@ -167,12 +182,40 @@ void Engine::RecordLocked(std::uint64_t batch_id, std::shared_ptr<const Context>
   rec.endpoint = d.endpoint;
   rec.reason = d.reason;
   rec.cost = d.cost;
+  if (batch_id == 0) {
+    // An online record can become a block: index its strings.
+    for (std::size_t k = 0; k < rec.batch.strings.size(); ++k) {
+      rec.strings.emplace(rec.batch.strings[k], static_cast<std::uint32_t>(k));
+    }
+  }
   history_requests_ += static_cast<std::int64_t>(rec.endpoint.size());
   history_.push_back(std::move(rec));
+  TrimHistoryLocked();
+}
+
+void Engine::TrimHistoryLocked() {
   while (history_.size() > 1 && history_requests_ > options_.explain_history) {
     history_requests_ -= static_cast<std::int64_t>(history_.front().endpoint.size());
     history_.pop_front();
   }
+}
+
+void Engine::AppendRow(const RequestBatch& one, Record* block) {
+  RequestBatch& b = block->batch;
+  auto intern = [&](std::uint32_t index) {
+    const auto [it, added] = block->strings.emplace(one.strings[index], static_cast<std::uint32_t>(b.strings.size()));
+    if (added) b.strings.push_back(one.strings[index]);
+    return it->second;
+  };
+  b.id.push_back(one.id[0]);
+  b.tenant.push_back(intern(one.tenant[0]));
+  b.model.push_back(intern(one.model[0]));
+  b.zone.push_back(intern(one.zone[0]));
+  b.tokens_in.push_back(one.tokens_in[0]);
+  b.tokens_out.push_back(one.tokens_out[0]);
+  b.slo_ms.push_back(one.slo_ms[0]);
+  b.home_cloud.push_back(one.home_cloud[0]);
+  b.priority.push_back(one.priority[0]);
 }
 
 Decisions Engine::DecideOnline(BatchJob* job) {

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "azimuth/kernels/online.h"
 #include "azimuth/kernels/problem_data.h"
@@ -137,14 +138,20 @@ class Engine {
     std::unique_ptr<kernels::OnlinePricer> pricer;
     std::uint64_t telemetry_version = 0, policy_version = 0, prices_version = 0;
   };
+  // One solver batch's decisions, or a block of single-request decisions
+  // made online against one context, up to kOnlineBlock or a sixteenth of
+  // the history (a record each cost ~1.7 KB per decision; a block's rows
+  // take ~80 B).
   struct Record {
-    std::uint64_t batch_id = 0;
+    std::uint64_t batch_id = 0;  // 0: online
     std::shared_ptr<const Context> context;
     RequestBatch batch;
     std::vector<std::int32_t> endpoint;
     std::vector<kernels::Reason> reason;
     std::vector<double> cost;
+    absl::flat_hash_map<std::string, std::uint32_t> strings;  // online blocks: batch.strings' indices
   };
+  static constexpr std::size_t kOnlineBlock = 4096;
 
   std::shared_ptr<const Context> CurrentContextLocked(std::int64_t now_ms);
   // Maps request i of `b` onto the ids of the context MapStrings() mapped
@@ -158,6 +165,9 @@ class Engine {
                        kernels::Reason* reason, double* cost);
   void RecordLocked(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job,
                     const Decisions& d);
+  void TrimHistoryLocked();
+  // Appends `one`'s only request to an online block, interning its strings.
+  static void AppendRow(const RequestBatch& one, Record* block);
 
   const EngineOptions options_;
   const Clock clock_;

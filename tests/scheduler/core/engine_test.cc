@@ -307,6 +307,35 @@ TEST_F(EngineTest, ExplainHistoryIsBounded) {
   EXPECT_EQ(engine_.Explain("k10-0").status().code(), absl::StatusCode::kNotFound);
 }
 
+// Single-request calls share history records (blocks); each still explains
+// as itself, strings included, and the bound holds to within a block.
+TEST_F(EngineTest, SingleRequestDecisionsAreExplainedFromSharedBlocks) {
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws-us", Cloud::kAws, "us", 0.001, 1 << 30, 1 << 20)).ok());
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("gcp-eu", Cloud::kGcp, "eu", 0.001, 1 << 30, 1 << 20)).ok());
+  for (int k = 0; k < 1500; ++k) {
+    RequestBatch b;
+    b.strings = {"tenant-" + std::to_string(k % 7), k % 2 ? "eu" : "us", "gpt-5"};
+    b.id = {"s" + std::to_string(k)};
+    b.tenant = {0};
+    b.model = {2};
+    b.zone = {1};
+    b.tokens_in = {100 + k};
+    b.tokens_out = {10};
+    BatchJob job = Job(std::move(b));
+    ASSERT_EQ(engine_.DecideOnline(&job).reason[0], Reason::kOk);
+  }
+  for (int k : {600, 601, 1000, 1498, 1499}) {
+    absl::StatusOr<Explained> e = engine_.Explain("s" + std::to_string(k));
+    ASSERT_TRUE(e.ok()) << k << ": " << e.status();
+    EXPECT_EQ(e->zone, k % 2 ? "eu" : "us");
+    EXPECT_EQ(e->model, "gpt-5");
+    EXPECT_EQ(e->endpoint, k % 2 ? "gcp-eu" : "aws-us");
+    EXPECT_EQ(e->request.tokens_in, 100 + k);
+  }
+  // 1000 decisions kept, dropped a block (62 here) at a time.
+  EXPECT_EQ(engine_.Explain("s400").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(EngineTest, BatcherCoalescesAndBoundsItsQueue) {
   ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 1 << 30, 1 << 20)).ok());
   std::atomic<int> batches{0};
