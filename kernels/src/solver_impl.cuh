@@ -11,9 +11,10 @@
 // (one sort, reduce by key); (2) per-group eligibility (evaluated once per
 // eligibility class) and compact eligible lists; (3) smoothed dual ascent,
 // on a coarse level that merges share buckets (reduce by key over the
-// groups) while the temperature is high and on the fine groups below: each pass computes
-// softmin loads, curvature and the smoothed dual value per endpoint with a
-// chunked reduction in fixed order (no float atomics, so results are
+// groups) while the temperature is high and on the fine groups below (a
+// warm start first probes its prices at the final temperature): each pass
+// computes softmin loads, curvature and the smoothed dual value per endpoint
+// with a chunked reduction in fixed order (no float atomics, so results are
 // reproducible), and the host takes a backtracking Newton price step;
 // (4) each group's smoothed split at the final prices is rounded along its
 // members' exact preference, and one exact pass over all requests gives the
@@ -700,10 +701,10 @@ TemperatureScales Temperatures(const HostModel& host, const ModelView& m, const 
 // probe of warm prices at *tau: unless its loads already clear to the
 // tolerance (then it is the last pass), its step is dropped and the passes
 // start over `reheat.step` times warmer (a cool temperature is too sharp to
-// correct even small price errors in few passes); and
-// while the loads then still do not clear, every kSettlePasses the
-// temperature rises by that factor again, up to `reheat.ceiling` (prices far
-// from the batch's wander at a cool temperature). Returns the passes made.
+// correct even small price errors in few passes). While the loads then do
+// not nearly clear, every kSettlePasses the temperature rises by that factor
+// again, up to `reheat.ceiling`: prices far from the batch's wander at a cool
+// temperature. Returns the passes made.
 struct Reheat {
   double step = 0;  // 0: no probe
   double ceiling = 0;

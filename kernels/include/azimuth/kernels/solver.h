@@ -81,6 +81,8 @@ struct SolverOptions {
   // since each round costs a few passes over every request.
   int repair_rounds = -1;
   // Warm start: prices from a previous solve over the same endpoint table.
+  // They are tried first at the final temperature: when they already clear
+  // this problem's loads, that one pass ends the price phase.
   std::optional<Prices> initial_prices;
   // Called after every accepted price step (progress and diagnostics); may be
   // empty. Runs on the calling thread.
