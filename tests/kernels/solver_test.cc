@@ -372,13 +372,17 @@ TEST_P(SolverEdges, WarmStartFromPricesThatNoLongerFitStartsOver) {
   options.on_iteration = [&](const IterationInfo& info) { temperatures.push_back(info.temperature); };
   const Solution warm = SolveOk(tight, GetParam(), options);
   ASSERT_GE(temperatures.size(), 2u);
-  EXPECT_GT(temperatures[1], 10 * temperatures[0]);
+  const double probe = temperatures[0];
+  EXPECT_GT(temperatures[1], 10 * probe);
   EXPECT_LE(warm.gap, std::max(2 * cold.gap, 1e-3));
-  // Its own prices, on the other hand, fit at once.
+  // Its own prices, on the other hand, fit at once: every pass stays at the
+  // final temperature.
   options.initial_prices = cold.prices;
   temperatures.clear();
   const Solution again = SolveOk(tight, GetParam(), options);
   EXPECT_LT(again.iterations, 5);
+  ASSERT_FALSE(temperatures.empty());
+  for (double t : temperatures) EXPECT_EQ(t, probe);
   EXPECT_LE(again.gap, std::max(2 * cold.gap, 1e-3));
 }
 
