@@ -17,6 +17,7 @@ constexpr double kNone = std::numeric_limits<double>::infinity();
 // Requests x rounds of local moves per solve (Repairer::Run).
 constexpr std::int64_t kRoundBudget = 300000;
 
+
 class Repairer {
  public:
   Repairer(const HostModel& host, const RequestsView& r, PhaseResult* phase)
@@ -52,7 +53,9 @@ class Repairer {
       rounds = static_cast<int>(std::clamp<std::int64_t>(kRoundBudget / std::max<std::int64_t>(n_, 1), 1, 3));
     }
     for (int round = 0; round < rounds; ++round) {
+      Reselect();
       Repack();
+      Relocate();
       Exchange();
       Fill();
     }
@@ -168,6 +171,30 @@ class Repairer {
     }
   }
 
+  // Relocate: a request moves to the eligible endpoint with room where it
+  // costs least, when that beats where it is; those that gain most move
+  // first. Admission's rounding can leave a cheap endpoint with room.
+  void Relocate() {
+    const std::vector<double> gain = ScoreAll([&](std::int64_t i) {
+      double to_cost = 0;
+      if (ep_[i] < 0 || CheapestWithRoom(i, ep_[i], &to_cost) < 0) return 0.0;
+      const double here = Cost(i, ep_[i]);
+      return here - to_cost > kMinGain * std::abs(here) ? here - to_cost : 0.0;
+    });
+    std::vector<std::pair<double, std::int64_t>> movers;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (gain[i] > 0) movers.emplace_back(-gain[i], i);
+    }
+    std::sort(movers.begin(), movers.end());
+    for (const auto& entry : movers) {
+      const std::int64_t i = entry.second;
+      double to_cost = 0;
+      const std::int32_t to = CheapestWithRoom(i, ep_[i], &to_cost);
+      const double here = Cost(i, ep_[i]);
+      if (to >= 0 && here - to_cost > kMinGain * std::abs(here)) Move(i, to);
+    }
+  }
+
   // Make room: a waiting request may fit on an eligible endpoint once one
   // request there moves to another endpoint with room. Each endpoint offers
   // its kMovers cheapest-to-move requests.
@@ -231,6 +258,68 @@ class Repairer {
     double gain;
     std::int64_t request;
   };
+
+  // Reselect: each endpoint that waiting requests would gain from chooses
+  // its requests anew, among its own and those waiting: the two-capacity
+  // knapsack (tokens, requests) of their values, solved as its LP (one
+  // price per token by bisection, one per request by selection), rounded
+  // down and filled greedily. A member is valued at what its rejection would
+  // cost, so the selection never overrates a change: one that leaves moves to
+  // its cheapest other endpoint with room when that beats rejection. This
+  // makes the trades the LP makes and single swaps miss, such as one large
+  // request out for several small ones of a higher priority in.
+  void Reselect() {
+    std::vector<std::vector<Offer>> waiting(m_);
+    std::vector<std::vector<std::int64_t>> members(m_);
+    auto offer = [&](std::int64_t i) {
+      const double reject = Reject(i);
+      for (std::int32_t p : EligibleOf(i)) {
+        const double gain = reject - Cost(i, p);
+        if (gain > 0) waiting[p].push_back({gain, i});
+      }
+    };
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (ep_[i] >= 0) {
+        members[ep_[i]].push_back(i);
+      } else {
+        offer(i);
+      }
+    }
+    std::vector<KnapsackItem> items;
+    std::vector<std::uint8_t> chosen;
+    for (std::int32_t p = 0; p < m_; ++p) {
+      items.clear();
+      for (const Offer& o : waiting[p]) {
+        if (ep_[o.request] < 0) items.push_back({o.gain, Tokens(o.request), o.request});
+      }
+      if (items.empty()) continue;
+      const std::size_t first_member = items.size();
+      double before = 0;
+      for (std::int64_t q : members[p]) {
+        if (ep_[q] != p) continue;
+        const double value = Reject(q) - Cost(q, p);
+        before += value;
+        items.push_back({value, Tokens(q), q});
+      }
+      const double after = SolveKnapsack(items, host_.cap_tokens[p], host_.cap_requests[p], lam_[p], &chosen);
+      if (after <= before + kMinGain * (std::abs(after) + std::abs(before))) continue;
+      for (std::size_t k = first_member; k < items.size(); ++k) {
+        if (chosen[k]) continue;
+        const std::int64_t q = items[k].request;
+        std::int32_t to;
+        LeaveLoss(q, p, &to);
+        Move(q, to);
+        if (to >= 0) {
+          members[to].push_back(q);
+        } else {
+          offer(q);
+        }
+      }
+      for (std::size_t k = 0; k < first_member; ++k) {
+        if (chosen[k]) Move(items[k].request, p);
+      }
+    }
+  }
   // One greedy order of an endpoint's waiting requests, with the suffix
   // minimum of their token counts so that a scan stops once nothing fits,
   // and the first offer not yet taken (offers taken stay taken).
@@ -442,6 +531,130 @@ class Repairer {
 };
 
 }  // namespace
+
+double SolveKnapsack(const std::vector<KnapsackItem>& items, std::int64_t tokens, std::int64_t requests,
+                     double guess, std::vector<std::uint8_t>* chosen) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const std::size_t n = items.size();
+  chosen->assign(n, 0);
+  if (requests <= 0 || n == 0) return 0;
+  std::vector<std::uint32_t> live;  // items whose place the price decides
+  double top = 0;                   // at this price every item scores < 0
+  for (std::size_t k = 0; k < n; ++k) {
+    if (items[k].value <= 0) continue;
+    live.push_back(static_cast<std::uint32_t>(k));
+    top = std::max(top, 2 * items[k].value / static_cast<double>(std::max<std::int64_t>(1, items[k].tokens)));
+  }
+  std::int64_t taken_t = 0, taken_r = 0;  // items taken for every price in the bracket
+  auto score_of = [&](std::uint32_t k, double lam) {
+    return items[k].value - lam * static_cast<double>(items[k].tokens);
+  };
+  // At price lam: the tokens of the LP's choice, and the scores ranked
+  // slots-th and (slots+1)-th among the live items (-inf when fewer).
+  struct Cut {
+    std::int64_t tokens;
+    double last_in, first_out;
+  };
+  std::vector<std::pair<double, std::uint32_t>> ranked;  // (-score, item): ties by position
+  std::size_t take = 0;
+  auto rank = [&](double lam) {
+    const std::int64_t slots = requests - taken_r;
+    ranked.resize(live.size());
+    for (std::size_t j = 0; j < live.size(); ++j) ranked[j] = {-score_of(live[j], lam), live[j]};
+    Cut cut{taken_t, kInf, kInf};
+    if (slots <= 0) {
+      take = 0;
+      return cut;
+    }
+    take = std::min<std::size_t>(static_cast<std::size_t>(slots), ranked.size());
+    cut.last_in = cut.first_out = -kInf;
+    if (take == 0) return cut;
+    std::nth_element(ranked.begin(), ranked.begin() + (take - 1), ranked.end());
+    if (take == static_cast<std::size_t>(slots)) cut.last_in = -ranked[take - 1].first;
+    for (std::size_t j = take; j < ranked.size(); ++j) cut.first_out = std::max(cut.first_out, -ranked[j].first);
+    for (std::size_t j = 0; j < take; ++j) {
+      if (ranked[j].first < 0) cut.tokens += items[ranked[j].second].tokens;
+    }
+    return cut;
+  };
+  double lo = 0, hi = 0;
+  Cut at_lo = rank(0), at_hi{0, kInf, kInf};
+  if (at_lo.tokens > tokens) {
+    hi = top;
+    bool hi_known = false;
+    // Evaluates a price inside (lo, hi), moves the bracket's end to it, and
+    // once both ends are known drops the items it settles.
+    auto probe = [&](double lam) {
+      const Cut cut = rank(lam);
+      const bool over = cut.tokens > tokens;
+      (over ? lo : hi) = lam;
+      (over ? at_lo : at_hi) = cut;
+      hi_known = hi_known || !over;
+      if (hi_known) {
+        const double in_above = std::max(0.0, at_lo.first_out), out_below = at_hi.last_in;
+        std::size_t kept = 0;
+        for (const std::uint32_t k : live) {
+          const double best = score_of(k, lo), worst = score_of(k, hi);
+          if (best <= 0 || best < out_below) continue;
+          if (worst > in_above) {
+            (*chosen)[k] = 1;
+            taken_t += items[k].tokens;
+            ++taken_r;
+            continue;
+          }
+          live[kept++] = k;
+        }
+        live.resize(kept);
+      }
+      return over;
+    };
+    if (guess > 0 && guess < top) {
+      bool fits_at_guess = false;
+      for (double spread = 1e-3; spread < 1e6; spread *= 8) {
+        const double up = std::min(top, guess * (1 + spread));
+        if (!probe(up)) {
+          fits_at_guess = spread == 1e-3;
+          break;
+        }
+        if (up == top) break;
+      }
+      for (double spread = 1e-3; fits_at_guess; spread = std::min(0.5, spread * 8)) {
+        if (probe(guess * (1 - spread)) || spread == 0.5) break;
+      }
+    }
+    while (hi - lo > 1e-6 * hi) probe(0.5 * (lo + hi));
+    at_hi = rank(hi);
+  }
+  // The LP's choice at hi (its top `take`, positive), then the rest in score
+  // order where they fit.
+  std::int64_t room_t = tokens - taken_t, room_r = requests - taken_r;
+  for (std::size_t j = 0; j < take; ++j) {
+    if (ranked[j].first >= 0 || items[ranked[j].second].tokens > room_t) continue;
+    (*chosen)[ranked[j].second] = 1;
+    room_t -= items[ranked[j].second].tokens;
+    --room_r;
+  }
+  ranked.clear();
+  for (std::size_t k = 0; k < n; ++k) {
+    if (!(*chosen)[k] && items[k].value > 0 && items[k].tokens <= room_t) {
+      ranked.emplace_back(-score_of(static_cast<std::uint32_t>(k), hi), static_cast<std::uint32_t>(k));
+    }
+  }
+  std::sort(ranked.begin(), ranked.end());
+  for (const auto& entry : ranked) {
+    if (room_r <= 0) break;
+    const KnapsackItem& item = items[entry.second];
+    if (item.tokens > room_t) continue;
+    (*chosen)[entry.second] = 1;
+    room_t -= item.tokens;
+    --room_r;
+  }
+  double total = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    if ((*chosen)[k]) total += items[k].value;
+  }
+  return total;
+}
 
 void Repair(const HostModel& host, const RequestsView& requests, AzureFirst mode, int rounds, PhaseResult* phase) {
   Repairer(host, requests, phase).Run(mode, rounds);

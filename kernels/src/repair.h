@@ -6,7 +6,7 @@
 //
 // Every pass keeps both capacities exact and eligibility intact, and makes a
 // move only when it lowers the policy's objective (EffCost / EffReject). They
-// make their moves sequentially in request order, so the result is
+// make their moves sequentially in a fixed order, so the result is
 // reproducible (scans that only score requests run in parallel). Each pass
 // costs O(pairs) plus sorting its candidate lists, where pairs is the number
 // of eligible (request, endpoint) pairs.
@@ -14,6 +14,7 @@
 #define AZIMUTH_KERNELS_SRC_REPAIR_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "azimuth/kernels/problem.h"
 #include "prepared.h"
@@ -22,21 +23,49 @@ namespace azimuth::kernels::internal {
 
 // Repair()
 //
-// `rounds` of repack and exchange run after fill and make room (negative:
-// automatic, SolverOptions::repair_rounds).
+// `rounds` of reselect, repack, relocate and exchange run after fill and
+// make room (negative: automatic, SolverOptions::repair_rounds).
 // Completes the admission in `phase.endpoint` (>= 0 admitted, -1 rejected by
 // rounding, -2 evicted by capacity) into a full assignment (-1: rejected):
 //   fill       requests not admitted take the endpoint with room that is
 //              cheapest under the prices, while that beats rejection;
 //   make room  a waiting request takes the place of one that moves to
 //              another endpoint with room;
+//   reselect   an endpoint chooses its requests anew among its own and the
+//              waiting ones, by its two-capacity knapsack (SolveKnapsack);
 //   repack     an endpoint trades one of its requests for waiting ones that
 //              fill its capacity better (the fragments two integer
 //              capacities leave);
+//   relocate   a request moves to a cheaper endpoint with room;
 //   exchange   two requests on different endpoints trade places;
 //   Azure      (strict mode) no request stays off Azure while an eligible
 //              Azure endpoint has room for it: the mode's invariant.
 void Repair(const HostModel& host, const RequestsView& requests, AzureFirst mode, int rounds, PhaseResult* phase);
+
+// One item of an endpoint's knapsack (Reselect): its value, tokens and
+// request.
+struct KnapsackItem {
+  double value;
+  std::int64_t tokens;
+  std::int64_t request;
+};
+
+// SolveKnapsack()
+//
+// Chooses items (*chosen) within `tokens` and `requests` by the knapsack's
+// LP. At a token price lam, the LP takes the `requests` items of highest
+// positive score value - lam * tokens; the tokens they take fall as lam
+// rises (they are the dual's subgradient), so bisection finds the least lam
+// at which they fit, bracketed first around `guess` (the endpoint's dual
+// price, near the answer). The LP splits at most two items, so taking the
+// LP's choice at that price and then the other items in score order where
+// they still fit comes within two items' values of the LP bound. Items
+// whose place no price in the bracket can change leave the search as it
+// narrows (taken when they rank in the top for every price in it, dropped
+// when they rank below it), so most passes see few items. Returns the chosen
+// items' total value.
+double SolveKnapsack(const std::vector<KnapsackItem>& items, std::int64_t tokens, std::int64_t requests,
+                     double guess, std::vector<std::uint8_t>* chosen);
 
 }  // namespace azimuth::kernels::internal
 

@@ -1,0 +1,107 @@
+// Copyright 2026 Azimuth authors.
+//
+// The repair passes' knapsack (kernels/src/repair.h): an endpoint's choice
+// of requests within its two capacities, against exhaustive search.
+#include "kernels/src/repair.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "bench/workload/generator.h"
+
+namespace azimuth::kernels::internal {
+namespace {
+
+struct Totals {
+  double value = 0;
+  std::int64_t tokens = 0, requests = 0;
+};
+
+Totals Sum(const std::vector<KnapsackItem>& items, const std::vector<std::uint8_t>& chosen) {
+  Totals t;
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    if (!chosen[k]) continue;
+    t.value += items[k].value;
+    t.tokens += items[k].tokens;
+    t.requests += 1;
+  }
+  return t;
+}
+
+// The integer optimum over all subsets.
+double Exhaustive(const std::vector<KnapsackItem>& items, std::int64_t tokens, std::int64_t requests) {
+  double best = 0;
+  const std::size_t n = items.size();
+  std::vector<std::uint8_t> chosen(n);
+  for (std::uint32_t mask = 0; mask < (1u << n); ++mask) {
+    for (std::size_t k = 0; k < n; ++k) chosen[k] = (mask >> k) & 1;
+    const Totals t = Sum(items, chosen);
+    if (t.tokens <= tokens && t.requests <= requests) best = std::max(best, t.value);
+  }
+  return best;
+}
+
+// Large items of high value against several small ones of less: the LP
+// takes the small ones (greedy by value would take the large one first).
+TEST(SolveKnapsack, TradesOneLargeItemForSeveralSmallOnes) {
+  const std::vector<KnapsackItem> items = {{10, 900, 0}, {7, 300, 1}, {7, 300, 2}, {7, 300, 3}, {1, 50, 4}};
+  std::vector<std::uint8_t> chosen;
+  const double value = SolveKnapsack(items, 1000, 3, 0.0, &chosen);
+  EXPECT_EQ(value, 21);
+  EXPECT_EQ(chosen, (std::vector<std::uint8_t>{0, 1, 1, 1, 0}));
+}
+
+TEST(SolveKnapsack, TakesEveryPositiveItemWhenAllFitAndNoneOfTheRest) {
+  const std::vector<KnapsackItem> items = {{3, 10, 0}, {-1, 1, 1}, {0, 1, 2}, {2, 5, 3}};
+  std::vector<std::uint8_t> chosen;
+  EXPECT_EQ(SolveKnapsack(items, 100, 10, 0.0, &chosen), 5);
+  EXPECT_EQ(chosen, (std::vector<std::uint8_t>{1, 0, 0, 1}));
+  EXPECT_EQ(SolveKnapsack(items, 100, 0, 0.0, &chosen), 0);
+  EXPECT_EQ(chosen, (std::vector<std::uint8_t>(4, 0)));
+  EXPECT_EQ(SolveKnapsack({{5, 11, 0}}, 10, 1, 0.0, &chosen), 0);  // does not fit
+  EXPECT_EQ(chosen, (std::vector<std::uint8_t>{0}));
+}
+
+// Random instances where either capacity binds, with good and bad price
+// guesses: the choice fits, its value is what it reports, and it is within
+// the two largest values of the optimum (the LP splits at most two items).
+TEST(SolveKnapsack, WithinTwoItemsOfTheOptimumOnRandomInstances) {
+  bench::Rng rng(7);
+  int exact = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    const std::size_t n = static_cast<std::size_t>(1 + rng.Below(14));
+    std::vector<KnapsackItem> items(n);
+    std::int64_t all_tokens = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      const double tier = static_cast<double>(1 + rng.Below(4));
+      items[k] = {tier * 7 - 0.002 * static_cast<double>(rng.Below(100)) - (rng.Below(10) == 0 ? 30 : 0),
+                  static_cast<std::int64_t>(1 + rng.Below(3000)), static_cast<std::int64_t>(k)};
+      all_tokens += items[k].tokens;
+    }
+    const std::int64_t tokens = static_cast<std::int64_t>(rng.Uniform() * static_cast<double>(all_tokens));
+    const std::int64_t requests = static_cast<std::int64_t>(rng.Below(static_cast<int>(n) + 1));
+    const double guess = trial % 3 == 0 ? 0.0 : (trial % 3 == 1 ? 1e-3 : 10.0);
+    std::vector<std::uint8_t> chosen;
+    const double value = SolveKnapsack(items, tokens, requests, guess, &chosen);
+    const Totals t = Sum(items, chosen);
+    ASSERT_LE(t.tokens, tokens) << "trial " << trial;
+    ASSERT_LE(t.requests, requests) << "trial " << trial;
+    EXPECT_DOUBLE_EQ(value, t.value) << "trial " << trial;
+    std::vector<double> values;
+    for (const KnapsackItem& item : items) values.push_back(std::max(0.0, item.value));
+    std::sort(values.rbegin(), values.rend());
+    const double slack = values[0] + (n > 1 ? values[1] : 0.0);
+    const double best = Exhaustive(items, tokens, requests);
+    EXPECT_LE(value, best + 1e-9) << "trial " << trial;
+    EXPECT_GE(value, best - slack - 1e-9) << "trial " << trial;
+    exact += value >= best - 1e-9;
+  }
+  // Mostly exact: rounding the LP's two split items rarely costs anything.
+  EXPECT_GE(exact, 300);
+}
+
+}  // namespace
+}  // namespace azimuth::kernels::internal
