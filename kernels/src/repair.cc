@@ -56,6 +56,7 @@ class Repairer {
       Reselect();
       Repack();
       Relocate();
+      Unblock();
       Exchange();
       Fill();
     }
@@ -172,9 +173,11 @@ class Repairer {
   }
 
   // Relocate: a request moves to the eligible endpoint with room where it
-  // costs least, when that beats where it is; those that gain most move
-  // first. Admission's rounding can leave a cheap endpoint with room.
+  // costs least, when that beats where it is; the kCandidates that gain
+  // most, most first. Admission's rounding can leave a cheap endpoint with
+  // room.
   void Relocate() {
+    constexpr std::size_t kCandidates = 1 << 14;
     const std::vector<double> gain = ScoreAll([&](std::int64_t i) {
       double to_cost = 0;
       if (ep_[i] < 0 || CheapestWithRoom(i, ep_[i], &to_cost) < 0) return 0.0;
@@ -185,13 +188,91 @@ class Repairer {
     for (std::int64_t i = 0; i < n_; ++i) {
       if (gain[i] > 0) movers.emplace_back(-gain[i], i);
     }
-    std::sort(movers.begin(), movers.end());
+    const std::size_t keep = std::min(kCandidates, movers.size());
+    std::partial_sort(movers.begin(), movers.begin() + keep, movers.end());
+    movers.resize(keep);
     for (const auto& entry : movers) {
       const std::int64_t i = entry.second;
       double to_cost = 0;
       const std::int32_t to = CheapestWithRoom(i, ep_[i], &to_cost);
       const double here = Cost(i, ep_[i]);
       if (to >= 0 && here - to_cost > kMinGain * std::abs(here)) Move(i, to);
+    }
+  }
+
+  // Unblock: a request that sits where the prices say it should not (its
+  // priced cost there above its cheapest) moves to an eligible endpoint
+  // where it costs less, once a few requests there move on to endpoints
+  // with room: the chains of moves that prices imply and single moves and
+  // swaps miss. Each endpoint offers its kMovers members that are cheapest
+  // to move per token; a chain is kept only when the objective falls, and
+  // undone otherwise.
+  void Unblock() {
+    constexpr std::size_t kMovers = 32;
+    constexpr std::size_t kCandidates = 1 << 14;
+    constexpr int kMaxChain = 4;
+    const std::vector<double> penalty = ScoreAll([&](std::int64_t i) {
+      if (ep_[i] < 0) return 0.0;
+      const double here = Priced(i, ep_[i]);
+      double best = here;
+      for (std::int32_t p : EligibleOf(i)) best = std::min(best, Priced(i, p));
+      return here - best > kMinGain * std::abs(here) ? here - best : 0.0;
+    });
+    std::vector<std::pair<double, std::int64_t>> candidates;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (penalty[i] > 0) candidates.emplace_back(-penalty[i], i);
+    }
+    if (candidates.empty()) return;
+    const std::size_t keep = std::min(kCandidates, candidates.size());
+    std::partial_sort(candidates.begin(), candidates.begin() + keep, candidates.end());
+    candidates.resize(keep);
+    // A member's cost of moving to its cheapest other endpoint with room,
+    // per token it frees.
+    const std::vector<double> per_token = ScoreAll([&](std::int64_t q) {
+      double to_cost = 0;
+      if (ep_[q] < 0 || CheapestWithRoom(q, ep_[q], &to_cost) < 0) return kNone;
+      return (to_cost - Cost(q, ep_[q])) / static_cast<double>(std::max<std::int64_t>(1, Tokens(q)));
+    });
+    std::vector<std::vector<std::pair<double, std::int64_t>>> movers(m_);
+    for (std::int64_t q = 0; q < n_; ++q) {
+      if (per_token[q] != kNone) movers[ep_[q]].emplace_back(per_token[q], q);
+    }
+    for (auto& list : movers) {
+      const std::size_t top = std::min(kMovers, list.size());
+      std::partial_sort(list.begin(), list.begin() + top, list.end());
+      list.resize(top);
+    }
+    std::vector<std::pair<std::int64_t, std::int32_t>> moved;  // (request, from)
+    for (const auto& candidate : candidates) {
+      const std::int64_t i = candidate.second;
+      const std::int32_t from = ep_[i];
+      const double here = Cost(i, from);
+      const std::int64_t w = Tokens(i);
+      for (std::int32_t q : EligibleOf(i)) {
+        if (q == from || ep_[i] != from) continue;
+        const double gain_i = here - Cost(i, q);
+        if (gain_i <= kMinGain * std::abs(here) || Priced(i, q) >= Priced(i, from)) continue;
+        moved.clear();
+        Move(i, -1);
+        double gain = gain_i;
+        for (const auto& mover : movers[q]) {
+          if (Fits(q, w) || static_cast<int>(moved.size()) >= kMaxChain || gain <= 0) break;
+          const std::int64_t j = mover.second;
+          if (ep_[j] != q) continue;
+          double to_cost = 0;
+          const std::int32_t to = CheapestWithRoom(j, q, &to_cost);
+          if (to < 0) continue;
+          gain -= to_cost - Cost(j, q);
+          Move(j, to);
+          moved.emplace_back(j, q);
+        }
+        if (Fits(q, w) && gain > kMinGain * std::abs(here)) {
+          Move(i, q);
+          break;
+        }
+        for (auto it = moved.rbegin(); it != moved.rend(); ++it) Move(it->first, it->second);
+        Move(i, from);
+      }
     }
   }
 

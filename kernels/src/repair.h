@@ -23,8 +23,8 @@ namespace azimuth::kernels::internal {
 
 // Repair()
 //
-// `rounds` of reselect, repack, relocate and exchange run after fill and
-// make room (negative: automatic, SolverOptions::repair_rounds).
+// `rounds` of reselect, repack, relocate, unblock and exchange run after
+// fill and make room (negative: automatic, SolverOptions::repair_rounds).
 // Completes the admission in `phase.endpoint` (>= 0 admitted, -1 rejected by
 // rounding, -2 evicted by capacity) into a full assignment (-1: rejected):
 //   fill       requests not admitted take the endpoint with room that is
@@ -37,6 +37,8 @@ namespace azimuth::kernels::internal {
 //              fill its capacity better (the fragments two integer
 //              capacities leave);
 //   relocate   a request moves to a cheaper endpoint with room;
+//   unblock    a request the prices place elsewhere moves there, once a few
+//              requests there move on to endpoints with room;
 //   exchange   two requests on different endpoints trade places;
 //   Azure      (strict mode) no request stays off Azure while an eligible
 //              Azure endpoint has room for it: the mode's invariant.
