@@ -172,6 +172,41 @@ class Repairer {
     }
   }
 
+  // The (up to) `keep` requests of highest positive score, highest first,
+  // as (-score, request).
+  std::vector<std::pair<double, std::int64_t>> Highest(const std::vector<double>& score, std::size_t keep) const {
+    std::vector<std::pair<double, std::int64_t>> top;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (score[i] > 0) top.emplace_back(-score[i], i);
+    }
+    keep = std::min(keep, top.size());
+    std::partial_sort(top.begin(), top.begin() + keep, top.end());
+    top.resize(keep);
+    return top;
+  }
+
+  // Each endpoint's `keep` requests that cost least to move to their
+  // cheapest other endpoint with room (per token they free, with
+  // `per_token`), cheapest first, with that cost.
+  std::vector<std::vector<std::pair<double, std::int64_t>>> CheapestToMove(std::size_t keep, bool per_token) const {
+    const std::vector<double> cost = ScoreAll([&](std::int64_t q) {
+      double to_cost = 0;
+      if (ep_[q] < 0 || CheapestWithRoom(q, ep_[q], &to_cost) < 0) return kNone;
+      const double delta = to_cost - Cost(q, ep_[q]);
+      return per_token ? delta / static_cast<double>(std::max<std::int64_t>(1, Tokens(q))) : delta;
+    });
+    std::vector<std::vector<std::pair<double, std::int64_t>>> movers(m_);
+    for (std::int64_t q = 0; q < n_; ++q) {
+      if (cost[q] != kNone) movers[ep_[q]].emplace_back(cost[q], q);
+    }
+    for (auto& list : movers) {
+      const std::size_t top = std::min(keep, list.size());
+      std::partial_sort(list.begin(), list.begin() + top, list.end());
+      list.resize(top);
+    }
+    return movers;
+  }
+
   // Relocate: a request moves to the eligible endpoint with room where it
   // costs least, when that beats where it is; the kCandidates that gain
   // most, most first. Admission's rounding can leave a cheap endpoint with
@@ -184,13 +219,7 @@ class Repairer {
       const double here = Cost(i, ep_[i]);
       return here - to_cost > kMinGain * std::abs(here) ? here - to_cost : 0.0;
     });
-    std::vector<std::pair<double, std::int64_t>> movers;
-    for (std::int64_t i = 0; i < n_; ++i) {
-      if (gain[i] > 0) movers.emplace_back(-gain[i], i);
-    }
-    const std::size_t keep = std::min(kCandidates, movers.size());
-    std::partial_sort(movers.begin(), movers.begin() + keep, movers.end());
-    movers.resize(keep);
+    std::vector<std::pair<double, std::int64_t>> movers = Highest(gain, kCandidates);
     for (const auto& entry : movers) {
       const std::int64_t i = entry.second;
       double to_cost = 0;
@@ -218,30 +247,9 @@ class Repairer {
       for (std::int32_t p : EligibleOf(i)) best = std::min(best, Priced(i, p));
       return here - best > kMinGain * std::abs(here) ? here - best : 0.0;
     });
-    std::vector<std::pair<double, std::int64_t>> candidates;
-    for (std::int64_t i = 0; i < n_; ++i) {
-      if (penalty[i] > 0) candidates.emplace_back(-penalty[i], i);
-    }
+    std::vector<std::pair<double, std::int64_t>> candidates = Highest(penalty, kCandidates);
     if (candidates.empty()) return;
-    const std::size_t keep = std::min(kCandidates, candidates.size());
-    std::partial_sort(candidates.begin(), candidates.begin() + keep, candidates.end());
-    candidates.resize(keep);
-    // A member's cost of moving to its cheapest other endpoint with room,
-    // per token it frees.
-    const std::vector<double> per_token = ScoreAll([&](std::int64_t q) {
-      double to_cost = 0;
-      if (ep_[q] < 0 || CheapestWithRoom(q, ep_[q], &to_cost) < 0) return kNone;
-      return (to_cost - Cost(q, ep_[q])) / static_cast<double>(std::max<std::int64_t>(1, Tokens(q)));
-    });
-    std::vector<std::vector<std::pair<double, std::int64_t>>> movers(m_);
-    for (std::int64_t q = 0; q < n_; ++q) {
-      if (per_token[q] != kNone) movers[ep_[q]].emplace_back(per_token[q], q);
-    }
-    for (auto& list : movers) {
-      const std::size_t top = std::min(kMovers, list.size());
-      std::partial_sort(list.begin(), list.begin() + top, list.end());
-      list.resize(top);
-    }
+    const auto movers = CheapestToMove(kMovers, true);
     std::vector<std::pair<std::int64_t, std::int32_t>> moved;  // (request, from)
     for (const auto& candidate : candidates) {
       const std::int64_t i = candidate.second;
@@ -290,21 +298,7 @@ class Repairer {
       if (benefit > 0) waiting.emplace_back(-benefit, i);
     }
     if (waiting.empty()) return;
-    // A request's cost of moving to its cheapest other endpoint with room.
-    const std::vector<double> delta = ScoreAll([&](std::int64_t q) {
-      double to_cost = 0;
-      if (ep_[q] < 0 || CheapestWithRoom(q, ep_[q], &to_cost) < 0) return kNone;
-      return to_cost - Cost(q, ep_[q]);
-    });
-    std::vector<std::vector<std::pair<double, std::int64_t>>> movers(m_);
-    for (std::int64_t q = 0; q < n_; ++q) {
-      if (delta[q] != kNone) movers[ep_[q]].emplace_back(delta[q], q);
-    }
-    for (auto& list : movers) {
-      const std::size_t keep = std::min(kMovers, list.size());
-      std::partial_sort(list.begin(), list.begin() + keep, list.end());
-      list.resize(keep);
-    }
+    const auto movers = CheapestToMove(kMovers, false);
     std::sort(waiting.begin(), waiting.end());
     for (const auto& entry : waiting) {
       const std::int64_t i = entry.second;
@@ -534,13 +528,7 @@ class Repairer {
       for (std::int32_t q : EligibleOf(i)) most = std::max(most, here - Cost(i, q));
       return most;
     });
-    std::vector<std::pair<double, std::int64_t>> candidates;
-    for (std::int64_t i = 0; i < n_; ++i) {
-      if (desire[i] > 0) candidates.emplace_back(-desire[i], i);
-    }
-    const std::size_t keep = std::min(kCandidates, candidates.size());
-    std::partial_sort(candidates.begin(), candidates.begin() + keep, candidates.end());
-    candidates.resize(keep);
+    std::vector<std::pair<double, std::int64_t>> candidates = Highest(desire, kCandidates);
     std::sort(candidates.begin(), candidates.end(),
               [](const auto& a, const auto& b) { return a.second < b.second; });
     for (const auto& candidate : candidates) {
