@@ -54,6 +54,7 @@ class Repairer {
     }
     for (int round = 0; round < rounds; ++round) {
       Reselect();
+      Reclaim();
       Repack();
       Relocate();
       Unblock();
@@ -395,6 +396,119 @@ class Repairer {
       }
     }
   }
+  // Reclaim: each endpoint chooses its requests anew among its own and
+  // those on other endpoints that the prices place here (priced cheaper here
+  // than where they are), by the same two-capacity knapsack as Reselect. A
+  // newcomer is valued at what moving here saves; a member at what leaving
+  // would cost, for the endpoint it would leave to: members book room
+  // elsewhere in order of that cost, cheapest to move first, so the room
+  // each is valued at stays free whichever of them leave, and the values
+  // add up to the exact change of the objective. These are the trades a
+  // fractional solution makes across endpoints full in both capacities,
+  // such as one large request out for one of another size and a small one
+  // in.
+  void Reclaim() {
+    constexpr std::size_t kMembers = 512;
+    const std::vector<double> penalty = ScoreAll([&](std::int64_t i) {
+      if (ep_[i] < 0) return 0.0;
+      const double here = Priced(i, ep_[i]);
+      double best = here;
+      for (std::int32_t p : EligibleOf(i)) best = std::min(best, Priced(i, p));
+      return here - best > kMinGain * std::abs(here) ? here - best : 0.0;
+    });
+    std::vector<std::vector<std::int64_t>> newcomers(m_);
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (penalty[i] <= 0) continue;
+      const double here = Priced(i, ep_[i]);
+      for (std::int32_t p : EligibleOf(i)) {
+        if (p != ep_[i] && Priced(i, p) < here - kMinGain * std::abs(here)) newcomers[p].push_back(i);
+      }
+    }
+    // What leaving would cost each member of such an endpoint, for ranking
+    // (recomputed where a member has moved since).
+    const std::vector<std::int32_t> scored_at = ep_;
+    const std::vector<double> loss = ScoreAll([&](std::int64_t q) {
+      return ep_[q] >= 0 && !newcomers[ep_[q]].empty() ? LeaveLoss(q, ep_[q], nullptr) : kNone;
+    });
+    std::vector<std::vector<std::int64_t>> members(m_);
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (loss[i] != kNone) members[ep_[i]].push_back(i);
+    }
+    std::vector<KnapsackItem> items;
+    std::vector<std::uint8_t> chosen;
+    std::vector<std::pair<double, std::int64_t>> leaving;  // (score, member), then (loss, member)
+    std::vector<std::int32_t> booked_at, seen(n_, -1);
+    std::vector<std::int64_t> free_t, free_r;
+    for (std::int32_t p = 0; p < m_; ++p) {
+      items.clear();
+      for (const std::int64_t i : newcomers[p]) {
+        if (ep_[i] < 0 || ep_[i] == p) continue;
+        const double gain = Cost(i, ep_[i]) - Cost(i, p);
+        if (gain > 0) items.push_back({gain, Tokens(i), i});
+      }
+      if (items.empty()) continue;
+      const std::size_t first_member = items.size();
+      // The kMembers members whose place is cheapest to give up at the
+      // endpoint's prices; the others stay.
+      leaving.clear();
+      for (const std::int64_t q : members[p]) {
+        if (ep_[q] != p || seen[q] == p) continue;  // moved on, or listed twice
+        seen[q] = p;
+        const double x = scored_at[q] == p ? loss[q] : LeaveLoss(q, p, nullptr);
+        leaving.emplace_back(x - lam_[p] * static_cast<double>(Tokens(q)) - mu_[p], q);
+      }
+      const std::size_t keep = std::min(kMembers, leaving.size());
+      std::partial_sort(leaving.begin(), leaving.begin() + keep, leaving.end());
+      leaving.resize(keep);
+      std::int64_t cap_t = room_tokens_[p], cap_r = room_requests_[p];
+      for (auto& entry : leaving) {
+        const std::int64_t q = entry.second;
+        cap_t += Tokens(q);
+        cap_r += 1;
+        entry.first = scored_at[q] == p ? loss[q] : LeaveLoss(q, p, nullptr);
+      }
+      std::sort(leaving.begin(), leaving.end());
+      free_t = room_tokens_;
+      free_r = room_requests_;
+      booked_at.clear();
+      double before = 0;
+      for (const auto& entry : leaving) {
+        const std::int64_t q = entry.second;
+        const std::int64_t w = Tokens(q);
+        double cost = Reject(q);
+        std::int32_t to = -1;
+        for (std::int32_t e : EligibleOf(q)) {
+          if (e == p || free_t[e] < w || free_r[e] < 1) continue;
+          const double x = Cost(q, e);
+          if (x < cost) {
+            cost = x;
+            to = e;
+          }
+        }
+        if (to >= 0) {
+          free_t[to] -= w;
+          free_r[to] -= 1;
+        }
+        const double value = cost - Cost(q, p);
+        before += std::max(value, 0.0);
+        items.push_back({value, w, q});
+        booked_at.push_back(to);
+      }
+      const double after = SolveKnapsack(items, cap_t, cap_r, lam_[p], &chosen);
+      if (after <= before + kMinGain * (std::abs(after) + std::abs(before))) continue;
+      for (std::size_t k = first_member; k < items.size(); ++k) {
+        if (chosen[k]) continue;
+        const std::int64_t q = items[k].request;
+        const std::int32_t to = booked_at[k - first_member];
+        Move(q, to);
+        if (to >= 0) members[to].push_back(q);
+      }
+      for (std::size_t k = 0; k < first_member; ++k) {
+        if (chosen[k]) Move(items[k].request, p);
+      }
+    }
+  }
+
   // One greedy order of an endpoint's waiting requests, with the suffix
   // minimum of their token counts so that a scan stops once nothing fits,
   // and the first offer not yet taken (offers taken stay taken).
@@ -718,11 +832,59 @@ double SolveKnapsack(const std::vector<KnapsackItem>& items, std::int64_t tokens
     room_t -= item.tokens;
     --room_r;
   }
+  SwapIntoRemainder(items, hi, room_t, chosen);
   double total = 0;
   for (std::size_t k = 0; k < n; ++k) {
     if ((*chosen)[k]) total += items[k].value;
   }
   return total;
+}
+
+void SwapIntoRemainder(const std::vector<KnapsackItem>& items, double lam, std::int64_t room_t,
+                       std::vector<std::uint8_t>* chosen) {
+  constexpr std::size_t kCandidates = 64;
+  constexpr std::size_t kWindow = 64;
+  constexpr int kSwaps = 8;
+  // The unchosen items of highest score at lam, and the chosen ones by
+  // tokens.
+  std::vector<std::pair<double, std::uint32_t>> out;
+  std::vector<std::pair<std::int64_t, std::uint32_t>> in;
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    if ((*chosen)[k]) {
+      in.emplace_back(items[k].tokens, static_cast<std::uint32_t>(k));
+    } else if (items[k].value > 0) {
+      out.emplace_back(-(items[k].value - lam * static_cast<double>(items[k].tokens)), static_cast<std::uint32_t>(k));
+    }
+  }
+  const std::size_t keep = std::min(kCandidates, out.size());
+  std::partial_sort(out.begin(), out.begin() + keep, out.end());
+  out.resize(keep);
+  std::sort(in.begin(), in.end());
+  for (int swap = 0; swap < kSwaps; ++swap) {
+    double best = 0;
+    std::size_t best_b = 0, best_a = 0;
+    for (std::size_t b = 0; b < out.size(); ++b) {
+      const KnapsackItem& gets = items[out[b].second];
+      if ((*chosen)[out[b].second]) continue;
+      auto it = std::lower_bound(in.begin(), in.end(), std::make_pair(gets.tokens - room_t, std::uint32_t{0}));
+      for (std::size_t w = 0; w < kWindow && it != in.end(); ++w, ++it) {
+        const double gain = gets.value - items[it->second].value;
+        if (gain > best + 1e-12 * (std::abs(gets.value) + 1)) {
+          best = gain;
+          best_b = b;
+          best_a = static_cast<std::size_t>(it - in.begin());
+        }
+      }
+    }
+    if (best <= 0) break;
+    const std::uint32_t a = in[best_a].second, b = out[best_b].second;
+    (*chosen)[a] = 0;
+    (*chosen)[b] = 1;
+    room_t += items[a].tokens - items[b].tokens;
+    out[best_b].second = a;
+    in.erase(in.begin() + static_cast<std::ptrdiff_t>(best_a));
+    in.insert(std::lower_bound(in.begin(), in.end(), std::make_pair(items[b].tokens, b)), {items[b].tokens, b});
+  }
 }
 
 void Repair(const HostModel& host, const RequestsView& requests, AzureFirst mode, int rounds, PhaseResult* phase) {

@@ -23,8 +23,9 @@ namespace azimuth::kernels::internal {
 
 // Repair()
 //
-// `rounds` of reselect, repack, relocate, unblock and exchange run after
-// fill and make room (negative: automatic, SolverOptions::repair_rounds).
+// `rounds` of reselect, reclaim, repack, relocate, unblock and exchange run
+// after fill and make room (negative: automatic,
+// SolverOptions::repair_rounds).
 // Completes the admission in `phase.endpoint` (>= 0 admitted, -1 rejected by
 // rounding, -2 evicted by capacity) into a full assignment (-1: rejected):
 //   fill       requests not admitted take the endpoint with room that is
@@ -33,6 +34,8 @@ namespace azimuth::kernels::internal {
 //              another endpoint with room;
 //   reselect   an endpoint chooses its requests anew among its own and the
 //              waiting ones, by its two-capacity knapsack (SolveKnapsack);
+//   reclaim    the same, among its own and those the prices place on it
+//              that sit on other endpoints;
 //   repack     an endpoint trades one of its requests for waiting ones that
 //              fill its capacity better (the fragments two integer
 //              capacities leave);
@@ -61,13 +64,24 @@ struct KnapsackItem {
 // at which they fit, bracketed first around `guess` (the endpoint's dual
 // price, near the answer). The LP splits at most two items, so taking the
 // LP's choice at that price and then the other items in score order where
-// they still fit comes within two items' values of the LP bound. Items
+// they still fit comes within two items' values of the LP bound, and
+// SwapIntoRemainder then recovers most of that. Items
 // whose place no price in the bracket can change leave the search as it
 // narrows (taken when they rank in the top for every price in it, dropped
 // when they rank below it), so most passes see few items. Returns the chosen
 // items' total value.
 double SolveKnapsack(const std::vector<KnapsackItem>& items, std::int64_t tokens, std::int64_t requests,
                      double guess, std::vector<std::uint8_t>* chosen);
+
+// SwapIntoRemainder()
+//
+// Improves a choice (*chosen) with `room_t` tokens left: up to a few
+// times, one chosen item trades places with one of the unchosen items of
+// highest score at token price `lam` that fits in its place, when that
+// raises the total value. So the remainder that rounding leaves when both
+// capacities bind is filled by a larger item in place of a smaller one.
+void SwapIntoRemainder(const std::vector<KnapsackItem>& items, double lam, std::int64_t room_t,
+                       std::vector<std::uint8_t>* chosen);
 
 }  // namespace azimuth::kernels::internal
 

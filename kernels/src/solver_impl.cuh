@@ -19,8 +19,9 @@
 // (4) each group's smoothed split at the final prices is rounded along its
 // members' exact preference, and one exact pass over all requests gives the
 // dual value (the certified bound) and admission keys; (5) admission per
-// endpoint by descending surplus with exact integer prefix sums over both
-// capacities. The host then fills the capacity left (solver.cc).
+// endpoint by descending regret (what the next-best option, another
+// endpoint or rejection, costs more under the prices) with exact integer
+// prefix sums over both capacities. The host then fills the capacity left (solver.cc).
 #ifndef AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 #define AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 
@@ -476,7 +477,9 @@ struct GroupStart {
 
 // FinalPass: the exact priced minimum of every request (its term of the dual
 // bound) and the admission key of its rounded choice:
-// [endpoint + 1 : 16][descending surplus over rejection : 48].
+// [endpoint + 1 : 16][descending regret : 48]: the regret is what the
+// next-best option (another eligible endpoint or rejection) costs more under
+// the prices, so an overfull endpoint evicts the requests that lose least.
 struct FinalPass {
   ModelView m;
   RequestCols r;
@@ -493,15 +496,20 @@ struct FinalPass {
     const std::int32_t g = group_of[i];
     const RequestClass cls = UnpackClass(gkey[g]);
     const double tin = r.tokens_in[i], tout = r.tokens_out[i], w = tin + tout;
-    double low = EffReject(m, cls.priority, w);
+    const std::int32_t p = choice[i];
+    const double reject = EffReject(m, cls.priority, w);
+    double low = reject, other = reject, here = reject;
     for (std::int64_t q = eoff[g]; q < eoff[g + 1]; ++q) {
       const double rc = PricedCost(m, cls.home, tin, tout, elist[q], lam, mu);
       low = rc < low ? rc : low;
+      if (elist[q] == p) {
+        here = rc;
+      } else {
+        other = rc < other ? rc : other;
+      }
     }
     best[i] = low;
-    const std::int32_t p = choice[i];
-    double gain = 0;
-    if (p >= 0) gain = EffReject(m, cls.priority, w) - PricedCost(m, cls.home, tin, tout, p, lam, mu);
+    double gain = p >= 0 ? other - here : 0.0;
     gain = gain > 0 ? gain : 0.0;
     std::uint64_t bits;
     memcpy(&bits, &gain, sizeof(bits));
@@ -937,7 +945,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
                                RawOf<std::int32_t>(choice), RawOf<double>(best), RawOf<std::uint64_t>(akey)});
   out.sum_best = DeterministicSum<Backend>(RawOf<double>(best), n);
 
-  // (5) Admission by descending surplus, per endpoint, exact integer prefixes.
+  // (5) Admission by descending regret, per endpoint, exact integer prefixes.
   thrust::sequence(policy, order.begin(), order.end());
   thrust::stable_sort_by_key(policy, akey.begin(), akey.end(), order.begin());
   I64 ptok(n), pcnt(n);
