@@ -54,7 +54,6 @@ class Repairer {
     }
     for (int round = 0; round < rounds; ++round) {
       Reselect();
-      Reclaim();
       Repack();
       Relocate();
       Unblock();
@@ -173,6 +172,18 @@ class Repairer {
     }
   }
 
+  // How much more each placed request costs under the prices where it is
+  // than on its cheapest eligible endpoint (0 where it is there).
+  std::vector<double> MisplacedBy() const {
+    return ScoreAll([&](std::int64_t i) {
+      if (ep_[i] < 0) return 0.0;
+      const double here = Priced(i, ep_[i]);
+      double best = here;
+      for (std::int32_t p : EligibleOf(i)) best = std::min(best, Priced(i, p));
+      return here - best > kMinGain * std::abs(here) ? here - best : 0.0;
+    });
+  }
+
   // The (up to) `keep` requests of highest positive score, highest first,
   // as (-score, request).
   std::vector<std::pair<double, std::int64_t>> Highest(const std::vector<double>& score, std::size_t keep) const {
@@ -241,13 +252,7 @@ class Repairer {
     constexpr std::size_t kMovers = 32;
     constexpr std::size_t kCandidates = 1 << 14;
     constexpr int kMaxChain = 4;
-    const std::vector<double> penalty = ScoreAll([&](std::int64_t i) {
-      if (ep_[i] < 0) return 0.0;
-      const double here = Priced(i, ep_[i]);
-      double best = here;
-      for (std::int32_t p : EligibleOf(i)) best = std::min(best, Priced(i, p));
-      return here - best > kMinGain * std::abs(here) ? here - best : 0.0;
-    });
+    const std::vector<double> penalty = MisplacedBy();
     std::vector<std::pair<double, std::int64_t>> candidates = Highest(penalty, kCandidates);
     if (candidates.empty()) return;
     const auto movers = CheapestToMove(kMovers, true);
@@ -335,89 +340,34 @@ class Repairer {
     std::int64_t request;
   };
 
-  // Reselect: each endpoint that waiting requests would gain from chooses
-  // its requests anew, among its own and those waiting: the two-capacity
-  // knapsack (tokens, requests) of their values, solved as its LP (one
-  // price per token by bisection, one per request by selection), rounded
-  // down and filled greedily. A member is valued at what its rejection would
-  // cost, so the selection never overrates a change: one that leaves moves to
-  // its cheapest other endpoint with room when that beats rejection. This
-  // makes the trades the LP makes and single swaps miss, such as one large
-  // request out for several small ones of a higher priority in.
+  // Reselect: each endpoint chooses its requests anew, among its own, the
+  // waiting ones and those on other endpoints that the prices place here
+  // (priced cheaper here than where they are): a two-capacity knapsack
+  // (tokens, requests) of their values, solved as its LP (one price per
+  // token by bisection, one per request by selection), rounded and filled
+  // (SolveKnapsack). A newcomer is valued at what moving here saves (over
+  // rejection, or over where it sits); a member at what leaving would cost,
+  // for the endpoint it would leave to: members book room elsewhere in order
+  // of that cost, cheapest to move first, so the room each is valued at
+  // stays free whichever of them leave, and the values add up to the exact
+  // change of the objective. These are the trades the LP makes and single
+  // moves and swaps miss: one large request out for several small ones of a
+  // higher priority in, or, between endpoints full in both capacities (strict
+  // mode's Azure endpoints), a large request priced elsewhere out once
+  // others fill the place it leaves. Only the kMembers members cheapest to
+  // give up at the endpoint's prices take part; the others stay.
   void Reselect() {
-    std::vector<std::vector<Offer>> waiting(m_);
-    std::vector<std::vector<std::int64_t>> members(m_);
-    auto offer = [&](std::int64_t i) {
-      const double reject = Reject(i);
-      for (std::int32_t p : EligibleOf(i)) {
-        const double gain = reject - Cost(i, p);
-        if (gain > 0) waiting[p].push_back({gain, i});
-      }
-    };
-    for (std::int64_t i = 0; i < n_; ++i) {
-      if (ep_[i] >= 0) {
-        members[ep_[i]].push_back(i);
-      } else {
-        offer(i);
-      }
-    }
-    std::vector<KnapsackItem> items;
-    std::vector<std::uint8_t> chosen;
-    for (std::int32_t p = 0; p < m_; ++p) {
-      items.clear();
-      for (const Offer& o : waiting[p]) {
-        if (ep_[o.request] < 0) items.push_back({o.gain, Tokens(o.request), o.request});
-      }
-      if (items.empty()) continue;
-      const std::size_t first_member = items.size();
-      double before = 0;
-      for (std::int64_t q : members[p]) {
-        if (ep_[q] != p) continue;
-        const double value = Reject(q) - Cost(q, p);
-        before += value;
-        items.push_back({value, Tokens(q), q});
-      }
-      const double after = SolveKnapsack(items, host_.cap_tokens[p], host_.cap_requests[p], lam_[p], &chosen);
-      if (after <= before + kMinGain * (std::abs(after) + std::abs(before))) continue;
-      for (std::size_t k = first_member; k < items.size(); ++k) {
-        if (chosen[k]) continue;
-        const std::int64_t q = items[k].request;
-        std::int32_t to;
-        LeaveLoss(q, p, &to);
-        Move(q, to);
-        if (to >= 0) {
-          members[to].push_back(q);
-        } else {
-          offer(q);
-        }
-      }
-      for (std::size_t k = 0; k < first_member; ++k) {
-        if (chosen[k]) Move(items[k].request, p);
-      }
-    }
-  }
-  // Reclaim: each endpoint chooses its requests anew among its own and
-  // those on other endpoints that the prices place here (priced cheaper here
-  // than where they are), by the same two-capacity knapsack as Reselect. A
-  // newcomer is valued at what moving here saves; a member at what leaving
-  // would cost, for the endpoint it would leave to: members book room
-  // elsewhere in order of that cost, cheapest to move first, so the room
-  // each is valued at stays free whichever of them leave, and the values
-  // add up to the exact change of the objective. These are the trades a
-  // fractional solution makes across endpoints full in both capacities,
-  // such as one large request out for one of another size and a small one
-  // in.
-  void Reclaim() {
     constexpr std::size_t kMembers = 512;
-    const std::vector<double> penalty = ScoreAll([&](std::int64_t i) {
-      if (ep_[i] < 0) return 0.0;
-      const double here = Priced(i, ep_[i]);
-      double best = here;
-      for (std::int32_t p : EligibleOf(i)) best = std::min(best, Priced(i, p));
-      return here - best > kMinGain * std::abs(here) ? here - best : 0.0;
-    });
+    const std::vector<double> penalty = MisplacedBy();
     std::vector<std::vector<std::int64_t>> newcomers(m_);
     for (std::int64_t i = 0; i < n_; ++i) {
+      if (ep_[i] < 0) {
+        const double reject = Reject(i);
+        for (std::int32_t p : EligibleOf(i)) {
+          if (Cost(i, p) < reject) newcomers[p].push_back(i);
+        }
+        continue;
+      }
       if (penalty[i] <= 0) continue;
       const double here = Priced(i, ep_[i]);
       for (std::int32_t p : EligibleOf(i)) {
@@ -442,8 +392,9 @@ class Repairer {
     for (std::int32_t p = 0; p < m_; ++p) {
       items.clear();
       for (const std::int64_t i : newcomers[p]) {
-        if (ep_[i] < 0 || ep_[i] == p) continue;
-        const double gain = Cost(i, ep_[i]) - Cost(i, p);
+        if (ep_[i] == p || seen[i] == p) continue;  // arrived, or listed twice
+        seen[i] = p;
+        const double gain = (ep_[i] < 0 ? Reject(i) : Cost(i, ep_[i])) - Cost(i, p);
         if (gain > 0) items.push_back({gain, Tokens(i), i});
       }
       if (items.empty()) continue;
@@ -501,7 +452,14 @@ class Repairer {
         const std::int64_t q = items[k].request;
         const std::int32_t to = booked_at[k - first_member];
         Move(q, to);
-        if (to >= 0) members[to].push_back(q);
+        if (to >= 0) {
+          members[to].push_back(q);
+          continue;
+        }
+        const double reject = Reject(q);
+        for (std::int32_t e : EligibleOf(q)) {
+          if (e > p && Cost(q, e) < reject) newcomers[e].push_back(q);
+        }
       }
       for (std::size_t k = 0; k < first_member; ++k) {
         if (chosen[k]) Move(items[k].request, p);

@@ -23,19 +23,18 @@ namespace azimuth::kernels::internal {
 
 // Repair()
 //
-// `rounds` of reselect, reclaim, repack, relocate, unblock and exchange run
-// after fill and make room (negative: automatic,
-// SolverOptions::repair_rounds).
+// `rounds` of reselect, repack, relocate, unblock and exchange run after
+// fill and make room (negative: automatic, SolverOptions::repair_rounds).
 // Completes the admission in `phase.endpoint` (>= 0 admitted, -1 rejected by
 // rounding, -2 evicted by capacity) into a full assignment (-1: rejected):
 //   fill       requests not admitted take the endpoint with room that is
 //              cheapest under the prices, while that beats rejection;
 //   make room  a waiting request takes the place of one that moves to
 //              another endpoint with room;
-//   reselect   an endpoint chooses its requests anew among its own and the
-//              waiting ones, by its two-capacity knapsack (SolveKnapsack);
-//   reclaim    the same, among its own and those the prices place on it
-//              that sit on other endpoints;
+//   reselect   an endpoint chooses its requests anew among its own, the
+//              waiting ones and those the prices place on it that sit on
+//              other endpoints, by its two-capacity knapsack
+//              (SolveKnapsack);
 //   repack     an endpoint trades one of its requests for waiting ones that
 //              fill its capacity better (the fragments two integer
 //              capacities leave);
