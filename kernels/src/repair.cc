@@ -56,7 +56,11 @@ class Repairer {
       Reselect();
       Repack();
       Relocate();
-      Unblock();
+      // Unblock gains least for what it costs (two passes over all
+      // requests): after a first round's reselect its chains rarely pay
+      // (at 200,000 and 1,000,000 requests, one round, the gap does not
+      // move without it), so it runs from the second round on.
+      if (round > 0) Unblock();
       Exchange();
       Fill();
     }

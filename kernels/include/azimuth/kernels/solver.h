@@ -75,10 +75,11 @@ struct SolverOptions {
   // Stop once the smoothed loads clear the capacities to this relative
   // tolerance at the final temperature.
   double tolerance = 1e-4;
-  // Rounds of local moves after admission (repack and exchange: they fill
-  // the fragments that integer capacities leave). Negative: automatic, three
-  // on batches up to 100,000 requests and fewer above (one at a million),
-  // since each round costs a few passes over every request.
+  // Rounds of local moves after admission (reselect, repack, relocate,
+  // exchange, and from the second round unblock: they close what integer
+  // capacities leave open). Negative: automatic, three on batches up to
+  // 100,000 requests and one above 150,000, since each round costs a few
+  // passes over every request.
   int repair_rounds = -1;
   // Warm start: prices from a previous solve over the same endpoint table.
   // They are tried first at the final temperature: when they already clear
