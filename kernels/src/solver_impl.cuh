@@ -21,7 +21,8 @@
 // dual value (the certified bound) and admission keys; (5) admission per
 // endpoint by descending regret (what the next-best option, another
 // endpoint or rejection, costs more under the prices) with exact integer
-// prefix sums over both capacities. The host then fills the capacity left (solver.cc).
+// prefix sums over both capacities. The host then fills the capacity left
+// (solver.cc).
 #ifndef AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 #define AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 
