@@ -125,12 +125,16 @@ class Repairer {
   }
 
   // The endpoint with room, other than `skip`, where request i costs least
-  // (*cost), or -1.
+  // (*cost), or -1; the room is the ledger's, or (room_t, room_r).
   std::int32_t CheapestWithRoom(std::int64_t i, std::int32_t skip, double* cost) const {
+    return CheapestWithRoom(i, skip, room_tokens_, room_requests_, cost);
+  }
+  std::int32_t CheapestWithRoom(std::int64_t i, std::int32_t skip, const std::vector<std::int64_t>& room_t,
+                                const std::vector<std::int64_t>& room_r, double* cost) const {
     const std::int64_t w = Tokens(i);
     std::int32_t arg = -1;
     for (std::int32_t p : EligibleOf(i)) {
-      if (p == skip || !Fits(p, w)) continue;
+      if (p == skip || room_t[p] < w || room_r[p] < 1) continue;
       const double x = Cost(i, p);
       if (arg < 0 || x < *cost) {
         *cost = x;
@@ -364,12 +368,17 @@ class Repairer {
     constexpr std::size_t kMembers = 512;
     const std::vector<double> penalty = MisplacedBy();
     std::vector<std::vector<std::int64_t>> newcomers(m_);
+    // A waiting request is offered to the endpoints after `from` where
+    // serving it beats rejection.
+    auto offer = [&](std::int64_t i, std::int32_t from) {
+      const double reject = Reject(i);
+      for (std::int32_t p : EligibleOf(i)) {
+        if (p > from && Cost(i, p) < reject) newcomers[p].push_back(i);
+      }
+    };
     for (std::int64_t i = 0; i < n_; ++i) {
       if (ep_[i] < 0) {
-        const double reject = Reject(i);
-        for (std::int32_t p : EligibleOf(i)) {
-          if (Cost(i, p) < reject) newcomers[p].push_back(i);
-        }
+        offer(i, -1);
         continue;
       }
       if (penalty[i] <= 0) continue;
@@ -430,19 +439,14 @@ class Repairer {
       for (const auto& entry : leaving) {
         const std::int64_t q = entry.second;
         const std::int64_t w = Tokens(q);
-        double cost = Reject(q);
-        std::int32_t to = -1;
-        for (std::int32_t e : EligibleOf(q)) {
-          if (e == p || free_t[e] < w || free_r[e] < 1) continue;
-          const double x = Cost(q, e);
-          if (x < cost) {
-            cost = x;
-            to = e;
-          }
-        }
-        if (to >= 0) {
+        double cost = 0;
+        std::int32_t to = CheapestWithRoom(q, p, free_t, free_r, &cost);
+        if (to >= 0 && cost < Reject(q)) {
           free_t[to] -= w;
           free_r[to] -= 1;
+        } else {
+          to = -1;
+          cost = Reject(q);
         }
         const double value = cost - Cost(q, p);
         before += std::max(value, 0.0);
@@ -458,11 +462,8 @@ class Repairer {
         Move(q, to);
         if (to >= 0) {
           members[to].push_back(q);
-          continue;
-        }
-        const double reject = Reject(q);
-        for (std::int32_t e : EligibleOf(q)) {
-          if (e > p && Cost(q, e) < reject) newcomers[e].push_back(q);
+        } else {
+          offer(q, p);
         }
       }
       for (std::size_t k = 0; k < first_member; ++k) {
@@ -827,7 +828,6 @@ void SwapIntoRemainder(const std::vector<KnapsackItem>& items, double lam, std::
     std::size_t best_b = 0, best_a = 0;
     for (std::size_t b = 0; b < out.size(); ++b) {
       const KnapsackItem& gets = items[out[b].second];
-      if ((*chosen)[out[b].second]) continue;
       auto it = std::lower_bound(in.begin(), in.end(), std::make_pair(gets.tokens - room_t, std::uint32_t{0}));
       for (std::size_t w = 0; w < kWindow && it != in.end(); ++w, ++it) {
         const double gain = gets.value - items[it->second].value;
