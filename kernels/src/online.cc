@@ -36,6 +36,7 @@ struct OnlinePricer::Impl {
   HostModel host;
   ModelView view;
   std::vector<double> lam, mu;
+  bool strict = false;  // Azure-first STRICT: never off Azure while Azure has room
 
   RequestClass Class(const OnlineRequest& r) const {
     RequestClass c;
@@ -74,6 +75,7 @@ Result<OnlinePricer> OnlinePricer::Create(const ProblemView& problem, const Solu
     impl->lam.assign(m, 0.0);
     impl->mu.assign(m, 0.0);
   }
+  impl->strict = problem.policy.azure_first == AzureFirst::kStrict;
   impl->view = impl->host.View();
   return OnlinePricer(std::move(impl));
 }
@@ -98,11 +100,17 @@ OnlineDecision OnlinePricer::Decide(const OnlineRequest& request, Span<std::int6
   }
   const double tin = request.tokens_in, tout = request.tokens_out;
   const std::int64_t w = static_cast<std::int64_t>(request.tokens_in) + request.tokens_out;
+  auto has_room = [&](std::int32_t p) { return elig[p] && tokens_left[p] >= w && requests_left[p] >= 1; };
+  // Strict mode's invariant holds on this path too: while an eligible Azure
+  // endpoint has room, only Azure endpoints are candidates, whatever earlier
+  // prices say of the others.
+  bool azure_only = false;
+  if (s.strict) {
+    for (std::int32_t p = 0; p < m.num_endpoints && !azure_only; ++p) azure_only = m.ep_azure[p] && has_room(p);
+  }
   double best = internal::EffReject(m, c.priority, tin + tout);
   for (std::int32_t p = 0; p < m.num_endpoints; ++p) {
-    if (!elig[p] || tokens_left[p] < w || requests_left[p] < 1) {
-      continue;
-    }
+    if (!has_room(p) || (azure_only && !m.ep_azure[p])) continue;
     const double priced = internal::PricedCost(m, c.home, tin, tout, p, s.lam.data(), s.mu.data());
     if (priced < best) {  // ties keep the lower index: deterministic
       best = priced;

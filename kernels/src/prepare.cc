@@ -4,6 +4,8 @@
 // update: the host-side arithmetic every backend shares.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <tuple>
 #include <limits>
 #include <string>
 
@@ -89,6 +91,14 @@ std::int64_t Capacity(std::int64_t limit, std::int64_t window_s) {
 
 bool NonNegativeFinite(double v) { return std::isfinite(v) && v >= 0; }
 
+// "" when 0 <= v <= max, else why not.
+std::string OutOfRange(double v, double max) {
+  if (NonNegativeFinite(v) && v <= max) return "";
+  char text[96];
+  std::snprintf(text, sizeof text, ": must be a finite number in [0, %g]", max);
+  return text;
+}
+
 Error Invalid(std::string message) { return Error{ErrorCode::kInvalidArgument, std::move(message)}; }
 
 template <typename T>
@@ -134,16 +144,16 @@ std::optional<Error> Validate(const ProblemView& problem) {
     if (static_cast<int>(e.cloud[p]) >= kNumClouds) return Invalid(at("endpoints.cloud", p) + ": unknown cloud");
     if (e.model[p] < 0 || e.model[p] >= kMaxModels) return Invalid(at("endpoints.model", p) + ": id out of range");
     if (e.zone[p] < -1 || e.zone[p] >= kMaxZones) return Invalid(at("endpoints.zone", p) + ": id out of range");
-    if (!NonNegativeFinite(e.price_in_per_1k[p]))
-      return Invalid(at("endpoints.price_in_per_1k", p) + ": must be a finite number >= 0");
-    if (!NonNegativeFinite(e.price_out_per_1k[p]))
-      return Invalid(at("endpoints.price_out_per_1k", p) + ": must be a finite number >= 0");
-    if (!NonNegativeFinite(e.latency_p50_ms[p]))
-      return Invalid(at("endpoints.latency_p50_ms", p) + ": must be a finite number >= 0");
-    if (!NonNegativeFinite(e.latency_p95_ms[p]))
-      return Invalid(at("endpoints.latency_p95_ms", p) + ": must be a finite number >= 0");
-    if (e.tpm_limit[p] < 0) return Invalid(at("endpoints.tpm_limit", p) + ": must be >= 0");
-    if (e.rpm_limit[p] < 0) return Invalid(at("endpoints.rpm_limit", p) + ": must be >= 0");
+    for (auto [value, max, field] : {std::tuple{e.price_in_per_1k[p], kMaxPricePer1k, "endpoints.price_in_per_1k"},
+                                     {e.price_out_per_1k[p], kMaxPricePer1k, "endpoints.price_out_per_1k"},
+                                     {e.latency_p50_ms[p], kMaxLatencyMs, "endpoints.latency_p50_ms"},
+                                     {e.latency_p95_ms[p], kMaxLatencyMs, "endpoints.latency_p95_ms"}}) {
+      if (std::string why = OutOfRange(value, max); !why.empty()) return Invalid(at(field, p) + why);
+    }
+    if (e.tpm_limit[p] < 0 || e.tpm_limit[p] > kMaxLimit)
+      return Invalid(at("endpoints.tpm_limit", p) + ": must be in [0, 1e15]");
+    if (e.rpm_limit[p] < 0 || e.rpm_limit[p] > kMaxLimit)
+      return Invalid(at("endpoints.rpm_limit", p) + ": must be in [0, 1e15]");
   }
   for (std::size_t i = 0; i < n; ++i) {
     if (r.model[i] < 0 || r.model[i] >= kMaxModels) return Invalid(at("requests.model", i) + ": id out of range");
@@ -160,19 +170,22 @@ std::optional<Error> Validate(const ProblemView& problem) {
   if (!(pol.azure_discount >= 0 && pol.azure_discount <= 1)) {
     return Invalid("policy.azure_discount: must be in [0, 1]");
   }
-  if (!NonNegativeFinite(pol.latency_usd_per_ms))
-    return Invalid("policy.latency_usd_per_ms: must be a finite number >= 0");
+  if (std::string why = OutOfRange(pol.latency_usd_per_ms, kMaxLatencyUsdPerMs); !why.empty()) {
+    return Invalid("policy.latency_usd_per_ms" + why);
+  }
   for (int a = 0; a < kNumClouds; ++a) {
     for (int b = 0; b < kNumClouds; ++b) {
-      if (!NonNegativeFinite(pol.egress_usd_per_1k[a][b])) {
+      if (std::string why = OutOfRange(pol.egress_usd_per_1k[a][b], kMaxPricePer1k); !why.empty()) {
         return Invalid(std::string("policy.egress_usd_per_1k[") + CloudName(static_cast<Cloud>(a)) + "->" +
-                       CloudName(static_cast<Cloud>(b)) + "]: must be a finite number >= 0");
+                       CloudName(static_cast<Cloud>(b)) + "]" + why);
       }
     }
   }
   for (int k = 0; k < kNumPriorities; ++k) {
-    if (!NonNegativeFinite(pol.reject_usd[k])) {
-      return Invalid("policy.reject_usd[" + std::to_string(k) + "]: must be a finite number >= 0");
+    const std::string field = "policy.reject_usd[" + std::to_string(k) + "]";
+    if (std::string why = OutOfRange(pol.reject_usd[k], kMaxRejectUsd); !why.empty()) return Invalid(field + why);
+    if (pol.reject_usd[k] > 0 && pol.reject_usd[k] < kMinRejectUsd) {
+      return Invalid(field + ": must be 0 or at least 1e-12");
     }
   }
   if (pol.launch_gated.size > static_cast<std::size_t>(kMaxModels)) {
@@ -294,7 +307,9 @@ HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers) {
     const double max_cost = w_max * hi + fixed_hi;
     double weight = 1.0;
     if (std::isfinite(reject_min)) {
-      weight = std::max(1.0, 2.0 * (token_price * w_max + max_cost) / reject_min);
+      // Validate()'s ranges keep this finite; the cap keeps weight x 0 a 0
+      // whatever a caller that skipped them passed.
+      weight = std::clamp(2.0 * (token_price * w_max + max_cost) / reject_min, 1.0, 1e200);
     }
     h.strict_azure_price = token_price;
     h.strict_reject_weight = weight;

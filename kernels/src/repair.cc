@@ -686,8 +686,11 @@ double SolveKnapsack(const std::vector<KnapsackItem>& items, std::int64_t tokens
   if (requests <= 0 || n == 0) return 0;
   std::vector<std::uint32_t> live;  // items whose place the price decides
   double top = 0;                   // at this price every item scores < 0
+  // Only finite positive values take part: a NaN or infinite one would break
+  // the bisection's order (and its capacity accounting) for all the others.
+  auto worth = [&](std::size_t k) { return items[k].value > 0 && std::isfinite(items[k].value); };
   for (std::size_t k = 0; k < n; ++k) {
-    if (items[k].value <= 0) continue;
+    if (!worth(k)) continue;
     live.push_back(static_cast<std::uint32_t>(k));
     top = std::max(top, 2 * items[k].value / static_cast<double>(std::max<std::int64_t>(1, items[k].tokens)));
   }
@@ -782,7 +785,7 @@ double SolveKnapsack(const std::vector<KnapsackItem>& items, std::int64_t tokens
   }
   ranked.clear();
   for (std::size_t k = 0; k < n; ++k) {
-    if (!(*chosen)[k] && items[k].value > 0 && items[k].tokens <= room_t) {
+    if (!(*chosen)[k] && worth(k) && items[k].tokens <= room_t) {
       ranked.emplace_back(-score_of(static_cast<std::uint32_t>(k), hi), static_cast<std::uint32_t>(k));
     }
   }
@@ -851,6 +854,28 @@ void SwapIntoRemainder(const std::vector<KnapsackItem>& items, double lam, std::
 
 void Repair(const HostModel& host, const RequestsView& requests, AzureFirst mode, int rounds, PhaseResult* phase) {
   Repairer(host, requests, phase).Run(mode, rounds);
+}
+
+void EnforceCapacity(const HostModel& host, const RequestsView& r, std::vector<std::int32_t>* endpoint) {
+  const std::int32_t m = host.num_endpoints;
+  std::vector<std::int64_t> tokens(m, 0), count(m, 0);
+  const std::int64_t n = static_cast<std::int64_t>(endpoint->size());
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int32_t p = (*endpoint)[i];
+    if (p < 0) continue;
+    tokens[p] += static_cast<std::int64_t>(r.tokens_in[i]) + r.tokens_out[i];
+    ++count[p];
+  }
+  bool over = false;
+  for (std::int32_t p = 0; p < m; ++p) over |= tokens[p] > host.cap_tokens[p] || count[p] > host.cap_requests[p];
+  if (!over) return;
+  for (std::int64_t i = n - 1; i >= 0; --i) {
+    const std::int32_t p = (*endpoint)[i];
+    if (p < 0 || (tokens[p] <= host.cap_tokens[p] && count[p] <= host.cap_requests[p])) continue;
+    tokens[p] -= static_cast<std::int64_t>(r.tokens_in[i]) + r.tokens_out[i];
+    --count[p];
+    (*endpoint)[i] = -2;
+  }
 }
 
 }  // namespace azimuth::kernels::internal

@@ -46,6 +46,14 @@ namespace azimuth::kernels::internal {
 //              Azure endpoint has room for it: the mode's invariant.
 void Repair(const HostModel& host, const RequestsView& requests, AzureFirst mode, int rounds, PhaseResult* phase);
 
+// EnforceCapacity()
+//
+// The capacity invariant, checked exactly in integers whatever the
+// arithmetic before it did (no cost or price, NaN included, can break it):
+// an endpoint over either capacity gives back its latest requests
+// (*endpoint = -2) until both hold. Solve() runs it last.
+void EnforceCapacity(const HostModel& host, const RequestsView& requests, std::vector<std::int32_t>* endpoint);
+
 // One item of an endpoint's knapsack (Reselect): its value, tokens and
 // request.
 struct KnapsackItem {

@@ -22,6 +22,7 @@ namespace {
 void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, AzureFirst mode, int rounds,
             Solution* s) {
   Repair(host, r, mode, rounds, &phase);
+  EnforceCapacity(host, r, &phase.endpoint);
   const std::int32_t m = host.num_endpoints;
   const double* lam = phase.prices.per_token.data();
   const double* mu = phase.prices.per_request.data();
@@ -36,6 +37,11 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
   }
   s->mode_lower_bound = phase.sum_best - capacity_value;
   s->gap = s->mode_objective > 0 ? std::max(0.0, (s->mode_objective - s->mode_lower_bound) / s->mode_objective) : 0.0;
+  if (!std::isfinite(s->mode_lower_bound) || !std::isfinite(s->mode_objective) || !std::isfinite(s->gap)) {
+    s->gap = 1.0;  // nothing certified
+    s->mode_lower_bound = 0;
+  }
+  s->gap = std::min(s->gap, 1.0);
   s->lower_bound_usd = s->objective_usd * (1.0 - s->gap);
   s->iterations = phase.iterations;
   s->groups = static_cast<std::int64_t>(phase.group_key.size());

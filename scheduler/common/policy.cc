@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "scheduler/common/status.h"
 
 namespace azimuth::scheduler {
 
@@ -37,8 +38,8 @@ absl::StatusOr<kernels::PolicyData> PolicyFromProto(const v1::Policy& msg, absl:
     if (model.empty()) return bad("azure_first_until", "model name must not be empty");
     p.azure_first_until[model] = until;
   }
-  if (!std::isfinite(msg.latency_usd_per_ms()) || msg.latency_usd_per_ms() < 0) {
-    return bad("latency_usd_per_ms", "must be a finite number >= 0");
+  if (std::string why = OutOfRange(msg.latency_usd_per_ms(), kernels::kMaxLatencyUsdPerMs); !why.empty()) {
+    return bad("latency_usd_per_ms", why);
   }
   p.latency_usd_per_ms = msg.latency_usd_per_ms();
   for (int i = 0; i < msg.egress_usd_per_1k_size(); ++i) {
@@ -48,19 +49,23 @@ absl::StatusOr<kernels::PolicyData> PolicyFromProto(const v1::Policy& msg, absl:
     if (!kernels::ParseCloud(e.from(), &from))
       return bad(field + ".from", absl::StrCat("unknown cloud '", e.from(), "'"));
     if (!kernels::ParseCloud(e.to(), &to)) return bad(field + ".to", absl::StrCat("unknown cloud '", e.to(), "'"));
-    if (!std::isfinite(e.usd()) || e.usd() < 0) return bad(field + ".usd", "must be a finite number >= 0");
+    if (std::string why = OutOfRange(e.usd(), kernels::kMaxPricePer1k); !why.empty()) return bad(field + ".usd", why);
     p.egress_usd_per_1k[static_cast<int>(from)][static_cast<int>(to)] = e.usd();
   }
   if (msg.reject_usd_size() != kernels::kNumPriorities) {
     return bad("reject_usd", absl::StrCat("needs 4 values (priorities 0-3), got ", msg.reject_usd_size()));
   }
   for (int k = 0; k < kernels::kNumPriorities; ++k) {
-    if (!std::isfinite(msg.reject_usd(k)) || msg.reject_usd(k) < 0) {
-      return bad(absl::StrCat("reject_usd[", k, "]"), "must be a finite number >= 0");
+    const double v = msg.reject_usd(k);
+    if (std::string why = OutOfRange(v, kernels::kMaxRejectUsd); !why.empty()) {
+      return bad(absl::StrCat("reject_usd[", k, "]"), why);
     }
+    if (v > 0 && v < kernels::kMinRejectUsd) return bad(absl::StrCat("reject_usd[", k, "]"), "must be 0 or at least 1e-12");
     p.reject_usd[k] = msg.reject_usd(k);
   }
-  if (msg.telemetry_ttl_s() < 0) return bad("telemetry_ttl_s", "must be >= 0 (0: default 30)");
+  if (msg.telemetry_ttl_s() < 0 || msg.telemetry_ttl_s() > kMaxTelemetryTtlS) {
+    return bad("telemetry_ttl_s", "must be in [0, 1000000000] (0: default 30)");
+  }
   p.telemetry_ttl_s = msg.telemetry_ttl_s() == 0 ? 30 : msg.telemetry_ttl_s();
   return p;
 }

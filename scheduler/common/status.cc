@@ -1,6 +1,8 @@
 // Copyright 2026 Azimuth authors.
 #include "scheduler/common/status.h"
 
+#include <cmath>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
@@ -18,6 +20,11 @@ absl::Status ToStatus(const kernels::Error& error) {
       return absl::InternalError(error.message);
   }
   return absl::UnknownError(error.message);
+}
+
+std::string OutOfRange(double value, double max) {
+  if (std::isfinite(value) && value >= 0 && value <= max) return "";
+  return absl::StrCat("must be a finite number in [0, ", max, "]");
 }
 
 absl::StatusOr<kernels::Backend> ParseBackend(const std::string& text) {

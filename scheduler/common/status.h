@@ -8,8 +8,10 @@
 #ifndef AZIMUTH_SCHEDULER_COMMON_STATUS_H_
 #define AZIMUTH_SCHEDULER_COMMON_STATUS_H_
 
-#include "absl/status/status.h"
+#include <cstdint>
 #include <string>
+
+#include "absl/status/status.h"
 
 #include "absl/status/statusor.h"
 #include "azimuth/kernels/solver.h"
@@ -45,6 +47,16 @@ absl::Status ToStatus(const kernels::Error& error);
 // "auto", "cuda" or "cpu" (any case), as flags and configs spell it;
 // INVALID_ARGUMENT "backend: '<text>' is not auto, cuda or cpu" otherwise.
 absl::StatusOr<kernels::Backend> ParseBackend(const std::string& text);
+
+// The longest telemetry_ttl_s accepted (its milliseconds fit in int64).
+inline constexpr std::int64_t kMaxTelemetryTtlS = 1'000'000'000;
+
+// OutOfRange()
+//
+// "" when 0 <= value <= max (and finite), else the reason to report. Every
+// number the control plane accepts passes it against the solver's ranges
+// (kernels/problem.h), so whatever the solver computes stays finite.
+std::string OutOfRange(double value, double max);
 
 // SolveBatch()
 //

@@ -58,6 +58,13 @@ absl::StatusOr<BatchJob> ValidateBatch(RequestBatch batch, const BatchLimits& li
                          RequiredColumn(b.tokens_out, n, "tokens_out")}) {
     if (!s.ok()) return s;
   }
+  // Indices are checked against the table as sent, before the empty string
+  // below is added to it.
+  const std::size_t table = b.strings.size();
+  for (absl::Status s : {StringIndices(b.tenant, table, "tenant"), StringIndices(b.model, table, "model"),
+                         StringIndices(b.zone, table, "zone")}) {
+    if (!s.ok()) return s;
+  }
   // An empty optional string column means "" for every request: intern it.
   std::uint32_t empty_string = 0;
   if (b.tenant.empty() || b.zone.empty()) {
@@ -68,11 +75,6 @@ absl::StatusOr<BatchJob> ValidateBatch(RequestBatch batch, const BatchLimits& li
        {OptionalColumn(&b.tenant, n, "tenant", empty_string), OptionalColumn(&b.zone, n, "zone", empty_string),
         OptionalColumn(&b.slo_ms, n, "slo_ms", 0), OptionalColumn(&b.home_cloud, n, "home_cloud", 0),
         OptionalColumn<std::uint32_t>(&b.priority, n, "priority", 0u)}) {
-    if (!s.ok()) return s;
-  }
-  const std::size_t table = b.strings.size();
-  for (absl::Status s : {StringIndices(b.tenant, table, "tenant"), StringIndices(b.model, table, "model"),
-                         StringIndices(b.zone, table, "zone")}) {
     if (!s.ok()) return s;
   }
   for (std::size_t i = 0; i < n; ++i) {
@@ -94,10 +96,16 @@ absl::StatusOr<BatchJob> ValidateBatch(RequestBatch batch, const BatchLimits& li
   for (std::size_t i = 0; i < n; ++i) {
     if (b.id[i].empty()) {
       mark(i, "id", "must not be empty");
+    } else if (b.id[i].size() > kMaxStringBytes) {
+      mark(i, "id", absl::StrCat("is ", b.id[i].size(), " bytes, at most ", kMaxStringBytes));
     } else if (!seen.insert(std::string_view(b.id[i])).second) {
       mark(i, "id", absl::StrCat("duplicate id '", b.id[i], "' in this batch"));
     }
     if (b.strings[b.model[i]].empty()) mark(i, "model", "must not be empty");
+    for (auto [column, field] : {std::pair{&b.tenant, "tenant"}, {&b.model, "model"}, {&b.zone, "zone"}}) {
+      const std::size_t bytes = b.strings[(*column)[i]].size();
+      if (bytes > kMaxStringBytes) mark(i, field, absl::StrCat("is ", bytes, " bytes, at most ", kMaxStringBytes));
+    }
     if (b.tokens_in[i] < 0) mark(i, "tokens_in", absl::StrCat("must be >= 0, got ", b.tokens_in[i]));
     if (b.tokens_out[i] < 0) mark(i, "tokens_out", absl::StrCat("must be >= 0, got ", b.tokens_out[i]));
     if (b.slo_ms[i] < 0) mark(i, "slo_ms", absl::StrCat("must be >= 0, got ", b.slo_ms[i]));
@@ -107,6 +115,23 @@ absl::StatusOr<BatchJob> ValidateBatch(RequestBatch batch, const BatchLimits& li
   }
   job.batch = std::move(batch);
   return job;
+}
+
+void CompactStrings(RequestBatch* batch) {
+  RequestBatch& b = *batch;
+  constexpr std::uint32_t kUnused = UINT32_MAX;
+  std::vector<std::uint32_t> remap(b.strings.size(), kUnused);
+  std::vector<std::string> kept;
+  for (std::vector<std::uint32_t>* column : {&b.tenant, &b.model, &b.zone}) {
+    for (std::uint32_t& index : *column) {
+      if (remap[index] == kUnused) {
+        remap[index] = static_cast<std::uint32_t>(kept.size());
+        kept.push_back(std::move(b.strings[index]));
+      }
+      index = remap[index];
+    }
+  }
+  b.strings = std::move(kept);
 }
 
 }  // namespace azimuth::scheduler

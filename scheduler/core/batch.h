@@ -58,6 +58,10 @@ struct BatchJob {
   std::vector<RequestError> errors;
 };
 
+// The longest request id, and the longest tenant, model or zone string a
+// request may use, in bytes.
+inline constexpr std::size_t kMaxStringBytes = 1024;
+
 struct BatchLimits {
   std::int64_t max_requests = 4 << 20;
 };
@@ -68,8 +72,16 @@ struct BatchLimits {
 // that is neither 0 (optional columns) nor the number of ids, an index past
 // the string table, an unknown home_cloud enum value, more requests than
 // `limits.max_requests`. Per-request problems (empty or duplicate id, empty
-// model, negative tokens or SLO, priority above 3) mark only that request.
+// model, negative tokens or SLO, priority above 3, an id or string longer
+// than kMaxStringBytes) mark only that request.
 absl::StatusOr<BatchJob> ValidateBatch(RequestBatch batch, const BatchLimits& limits);
+
+// CompactStrings()
+//
+// Drops the strings of a validated batch's table that no request uses and
+// renumbers the rest (a message may carry any number of unused strings;
+// what is kept of it must not).
+void CompactStrings(RequestBatch* batch);
 
 // DecisionInfo
 //

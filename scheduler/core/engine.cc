@@ -5,6 +5,7 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "scheduler/common/status.h"
 
@@ -35,24 +36,29 @@ std::int64_t Engine::WallClockMs() {
 Engine::Engine(EngineOptions options, Clock clock) : options_(options), clock_(std::move(clock)) {}
 
 absl::Status Engine::ReportTelemetry(const EndpointSample& sample, bool pinned) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return store_.Apply(sample, clock_(), pinned);
 }
 
 void Engine::SetPolicy(const kernels::PolicyData& policy) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   policy_ = policy;
   ++policy_version_;
 }
 
 kernels::PolicyData Engine::policy() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return policy_;
 }
 
 BatchStats Engine::last_batch() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return last_batch_;
+}
+
+std::int64_t Engine::history_bytes() const {
+  absl::MutexLock lock(&history_mu_);
+  return history_bytes_;
 }
 
 std::shared_ptr<const Engine::Context> Engine::CurrentContextLocked(std::int64_t now_ms) {
@@ -157,46 +163,120 @@ void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r
   *cost = d.cost;
 }
 
-void Engine::RecordLocked(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job,
-                          const Decisions& d) {
+std::int64_t Engine::RowBytes(const std::string& id) {
+  // The id, its row in every column, its hash and its index entry.
+  constexpr std::int64_t kRow = 8 * 4 + 1 + 8 + 8 + 32;
+  return static_cast<std::int64_t>(sizeof(std::string) + (id.size() >= sizeof(std::string) ? id.capacity() + 1 : 0)) +
+         kRow;
+}
+
+void Engine::Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job, const Decisions& d) {
   if (options_.explain_history <= 0) return;
-  if (batch_id == 0 && job->batch.size() == 1 && !history_.empty()) {
-    Record& block = history_.back();
-    // Blocks stay small against the history, which drops whole records.
-    const std::size_t cap = static_cast<std::size_t>(
-        std::clamp<std::int64_t>(options_.explain_history / 16, 1, static_cast<std::int64_t>(kOnlineBlock)));
-    if (block.batch_id == 0 && block.context == ctx && block.endpoint.size() < cap) {
-      AppendRow(job->batch, &block);
-      block.endpoint.push_back(d.endpoint[0]);
-      block.reason.push_back(d.reason[0]);
-      block.cost.push_back(d.cost[0]);
-      ++history_requests_;
-      TrimHistoryLocked();
+  const absl::Hash<std::string> hash;
+  if (batch_id == 0 && job->batch.size() == 1) {
+    bool appended = false;
+    {
+      absl::MutexLock lock(&history_mu_);
+      Record* block = history_.empty() ? nullptr : &history_.back();
+      // Blocks stay small against the history, which drops whole records.
+      const std::size_t cap = static_cast<std::size_t>(
+          std::clamp<std::int64_t>(options_.explain_history / 16, 1, static_cast<std::int64_t>(kOnlineBlock)));
+      if (block != nullptr && block->batch_id == 0 && block->context == ctx && block->endpoint.size() < cap) {
+        const std::size_t strings = block->batch.strings.size();
+        AppendRow(job->batch, block);
+        std::int64_t bytes = RowBytes(job->batch.id[0]);
+        for (std::size_t k = strings; k < block->batch.strings.size(); ++k) {
+          bytes += 2 * static_cast<std::int64_t>(sizeof(std::string) + block->batch.strings[k].size()) + 16;
+        }
+        block->endpoint.push_back(d.endpoint[0]);
+        block->reason.push_back(d.reason[0]);
+        block->cost.push_back(d.cost[0]);
+        block->id_hash.push_back(hash(job->batch.id[0]));
+        block->bytes += bytes;
+        history_bytes_ += bytes;
+        ++history_requests_;
+        index_[block->id_hash.back()] = Where{block->seq, static_cast<std::uint32_t>(block->endpoint.size() - 1)};
+        appended = true;
+      }
+    }
+    if (appended) {
+      TrimHistory();
       return;
     }
   }
+  // A new record, built outside the lock.
   Record rec;
   rec.batch_id = batch_id;
   rec.context = std::move(ctx);
   rec.batch = std::move(job->batch);
+  CompactStrings(&rec.batch);
   rec.endpoint = d.endpoint;
   rec.reason = d.reason;
   rec.cost = d.cost;
+  const std::size_t n = rec.endpoint.size();
+  rec.id_hash.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    rec.id_hash[i] = hash(rec.batch.id[i]);
+    rec.bytes += RowBytes(rec.batch.id[i]);
+  }
+  for (const std::string& text : rec.batch.strings) {
+    rec.bytes += static_cast<std::int64_t>(sizeof(std::string) + text.size());
+  }
   if (batch_id == 0) {
     // An online record can become a block: index its strings.
     for (std::size_t k = 0; k < rec.batch.strings.size(); ++k) {
       rec.strings.emplace(rec.batch.strings[k], static_cast<std::uint32_t>(k));
+      rec.bytes += static_cast<std::int64_t>(sizeof(std::string) + rec.batch.strings[k].size()) + 16;
     }
   }
-  history_requests_ += static_cast<std::int64_t>(rec.endpoint.size());
-  history_.push_back(std::move(rec));
-  TrimHistoryLocked();
+  std::uint64_t seq;
+  {
+    absl::MutexLock lock(&history_mu_);
+    seq = rec.seq = first_seq_ + history_.size();
+    history_requests_ += static_cast<std::int64_t>(n);
+    history_bytes_ += rec.bytes;
+    history_.push_back(std::move(rec));
+  }
+  // The index in chunks, so that a large batch does not hold up Explain()
+  // and online decisions; the call is answered only after this returns.
+  for (std::size_t begin = 0; begin < n; begin += kIndexChunk) {
+    absl::MutexLock lock(&history_mu_);
+    if (seq < first_seq_) break;  // already dropped again
+    const Record& r = history_[seq - first_seq_];
+    const std::size_t end = std::min(n, begin + kIndexChunk);
+    for (std::size_t i = begin; i < end; ++i) index_[r.id_hash[i]] = Where{seq, static_cast<std::uint32_t>(i)};
+  }
+  TrimHistory();
 }
 
-void Engine::TrimHistoryLocked() {
-  while (history_.size() > 1 && history_requests_ > options_.explain_history) {
-    history_requests_ -= static_cast<std::int64_t>(history_.front().endpoint.size());
-    history_.pop_front();
+void Engine::TrimHistory() {
+  std::vector<Record> dropped;
+  {
+    absl::MutexLock lock(&history_mu_);
+    auto over = [&] {
+      return (history_.size() > 1 && history_requests_ > options_.explain_history) ||
+             (!history_.empty() && history_bytes_ > options_.explain_history_bytes);
+    };
+    while (over()) {
+      history_requests_ -= static_cast<std::int64_t>(history_.front().endpoint.size());
+      history_bytes_ -= history_.front().bytes;
+      dropped.push_back(std::move(history_.front()));
+      history_.pop_front();
+      ++first_seq_;
+    }
+  }
+  // Index entries of dropped records are unreachable already (their seq is
+  // below first_seq_); erase them in chunks, unless a later decision took
+  // the id over.
+  for (const Record& rec : dropped) {
+    for (std::size_t begin = 0; begin < rec.id_hash.size(); begin += kIndexChunk) {
+      absl::MutexLock lock(&history_mu_);
+      const std::size_t end = std::min(rec.id_hash.size(), begin + kIndexChunk);
+      for (std::size_t i = begin; i < end; ++i) {
+        const auto it = index_.find(rec.id_hash[i]);
+        if (it != index_.end() && it->second.seq == rec.seq) index_.erase(it);
+      }
+    }
   }
 }
 
@@ -227,7 +307,7 @@ Decisions Engine::DecideOnline(BatchJob* job) {
   d.cost.assign(n, 0.0);
   d.cloud.assign(n, kernels::Cloud::kOther);
   d.info.online = true;
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::ReleasableMutexLock lock(&mu_);
   std::shared_ptr<const Context> ctx = CurrentContextLocked(clock_());
   std::vector<std::int32_t> model_of, zone_of;
   MapStrings(*ctx, b, &model_of, &zone_of);
@@ -244,7 +324,8 @@ Decisions Engine::DecideOnline(BatchJob* job) {
   }
   d.endpoint_ids = ctx->ids;
   if (last_solution_) d.info.backend = last_solution_->backend;
-  RecordLocked(0, ctx, job, d);
+  lock.Release();
+  Remember(0, std::move(ctx), job, d);
   return d;
 }
 
@@ -253,7 +334,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   std::vector<std::int64_t> tokens_left, requests_left;
   std::optional<kernels::Prices> warm;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ctx = CurrentContextLocked(clock_());
     const std::size_t m = ctx->token_capacity.size();
     tokens_left.resize(m);
@@ -322,7 +403,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   }
   AZ_ASSIGN_OR_RETURN(kernels::Solution solution, SolveBatch(data.View(), options));
 
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::ReleasableMutexLock lock(&mu_);
   std::shared_ptr<const Context> now_ctx = CurrentContextLocked(clock_());
   std::uint32_t mapped_job = UINT32_MAX;  // the job model_of/zone_of were mapped for (against now_ctx)
   for (std::size_t k = 0; k < where.size(); ++k) {
@@ -366,6 +447,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   std::shared_ptr<const Context> priced = CurrentContextLocked(clock_());
   const std::uint64_t batch_id = next_batch_id_++;
   last_batch_ = BatchStats{batch_id, solution.gap, solution.solve_ms, static_cast<std::int64_t>(where.size())};
+  lock.Release();
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     Decisions& d = (*out)[j];
     d.endpoint_ids = priced->ids;
@@ -375,42 +457,60 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
     d.info.solver_requests = static_cast<std::int64_t>(where.size());
     d.info.iterations = solution.iterations;
     d.info.solve_ms = solution.solve_ms;
-    RecordLocked(batch_id, priced, jobs[j], d);
+    Remember(batch_id, priced, jobs[j], d);
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<Explained> Engine::Explain(const std::string& request_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto rec = history_.rbegin(); rec != history_.rend(); ++rec) {
-    const RequestBatch& b = rec->batch;
-    for (std::size_t i = 0; i < b.size(); ++i) {
-      if (b.id[i] != request_id) continue;
-      const Context& ctx = *rec->context;
-      Explained e;
-      e.request_id = request_id;
-      e.reason = rec->reason[i];
-      e.cost = rec->cost[i];
-      e.batch_id = rec->batch_id;
-      if (rec->endpoint[i] >= 0) e.endpoint = (*ctx.ids)[rec->endpoint[i]];
-      e.model = b.strings[b.model[i]];
-      e.zone = b.strings[b.zone[i]];
-      std::vector<std::int32_t> model_of, zone_of;
-      MapStrings(ctx, b, &model_of, &zone_of);
-      MapRequest(b, i, model_of, zone_of, &e.request);
-      e.endpoint_ids = *ctx.ids;
-      e.endpoint_clouds = ctx.table.ep_cloud;
-      // A request that failed validation was never priced.
-      if (e.reason != Reason::kInvalidRequest) e.explanation = ctx.pricer->Explain(e.request);
-      return e;
+  Explained e;
+  std::shared_ptr<const Context> ctx;
+  RequestBatch one;  // the request's row, its strings alone
+  {
+    absl::MutexLock lock(&history_mu_);
+    const auto it = index_.find(absl::Hash<std::string>{}(request_id));
+    if (it != index_.end() && it->second.seq >= first_seq_) {
+      const Record& rec = history_[it->second.seq - first_seq_];
+      const std::uint32_t i = it->second.row;
+      const RequestBatch& b = rec.batch;
+      if (b.id[i] == request_id) {  // not another id of the same hash
+        ctx = rec.context;
+        e.reason = rec.reason[i];
+        e.cost = rec.cost[i];
+        e.batch_id = rec.batch_id;
+        if (rec.endpoint[i] >= 0) e.endpoint = (*ctx->ids)[rec.endpoint[i]];
+        one.id = {b.id[i]};
+        one.strings = {b.strings[b.tenant[i]], b.strings[b.model[i]], b.strings[b.zone[i]]};
+        one.tenant = {0};
+        one.model = {1};
+        one.zone = {2};
+        one.tokens_in = {b.tokens_in[i]};
+        one.tokens_out = {b.tokens_out[i]};
+        one.slo_ms = {b.slo_ms[i]};
+        one.home_cloud = {b.home_cloud[i]};
+        one.priority = {b.priority[i]};
+      }
     }
   }
-  return absl::NotFoundError(absl::StrCat("request '", request_id, "' is not among the last ",
-                                          options_.explain_history, " decisions"));
+  if (!ctx) {
+    return absl::NotFoundError(absl::StrCat("request '", request_id, "' is not among the last ",
+                                            options_.explain_history, " decisions"));
+  }
+  e.request_id = request_id;
+  e.model = one.strings[1];
+  e.zone = one.strings[2];
+  std::vector<std::int32_t> model_of, zone_of;
+  MapStrings(*ctx, one, &model_of, &zone_of);
+  MapRequest(one, 0, model_of, zone_of, &e.request);
+  e.endpoint_ids = *ctx->ids;
+  e.endpoint_clouds = ctx->table.ep_cloud;
+  // A request that failed validation was never priced.
+  if (e.reason != Reason::kInvalidRequest) e.explanation = ctx->pricer->Explain(e.request);
+  return e;
 }
 
 std::vector<EndpointState> Engine::Endpoints() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   const std::int64_t now_ms = clock_();
   std::vector<EndpointState> out;
   out.reserve(store_.size());

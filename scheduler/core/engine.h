@@ -16,7 +16,8 @@
 //   Decisions d = engine.DecideOnline(job);
 //
 // Thread-safe. The solve itself runs outside the lock, so online decisions
-// and telemetry proceed while a batch is being solved.
+// and telemetry proceed while a batch is being solved; the explain history
+// has a lock of its own, and Explain() is one index probe under it.
 #ifndef AZIMUTH_SCHEDULER_CORE_ENGINE_H_
 #define AZIMUTH_SCHEDULER_CORE_ENGINE_H_
 
@@ -24,13 +25,14 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "azimuth/kernels/online.h"
 #include "azimuth/kernels/problem_data.h"
 #include "azimuth/kernels/solver.h"
@@ -43,8 +45,10 @@ struct EngineOptions {
   kernels::Backend backend = kernels::Backend::kAuto;
   // Price passes per warm-started batch (the first runs to convergence).
   int warm_iterations = 60;
-  // Decisions kept for Explain().
+  // Decisions kept for Explain(), and the bytes they may take (ids, the
+  // strings they use, decisions and the index); the older are dropped first.
   std::int64_t explain_history = 262144;
+  std::int64_t explain_history_bytes = std::int64_t{64} << 20;
   // Rounds of local moves per batch solve (SolverOptions::repair_rounds).
   int repair_rounds = 0;
 };
@@ -127,6 +131,9 @@ class Engine {
 
   BatchStats last_batch() const;
 
+  // What the explain history takes now, bytes (the measure explain_history_bytes bounds).
+  std::int64_t history_bytes() const;
+
  private:
   // The endpoint table as the solver and the pricer see it, rebuilt when
   // telemetry, the policy or an endpoint's availability changes, or new
@@ -138,54 +145,73 @@ class Engine {
     std::unique_ptr<kernels::OnlinePricer> pricer;
     std::uint64_t telemetry_version = 0, policy_version = 0, prices_version = 0;
   };
-  // One solver batch's decisions, or a block of single-request decisions
-  // made online against one context, up to kOnlineBlock or a sixteenth of
-  // the history (a record each cost ~1.7 KB per decision; a block's rows
-  // take ~80 B).
+  // One solver batch's decisions for one call, or a block of single-request
+  // decisions made online against one context, up to kOnlineBlock or a
+  // sixteenth of the history (a record each cost ~1.7 KB per decision; a
+  // block's rows take ~80 B). Only the strings its requests use are kept.
   struct Record {
+    std::uint64_t seq = 0;       // first_seq_ + its place in history_
     std::uint64_t batch_id = 0;  // 0: online
     std::shared_ptr<const Context> context;
     RequestBatch batch;
     std::vector<std::int32_t> endpoint;
     std::vector<kernels::Reason> reason;
     std::vector<double> cost;
+    std::vector<std::uint64_t> id_hash;                       // of batch.id, the index's keys
     absl::flat_hash_map<std::string, std::uint32_t> strings;  // online blocks: batch.strings' indices
+    std::int64_t bytes = 0;
+  };
+  // Where the latest decision for an id hash is.
+  struct Where {
+    std::uint64_t seq;
+    std::uint32_t row;
   };
   static constexpr std::size_t kOnlineBlock = 4096;
+  // Index entries added or dropped per hold of history_mu_.
+  static constexpr std::size_t kIndexChunk = 8192;
 
-  std::shared_ptr<const Context> CurrentContextLocked(std::int64_t now_ms);
+  std::shared_ptr<const Context> CurrentContextLocked(std::int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Maps request i of `b` onto the ids of the context MapStrings() mapped
   // `b`'s strings against; false when no endpoint has its model or zone.
   static bool MapRequest(const RequestBatch& b, std::size_t i, const std::vector<std::int32_t>& model_of,
                          const std::vector<std::int32_t>& zone_of, kernels::OnlineRequest* out);
   static void MapStrings(const Context& ctx, const RequestBatch& b, std::vector<std::int32_t>* model_of,
                          std::vector<std::int32_t>* zone_of);
-  // Decides request i online and reserves it; caller holds mu_.
+  // Decides request i online and reserves it.
   void DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, std::int32_t* endpoint,
-                       kernels::Reason* reason, double* cost);
-  void RecordLocked(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job,
-                    const Decisions& d);
-  void TrimHistoryLocked();
+                       kernels::Reason* reason, double* cost) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds a call's decisions to the explain history; takes history_mu_ (in
+  // chunks for a large call), never mu_.
+  void Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job, const Decisions& d)
+      ABSL_LOCKS_EXCLUDED(history_mu_);
+  void TrimHistory() ABSL_LOCKS_EXCLUDED(history_mu_);
   // Appends `one`'s only request to an online block, interning its strings.
   static void AppendRow(const RequestBatch& one, Record* block);
+  static std::int64_t RowBytes(const std::string& id);
 
   const EngineOptions options_;
   const Clock clock_;
 
-  mutable std::mutex mu_;
-  TelemetryStore store_;
-  CapacityLedger ledger_;
-  kernels::PolicyData policy_;
-  std::uint64_t policy_version_ = 1;
-  std::optional<kernels::Solution> last_solution_;  // prices and tiers; per-request vectors dropped
-  std::uint64_t prices_version_ = 0;
-  std::shared_ptr<const Context> context_;
-  std::vector<std::uint8_t> context_available_;
-  std::uint64_t next_batch_id_ = 1;
-  BatchStats last_batch_;
-  std::deque<Record> history_;
-  std::vector<std::int64_t> tokens_left_, requests_left_;  // DecideOneLocked()'s scratch
-  std::int64_t history_requests_ = 0;
+  mutable absl::Mutex mu_;
+  TelemetryStore store_ ABSL_GUARDED_BY(mu_);
+  CapacityLedger ledger_ ABSL_GUARDED_BY(mu_);
+  kernels::PolicyData policy_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t policy_version_ ABSL_GUARDED_BY(mu_) = 1;
+  // Prices and tiers; per-request vectors dropped.
+  std::optional<kernels::Solution> last_solution_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t prices_version_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<const Context> context_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::uint8_t> context_available_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t next_batch_id_ ABSL_GUARDED_BY(mu_) = 1;
+  BatchStats last_batch_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::int64_t> tokens_left_ ABSL_GUARDED_BY(mu_), requests_left_ ABSL_GUARDED_BY(mu_);
+
+  mutable absl::Mutex history_mu_;  // never held with mu_
+  std::deque<Record> history_ ABSL_GUARDED_BY(history_mu_);
+  std::uint64_t first_seq_ ABSL_GUARDED_BY(history_mu_) = 0;
+  std::int64_t history_requests_ ABSL_GUARDED_BY(history_mu_) = 0;
+  std::int64_t history_bytes_ ABSL_GUARDED_BY(history_mu_) = 0;
+  absl::flat_hash_map<std::uint64_t, Where> index_ ABSL_GUARDED_BY(history_mu_);
 };
 
 }  // namespace azimuth::scheduler

@@ -4,7 +4,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include <string>
+#include <tuple>
+
 #include "absl/strings/str_cat.h"
+#include "scheduler/common/status.h"
 
 namespace azimuth::scheduler {
 
@@ -19,18 +23,19 @@ absl::Status ValidateSample(const EndpointSample& s) {
   if (static_cast<int>(r.cloud) >= kernels::kNumClouds) {
     return bad("cloud", "unknown Cloud enum value");
   }
-  const std::pair<const char*, double> numbers[] = {{"price_in_per_1k", r.price_in_per_1k},
-                                                    {"price_out_per_1k", r.price_out_per_1k},
-                                                    {"latency_p50_ms", r.latency_p50_ms},
-                                                    {"latency_p95_ms", r.latency_p95_ms}};
-  for (const auto& [field, value] : numbers) {
-    if (!std::isfinite(value) || value < 0) return bad(field, "must be a finite number >= 0");
+  const std::tuple<const char*, double, double> numbers[] = {
+      {"price_in_per_1k", r.price_in_per_1k, kernels::kMaxPricePer1k},
+      {"price_out_per_1k", r.price_out_per_1k, kernels::kMaxPricePer1k},
+      {"latency_p50_ms", r.latency_p50_ms, kernels::kMaxLatencyMs},
+      {"latency_p95_ms", r.latency_p95_ms, kernels::kMaxLatencyMs}};
+  for (const auto& [field, value, max] : numbers) {
+    if (std::string why = OutOfRange(value, max); !why.empty()) return bad(field, why);
   }
   if (r.latency_p50_ms > r.latency_p95_ms) return bad("latency_p50_ms", "must not exceed latency_p95_ms");
   const std::pair<const char*, std::int64_t> quotas[] = {
       {"tpm_limit", r.tpm_limit}, {"rpm_limit", r.rpm_limit}, {"tpm_in_use", s.tpm_in_use}, {"rpm_in_use", s.rpm_in_use}};
   for (const auto& [field, value] : quotas) {
-    if (value < 0) return bad(field, "must be >= 0");
+    if (value < 0 || value > kernels::kMaxLimit) return bad(field, "must be in [0, 1e15]");
   }
   if (s.timestamp_ms < 0) return bad("timestamp_ms", "must be >= 0");
   return absl::OkStatus();

@@ -48,6 +48,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (b->warm_iterations() == 0) b->set_warm_iterations(60);
   if (c.backend().empty()) c.set_backend("auto");
   if (c.explain_history() == 0) c.set_explain_history(262144);
+  if (c.explain_history_bytes() == 0) c.set_explain_history_bytes(std::int64_t{64} << 20);
   if (c.drain_timeout_s() == 0) c.set_drain_timeout_s(20);
   if (c.max_message_bytes() == 0) c.set_max_message_bytes(256 << 20);
   return c;
@@ -93,6 +94,7 @@ absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const 
     return absl::InvalidArgumentError(absl::StrCat(source, ": field ", backend.message()));
   }
   if (config.explain_history() < 0) return bad("explain_history", "must be >= 0");
+  if (config.explain_history_bytes() < 0) return bad("explain_history_bytes", "must be >= 0");
   if (config.drain_timeout_s() < 0) return bad("drain_timeout_s", "must be >= 0");
   if (config.max_message_bytes() < 1024) return bad("max_message_bytes", "must be at least 1024");
   const v1::TlsConfig& tls = config.tls();

@@ -1,10 +1,13 @@
 // Copyright 2026 Azimuth authors.
 #include "scheduler/server/server.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <sstream>
@@ -23,6 +26,19 @@
 namespace azimuth::scheduler {
 
 namespace {
+
+// Whether a process accepts connections on the unix socket at `path`.
+bool SocketInUse(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path)) return false;  // the bind reports it
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool connected = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return connected;
+}
 
 }  // namespace
 
@@ -81,6 +97,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
   engine_options.warm_iterations = config.batcher().warm_iterations();
   engine_options.repair_rounds = config.batcher().repair_rounds();
   engine_options.explain_history = config.explain_history();
+  engine_options.explain_history_bytes = config.explain_history_bytes();
   s->engine_ = std::make_unique<Engine>(engine_options);
   s->metrics_ = std::make_unique<Metrics>();
   if (absl::Status applied = s->Apply(*checked, true); !applied.ok()) return applied;
@@ -106,6 +123,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default: a second azimuthd on the same port
+  // would start and silently take half the connections with a ledger of its
+  // own. A port in use must fail to bind.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::int64_t>(config.max_message_bytes(), INT32_MAX)));
   builder.SetMaxSendMessageSize(static_cast<int>(std::min<std::int64_t>(config.max_message_bytes(), INT32_MAX)));
   if (config.listen() != "none") {
@@ -129,7 +150,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
     builder.AddListeningPort(config.listen(), creds, &s->tcp_port_);
   }
   if (!config.unix_socket().empty()) {
-    // A socket left by a previous run would make the bind fail.
+    // A socket left by a previous run would make the bind fail; one that
+    // another process still serves on is in use.
+    if (SocketInUse(config.unix_socket())) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on the unix socket ", config.unix_socket(),
+                                                 ": address in use (another process serves on it)"));
+    }
     ::unlink(config.unix_socket().c_str());
     builder.AddListeningPort("unix:" + config.unix_socket(), grpc::InsecureServerCredentials());
     s->unix_socket_ = config.unix_socket();
@@ -139,27 +165,33 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
   builder.RegisterService(s->policy_.get());
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || (config.listen() != "none" && s->tcp_port_ == 0)) {
+    if (s->server_) s->server_->Shutdown();
     return absl::UnavailableError(absl::StrCat("cannot listen on '", config.listen(), "'",
                                                config.unix_socket().empty() ? "" : " or on the unix socket ",
-                                               config.unix_socket(), " (address in use, or no permission?)"));
+                                               config.unix_socket(), ": address in use, or no permission"));
   }
   s->server_->GetHealthCheckService()->SetServingStatus(true);
   if (!config.health_listen().empty() && config.health_listen() != "none") {
     s->health_only_ = std::make_unique<HealthOnly>();
     grpc::ServerBuilder health;
+    health.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     health.AddListeningPort(config.health_listen(), grpc::InsecureServerCredentials(), &s->health_port_);
     health.RegisterService(s->health_only_.get());
     s->health_server_ = health.BuildAndStart();
     if (!s->health_server_ || s->health_port_ == 0) {
       s->server_->Shutdown();
-      return absl::UnavailableError(absl::StrCat("cannot listen on health_listen '", config.health_listen(), "'"));
+      return absl::UnavailableError(absl::StrCat("cannot listen on health_listen '", config.health_listen(),
+                                                 "': address in use, or no permission"));
     }
     s->health_only_->Set(true);
   }
 
   if (config.metrics_listen() != "none") {
     try {
-      s->exposer_ = std::make_unique<prometheus::Exposer>(config.metrics_listen(), 1);
+      // Several threads, and a connection that sends no request is closed
+      // after 3 s: an idle client cannot hold up a scrape.
+      s->exposer_ = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+          "listening_ports", config.metrics_listen(), "num_threads", "4", "request_timeout_ms", "3000"});
       s->exposer_->RegisterCollectable(s->metrics_->registry());
       const std::vector<int> ports = s->exposer_->GetListeningPorts();
       s->metrics_port_ = ports.empty() ? 0 : ports.front();
@@ -233,11 +265,15 @@ void Server::Drain() {
   }
   cv_.notify_all();
   if (watcher_.joinable()) watcher_.join();
-  Log("draining: refusing new calls, finishing in-flight ones");
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  // A server that never started (Start() failed part way) has less to stop.
+  if (server_) {
+    Log("draining: refusing new calls, finishing in-flight ones");
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
   if (health_only_) health_only_->Set(false);
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(config_.drain_timeout_s()));
-  batcher_->Drain();
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(config_.drain_timeout_s()));
+  if (batcher_) batcher_->Drain();
+  if (!server_) return;
   server_->Wait();
   if (health_server_) {
     health_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/string_view.h"
 #include "scheduler/common/policy.h"
 
@@ -219,68 +220,118 @@ grpc::Status SchedulerServiceImpl::Assign(grpc::ServerContext*, const v1::Assign
   return counted(grpc::Status::OK);
 }
 
-grpc::Status SchedulerServiceImpl::AssignStream(
-    grpc::ServerContext*, grpc::ServerReaderWriter<v1::AssignResponse, v1::AssignRequest>* stream) {
-  RpcCounter counted(metrics_, "AssignStream");
-  // Answers are written in message order by one writer thread, while the
-  // reader keeps reading: several messages of a stream are decided at once.
+// One AssignStream: messages are read while earlier ones are decided (up to
+// max_in_flight_per_stream; beyond it reading waits, and flow control
+// reaches the client), and answered in message order. Every gRPC operation
+// is started outside mu_; the stream finishes once reading has ended and
+// every message read has been answered (or the client is gone).
+class SchedulerServiceImpl::StreamReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  StreamReactor(SchedulerServiceImpl* service, std::size_t max_in_flight)
+      : service_(service), max_in_flight_(max_in_flight) {
+    reading_ = true;
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      {
+        absl::MutexLock lock(&mu_);
+        reading_ = false;
+        reading_done_ = true;
+      }
+      Pump();
+      return;
+    }
+    auto slot = std::make_shared<Slot>();
+    v1::AssignRequest request;
+    const bool parsed = grpc::SerializationTraits<v1::AssignRequest>::Deserialize(&in_, &request).ok();
+    std::int64_t index;
+    {
+      absl::MutexLock lock(&mu_);
+      index = messages_++;
+      slots_.push_back(slot);
+      reading_ = false;
+    }
+    if (parsed) {
+      service_->Process(request, [this, slot](v1::AssignResponse r) {
+        {
+          absl::MutexLock lock(&mu_);
+          slot->response = std::move(r);
+          slot->ready = true;
+        }
+        Pump();
+      });
+    } else {
+      absl::MutexLock lock(&mu_);
+      slot->response.set_error_code(grpc::StatusCode::INVALID_ARGUMENT);
+      slot->response.set_error_message(absl::StrCat("message ", index,
+                                                    " of this stream (counting from 0) is not a valid "
+                                                    "azimuth.v1.AssignRequest; it was skipped"));
+      slot->ready = true;
+    }
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      open_ = open_ && ok;
+      writing_ = false;
+      slots_.pop_front();
+    }
+    Pump();
+  }
+
+  void OnDone() override {
+    service_->metrics_->CountRpc("AssignStream", grpc::StatusCode::OK);
+    delete this;
+  }
+
+ private:
   struct Slot {
     bool ready = false;
     v1::AssignResponse response;
   };
-  struct State {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::deque<std::shared_ptr<Slot>> slots;
-    bool reading_done = false;
-  };
-  auto state = std::make_shared<State>();
-  const std::size_t max_in_flight = static_cast<std::size_t>(std::max(1, options_.max_in_flight_per_stream));
-  std::thread writer([state, stream] {
-    bool open = true;
-    for (;;) {
-      std::shared_ptr<Slot> slot;
-      {
-        std::unique_lock<std::mutex> lock(state->mu);
-        state->cv.wait(lock, [&] {
-          return (!state->slots.empty() && state->slots.front()->ready) ||
-                 (state->reading_done && state->slots.empty());
-        });
-        if (state->slots.empty()) return;
-        slot = state->slots.front();
-      }
-      // A failed write means the client went away: keep draining answers so
-      // that every decided batch is accounted for, but stop writing.
-      if (open) open = stream->Write(slot->response);
-      {
-        std::lock_guard<std::mutex> lock(state->mu);
-        state->slots.pop_front();
-        state->cv.notify_all();
-      }
-    }
-  });
-  v1::AssignRequest request;
-  while (stream->Read(&request)) {
-    auto slot = std::make_shared<Slot>();
+
+  // Starts whatever can start now: the next write, the next read, the end.
+  void Pump() ABSL_LOCKS_EXCLUDED(mu_) {
+    bool write = false, read = false, finish = false;
     {
-      std::unique_lock<std::mutex> lock(state->mu);
-      state->cv.wait(lock, [&] { return state->slots.size() < max_in_flight; });
-      state->slots.push_back(slot);
+      absl::MutexLock lock(&mu_);
+      // A client that went away gets no more writes; its answers are still
+      // waited for, so that every decided message is accounted for.
+      while (!open_ && !writing_ && !slots_.empty() && slots_.front()->ready) slots_.pop_front();
+      if (!writing_ && !slots_.empty() && slots_.front()->ready) {
+        bool own = false;
+        grpc::SerializationTraits<v1::AssignResponse>::Serialize(slots_.front()->response, &out_, &own);
+        writing_ = write = true;
+      }
+      if (!reading_ && !reading_done_ && slots_.size() < max_in_flight_) reading_ = read = true;
+      if (reading_done_ && slots_.empty() && !writing_ && !finished_) finished_ = finish = true;
     }
-    Process(request, [state, slot](v1::AssignResponse r) {
-      std::lock_guard<std::mutex> lock(state->mu);
-      slot->response = std::move(r);
-      slot->ready = true;
-      state->cv.notify_all();
-    });
+    if (write) StartWrite(&out_);
+    if (read) StartRead(&in_);
+    if (finish) Finish(grpc::Status::OK);
   }
-  {
-    std::lock_guard<std::mutex> lock(state->mu);
-    state->reading_done = true;
-    state->cv.notify_all();
-  }
-  writer.join();
-  return counted(grpc::Status::OK);
+
+  SchedulerServiceImpl* const service_;
+  const std::size_t max_in_flight_;
+  grpc::ByteBuffer in_;   // touched only by the one read in flight
+  grpc::ByteBuffer out_;  // and by the one write in flight
+  absl::Mutex mu_;
+  std::deque<std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
+  std::int64_t messages_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool open_ ABSL_GUARDED_BY(mu_) = true;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SchedulerServiceImpl::AssignStream(
+    grpc::CallbackServerContext*) {
+  return new StreamReactor(this, static_cast<std::size_t>(std::max(1, options_.max_in_flight_per_stream)));
 }
 
 grpc::Status SchedulerServiceImpl::Explain(grpc::ServerContext*, const v1::ExplainRequest* request,

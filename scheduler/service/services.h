@@ -66,18 +66,24 @@ struct SchedulerServiceOptions {
   int max_in_flight_per_stream = 64;
 };
 
-class SchedulerServiceImpl final : public v1::SchedulerService::Service {
+// AssignStream takes its messages as bytes (the callback API) and parses
+// them itself: a message that does not parse is answered with an error and
+// skipped, where gRPC's own parsing would end the stream with a silent OK.
+class SchedulerServiceImpl final
+    : public v1::SchedulerService::WithRawCallbackMethod_AssignStream<v1::SchedulerService::Service> {
  public:
   SchedulerServiceImpl(Engine* engine, Batcher* batcher, Metrics* metrics, SchedulerServiceOptions options)
       : engine_(engine), batcher_(batcher), metrics_(metrics), options_(options) {}
   grpc::Status Assign(grpc::ServerContext* context, const v1::AssignRequest* request,
                       v1::AssignResponse* response) override;
-  grpc::Status AssignStream(grpc::ServerContext* context,
-                            grpc::ServerReaderWriter<v1::AssignResponse, v1::AssignRequest>* stream) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AssignStream(
+      grpc::CallbackServerContext* context) override;
   grpc::Status Explain(grpc::ServerContext* context, const v1::ExplainRequest* request,
                        v1::ExplainResponse* response) override;
 
  private:
+  class StreamReactor;
+
   // Decides one message; `done` gets the response (error_code set when the
   // whole message was refused), on this thread or the batcher's.
   void Process(const v1::AssignRequest& request, std::function<void(v1::AssignResponse)> done);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "bench/workload/generator.h"
@@ -119,6 +120,46 @@ TEST(SwapIntoRemainder, FillsTheRemainderWithALargerItemOfMoreValue) {
   chosen = {1, 1, 0, 0};
   SwapIntoRemainder({{10, 500, 0}, {3, 100, 1}, {2, 520, 2}, {20, 700, 3}}, 0.01, 80, &chosen);
   EXPECT_EQ(chosen, (std::vector<std::uint8_t>{1, 1, 0, 0}));
+}
+
+// Values that are not numbers (what an infinite tier weight times 0 made)
+// must not make the knapsack take more than fits.
+TEST(SolveKnapsack, NeverExceedsItsCapacitiesWhateverTheValues) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  for (int trial = 0; trial < 50; ++trial) {
+    std::vector<KnapsackItem> items;
+    for (int k = 0; k < 40; ++k) {
+      const double v = k % 3 == 0 ? nan : (k % 7 == 0 ? inf : 1.0 + ((k * 37 + trial) % 11));
+      items.push_back({v, 50 + (k * 13 + trial) % 200, k});
+    }
+    std::vector<std::uint8_t> chosen;
+    SolveKnapsack(items, 1500, 12, trial % 2 ? nan : 0.01, &chosen);
+    const Totals t = Sum(items, chosen);
+    ASSERT_LE(t.tokens, 1500) << "trial " << trial;
+    ASSERT_LE(t.requests, 12) << "trial " << trial;
+  }
+}
+
+// The last word on capacity is exact integer arithmetic: an endpoint over
+// either capacity gives back its latest requests until both hold.
+TEST(EnforceCapacity, EvictsTheLatestRequestsOfAnOverfullEndpoint) {
+  HostModel host;
+  host.num_endpoints = 2;
+  host.cap_tokens = {250, 1000};
+  host.cap_requests = {10, 2};
+  const std::vector<std::int32_t> tin = {100, 100, 100, 10, 10, 10};
+  const std::vector<std::int32_t> tout = {0, 0, 0, 0, 0, 0};
+  RequestsView r;
+  r.tokens_in = {tin.data(), tin.size()};
+  r.tokens_out = {tout.data(), tout.size()};
+  std::vector<std::int32_t> endpoint = {0, 0, 0, 1, 1, 1};
+  EnforceCapacity(host, r, &endpoint);
+  EXPECT_EQ(endpoint, (std::vector<std::int32_t>{0, 0, -2, 1, 1, -2}));
+  // Within both: unchanged.
+  endpoint = {0, -1, 0, 1, -1, 1};
+  EnforceCapacity(host, r, &endpoint);
+  EXPECT_EQ(endpoint, (std::vector<std::int32_t>{0, -1, 0, 1, -1, 1}));
 }
 
 }  // namespace

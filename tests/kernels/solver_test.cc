@@ -7,8 +7,11 @@
 // backend, and on CUDA where a device is present.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -426,6 +429,15 @@ TEST_P(SolverEdges, InvalidInputNamesTheField) {
       {[](ProblemData& x) { x.policy.window_s = 0; }, "policy.window_s"},
       {[](ProblemData& x) { x.policy.reject_usd[2] = -1; }, "policy.reject_usd[2]"},
       {[](ProblemData& x) { x.policy.azure_discount = 1.5; }, "policy.azure_discount"},
+      // Huge finite values would make costs infinite; a subnormal reject
+      // cost made strict mode's tier weight infinite (and inf x 0 a NaN).
+      {[](ProblemData& x) { x.ep_price_out[0] = 1e308; }, "endpoints.price_out_per_1k[0]"},
+      {[](ProblemData& x) { x.ep_p50[0] = 1e300; }, "endpoints.latency_p50_ms[0]"},
+      {[](ProblemData& x) { x.ep_tpm[0] = std::numeric_limits<std::int64_t>::max(); }, "endpoints.tpm_limit[0]"},
+      {[](ProblemData& x) { x.policy.latency_usd_per_ms = 1e308; }, "policy.latency_usd_per_ms"},
+      {[](ProblemData& x) { x.policy.egress_usd_per_1k[1][0] = 1e308; }, "policy.egress_usd_per_1k[aws->azure]"},
+      {[](ProblemData& x) { x.policy.reject_usd[3] = 1e308; }, "policy.reject_usd[3]"},
+      {[](ProblemData& x) { x.policy.reject_usd[1] = 1e-320; }, "policy.reject_usd[1]"},
   };
   for (const Case& c : cases) {
     ProblemData bad = d;
@@ -446,6 +458,29 @@ TEST_P(SolverEdges, InvalidInputNamesTheField) {
   ProblemView mismatched = d.View();
   mismatched.requests.tokens_out.size = 0;
   EXPECT_NE(Solve(mismatched).error().message.find("requests.tokens_out"), std::string::npos);
+}
+
+// The smallest reject cost accepted next to a 0, with no latency term (the
+// case that broke strict mode's tiers): capacity holds on every endpoint
+// (CheckInvariants in SolveOk) and the gap is a number in [0, 1].
+TEST_P(SolverEdges, StrictTiersStayFiniteAtTheEdgesOfTheRanges) {
+  SKIP_IF_UNAVAILABLE(GetParam());
+  for (std::uint64_t seed : {1, 2, 3}) {
+    WorkloadSpec spec;
+    spec.requests = 4000;
+    spec.endpoints = 32;
+    spec.seed = seed;
+    spec.mode = AzureFirst::kStrict;
+    ProblemData d = GenerateWorkload(spec);
+    d.policy.latency_usd_per_ms = 0;
+    const double reject[] = {0, kMinRejectUsd, 0.5, 2.0};
+    std::copy(std::begin(reject), std::end(reject), d.policy.reject_usd);
+    const Solution s = SolveOk(d, GetParam());
+    EXPECT_TRUE(std::isfinite(s.objective_usd)) << seed;
+    EXPECT_GE(s.gap, 0.0) << seed;
+    EXPECT_LE(s.gap, 1.0) << seed;
+    EXPECT_TRUE(std::isfinite(s.lower_bound_usd)) << seed;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SolverEdges, testing::ValuesIn(Backends()),

@@ -81,6 +81,9 @@ TEST(ValidateBatchTest, MalformedBatchesNameTheColumn) {
       {"model missing", [](RequestBatch* b) { b->model.clear(); }, "model"},
       {"optional column wrong length", [](RequestBatch* b) { b->slo_ms = {1}; }, "slo_ms"},
       {"string index past the table", [](RequestBatch* b) { b->model[1] = 9; }, "model[1]"},
+      // Index 2 is where the empty tenant and zone string is interned: still
+      // past the table as sent.
+      {"string index equal to the table size", [](RequestBatch* b) { b->model[1] = 2; }, "model[1]"},
       {"unknown enum", [](RequestBatch* b) { b->home_cloud = {0, 7, 0}; }, "home_cloud[1]"},
   };
   for (const Case& c : cases) {
@@ -113,6 +116,35 @@ TEST(ValidateBatchTest, BadRequestsAreMarkedAndTheRestKept) {
   EXPECT_EQ(job->errors[2].field, "priority");
   EXPECT_EQ(job->errors[3].field, "id");
   EXPECT_EQ(job->errors[4].field, "slo_ms");
+}
+
+TEST(ValidateBatchTest, OverlongIdsAndStringsMarkTheirRequest) {
+  RequestBatch b = Requests(3);
+  b.id[0] = std::string(kMaxStringBytes + 1, 'x');
+  b.strings.push_back(std::string(kMaxStringBytes + 1, 'z'));
+  b.zone = {1, 2, 1};
+  absl::StatusOr<BatchJob> job = ValidateBatch(std::move(b), {});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->invalid, (std::vector<std::uint8_t>{1, 1, 0}));
+  ASSERT_EQ(job->errors.size(), 2u);
+  EXPECT_EQ(job->errors[0].field, "id");
+  EXPECT_EQ(job->errors[1].field, "zone");
+  EXPECT_NE(job->errors[1].message.find("at most 1024"), std::string::npos) << job->errors[1].message;
+}
+
+TEST(CompactStringsTest, KeepsOnlyTheStringsRequestsUse) {
+  RequestBatch b = Requests(3);
+  b.strings = {"unused-0", "gpt-5", "unused-2", "us", "t"};
+  b.model = {1, 1, 1};
+  b.zone = {3, 3, 3};
+  b.tenant = {4, 4, 4};
+  CompactStrings(&b);
+  ASSERT_EQ(b.strings.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(b.strings[b.model[i]], "gpt-5");
+    EXPECT_EQ(b.strings[b.zone[i]], "us");
+    EXPECT_EQ(b.strings[b.tenant[i]], "t");
+  }
 }
 
 TEST(TelemetryStoreTest, SamplesAreValidatedAndAgeOut) {
@@ -305,6 +337,79 @@ TEST_F(EngineTest, ExplainHistoryIsBounded) {
   EXPECT_TRUE(engine_.Explain("k29-0").ok());
   EXPECT_TRUE(engine_.Explain("k20-99").ok());
   EXPECT_EQ(engine_.Explain("k10-0").status().code(), absl::StatusCode::kNotFound);
+}
+
+// A hostile client pads each message with strings no request uses: what the
+// history keeps of a call does not grow with them, and the byte bound holds.
+TEST_F(EngineTest, ExplainHistoryKeepsNoUnusedStringsAndHoldsItsByteBound) {
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 1 << 30, 1 << 20)).ok());
+  for (int k = 0; k < 40; ++k) {
+    RequestBatch b = Requests(2, "pad" + std::to_string(k) + "-");
+    for (int j = 0; j < 20000; ++j) b.strings.push_back("padding-string-number-" + std::to_string(j));
+    BatchJob job = Job(std::move(b));
+    std::vector<Decisions> out;
+    ASSERT_TRUE(engine_.DecideBatch({&job}, &out).ok());
+  }
+  // 40 calls x 2 requests: a few hundred bytes each, not 40 x 20000 strings.
+  EXPECT_LT(engine_.history_bytes(), 40 * 2 * 1024);
+  EXPECT_TRUE(engine_.Explain("pad39-1").ok());
+  EXPECT_TRUE(engine_.Explain("pad0-0").ok());
+
+  Engine small(EngineOptions{kernels::Backend::kCpu, 60, 1'000'000, 64 << 10}, [this] { return now_ms_.load(); });
+  ASSERT_TRUE(small.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 1 << 30, 1 << 20)).ok());
+  for (int k = 0; k < 50; ++k) {
+    RequestBatch b = Requests(10, "long" + std::to_string(k) + "-");
+    for (std::string& id : b.id) id += std::string(900, 'x');
+    BatchJob job = Job(std::move(b));
+    small.DecideOnline(&job);
+  }
+  EXPECT_LE(small.history_bytes(), 64 << 10);
+  EXPECT_GT(small.history_bytes(), 32 << 10);
+  EXPECT_TRUE(small.Explain("long49-9" + std::string(900, 'x')).ok());
+  EXPECT_EQ(small.Explain("long0-0" + std::string(900, 'x')).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Explain() finds an id through the index: the latest decision for it, and
+// nothing for an id never seen, however long the history.
+TEST_F(EngineTest, ExplainFindsTheLatestDecisionForAnId) {
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 1 << 30, 1 << 20)).ok());
+  for (int k = 0; k < 5; ++k) {
+    RequestBatch b = Requests(3, "same-");
+    b.tokens_in = {100 + k, 100 + k, 100 + k};
+    BatchJob job = Job(std::move(b));
+    engine_.DecideOnline(&job);
+  }
+  absl::StatusOr<Explained> e = engine_.Explain("same-1");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->request.tokens_in, 104);
+  EXPECT_EQ(engine_.Explain("never-seen").status().code(), absl::StatusCode::kNotFound);
+}
+
+// DESIGN.md's strict invariant on the online path: a batch's prices make
+// the (full) Azure endpoint dear; in the next window it has room again, and
+// no single-request decision may go off Azure while it has.
+TEST_F(EngineTest, StrictOnlineDecisionsStayOnAzureWhileItHasRoom) {
+  kernels::PolicyData policy = DefaultPolicy();
+  policy.azure_first = kernels::AzureFirst::kStrict;
+  engine_.SetPolicy(policy);
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("azure", Cloud::kAzure, "us", 0.002, 1 << 30, 20), true).ok());
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 1 << 30, 1000), true).ok());
+  BatchJob batch = Job(Requests(400, "b"));
+  std::vector<Decisions> out;
+  ASSERT_TRUE(engine_.DecideBatch({&batch}, &out).ok());
+  ASSERT_GT(engine_.Endpoints()[0].request_price + engine_.Endpoints()[0].token_price, 0.0);
+  now_ms_ += 60'000;  // a new window: azure has room for 20 again
+  int on_azure = 0;
+  for (int i = 0; i < 40; ++i) {
+    BatchJob job = Job(Requests(1, "o" + std::to_string(i) + "-"));
+    const std::int64_t azure_left = 20 - engine_.Endpoints()[0].requests_reserved;
+    Decisions d = engine_.DecideOnline(&job);
+    ASSERT_GE(d.endpoint[0], 0) << i;
+    const bool azure = (*d.endpoint_ids)[d.endpoint[0]] == "azure";
+    EXPECT_TRUE(azure || azure_left == 0) << "request " << i << " went off Azure with room for " << azure_left;
+    on_azure += azure;
+  }
+  EXPECT_EQ(on_azure, 20);
 }
 
 // Single-request calls share history records (blocks); each still explains

@@ -12,6 +12,8 @@
 // Decide() is O(M): the request takes its cheapest eligible endpoint with room
 // after adding that endpoint's prices, or is rejected when even that costs more
 // than the rejection (the prices say the capacity is worth more to others).
+// In strict mode only Azure endpoints are candidates while an eligible one
+// has room (DESIGN.md's strict invariant, on this path too).
 // The same eligibility and cost functions as the batch solver (src/model.cuh).
 // Thread safety: const methods may be called concurrently.
 #ifndef AZIMUTH_KERNELS_ONLINE_H_
