@@ -1,6 +1,7 @@
 // Copyright 2026 Azimuth authors.
 #include "scheduler/server/server.h"
 
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -191,7 +192,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
       // Several threads, and a connection that sends no request is closed
       // after 3 s: an idle client cannot hold up a scrape.
       s->exposer_ = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
-          "listening_ports", config.metrics_listen(), "num_threads", "4", "request_timeout_ms", "3000"});
+          "listening_ports", config.metrics_listen(), "num_threads", "8", "request_timeout_ms", "3000"});
       s->exposer_->RegisterCollectable(s->metrics_->registry());
       const std::vector<int> ports = s->exposer_->GetListeningPorts();
       s->metrics_port_ = ports.empty() ? 0 : ports.front();
@@ -239,9 +240,20 @@ absl::Status Server::Reload() {
 }
 
 void Server::Watch() {
+  std::int64_t rpcs_seen = -1, rpcs_trimmed = 0;
+  int quiet_s = 0;
   std::unique_lock<std::mutex> lock(mu_);
   while (!cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; })) {
     lock.unlock();
+    // After 2 s without calls, give the heap that malloc keeps back to the
+    // system (azimuthd keeps up to 64 MiB of it for the next batches).
+    const std::int64_t rpcs = metrics_->rpcs_counted();
+    quiet_s = rpcs == rpcs_seen ? quiet_s + 1 : 0;
+    rpcs_seen = rpcs;
+    if (quiet_s >= 2 && rpcs != rpcs_trimmed) {
+      ::malloc_trim(0);
+      rpcs_trimmed = rpcs;
+    }
     metrics_->SetEndpoints(engine_->Endpoints());
     metrics_->SetQueueDepth(batcher_->queued_requests());
     if (!config_path_.empty()) {

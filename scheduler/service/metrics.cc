@@ -65,6 +65,7 @@ Metrics::Metrics()
 
 void Metrics::CountRpc(const std::string& method, int grpc_code) {
   rpcs_.Add({{"method", method}, {"code", std::to_string(grpc_code)}}).Increment();
+  rpcs_counted_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::CountDecisions(const Decisions& d) {

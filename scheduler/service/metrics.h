@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +42,9 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
   void CountRpc(const std::string& method, int grpc_code);
+  // Calls counted so far (any method): the server trims its heap after a
+  // quiet spell.
+  std::int64_t rpcs_counted() const { return rpcs_counted_.load(std::memory_order_relaxed); }
   void CountDecisions(const Decisions& decisions);
   void ObserveCall(double seconds, bool online);
   void ObserveBatch(std::int64_t requests, double seconds, double gap);
@@ -49,6 +53,7 @@ class Metrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
+  std::atomic<std::int64_t> rpcs_counted_{0};
   prometheus::Family<prometheus::Counter>& rpcs_;
   prometheus::Family<prometheus::Counter>& decisions_family_;
   prometheus::Counter* decisions_[5][kernels::kNumClouds + 1];

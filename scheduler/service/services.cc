@@ -304,6 +304,7 @@ class SchedulerServiceImpl::StreamReactor final : public grpc::ServerBidiReactor
       while (!open_ && !writing_ && !slots_.empty() && slots_.front()->ready) slots_.pop_front();
       if (!writing_ && !slots_.empty() && slots_.front()->ready) {
         bool own = false;
+        out_.Clear();  // the previous write is done with it
         grpc::SerializationTraits<v1::AssignResponse>::Serialize(slots_.front()->response, &out_, &own);
         writing_ = write = true;
       }
