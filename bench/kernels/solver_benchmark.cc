@@ -23,6 +23,7 @@
 
 #include "azimuth/kernels/baselines.h"
 #include "azimuth/kernels/solver.h"
+#include "azimuth/kernels/threads.h"
 #include "bench/workload/generator.h"
 #if defined(AZIMUTH_HAS_REFERENCE)
 #include "bench/reference/lp_reference.h"
@@ -127,14 +128,15 @@ kernels::Solution Timed(int repeat, F run, double* best_ms) {
 
 int main(int argc, char** argv) {
   const Args args = Parse(argc, argv);
-  std::printf("solver_benchmark: %u hardware threads, CUDA backend %s, device %s\n",
-              std::thread::hardware_concurrency(), kernels::CudaCompiledIn() ? "built" : "not built",
+  std::printf("solver_benchmark: %u hardware threads, %d solver threads on the CPU, CUDA backend %s, device %s\n",
+              std::thread::hardware_concurrency(), kernels::CpuThreads(), kernels::CudaCompiledIn() ? "built" : "not built",
               kernels::CudaDeviceAvailable() ? "present" : "absent");
   std::printf("%9s %4s %-8s %-5s %9s %6s %9s %9s %12s %10s %12s %10s %9s %10s %9s\n", "requests", "M", "mode", "back",
               "ours ms", "iters", "cert gap", "groups", "greedy ms", "greedy/us", "azgreedy ms", "azgr/us", "lp s",
               "lp/ours x", "lp gap");
   std::ostringstream json;
-  json << "{\"machine_threads\": " << std::thread::hardware_concurrency() << ", \"runs\": [";
+  json << "{\"machine_threads\": " << std::thread::hardware_concurrency()
+       << ", \"cpu_threads\": " << kernels::CpuThreads() << ", \"runs\": [";
   bool first = true;
   for (long long n : args.sizes) {
     for (kernels::AzureFirst mode : args.modes) {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "azimuth/kernels/threads.h"
 #include "absl/strings/str_format.h"
 #include "azimuth/kernels/baselines.h"
 #include "azimuth/kernels/problem_data.h"
@@ -27,7 +28,8 @@ double MillisSince(Clock::time_point start) {
 std::string BackendDescription(kernels::Backend used) {
   if (used == kernels::Backend::kCuda) return "cuda (GPU)";
   std::string cuda = kernels::CudaCompiledIn() ? "built, no device present" : "not built";
-  return absl::StrCat("cpu (Thrust OpenMP, ", std::thread::hardware_concurrency(), " threads; CUDA backend ", cuda,
+  const int threads = kernels::CpuThreads();
+  return absl::StrCat("cpu (Thrust OpenMP, ", threads, threads == 1 ? " thread" : " threads", "; CUDA backend ", cuda,
                       ")");
 }
 

@@ -5,7 +5,10 @@
 #include <thrust/system/omp/execution_policy.h>
 #include <thrust/system/omp/vector.h>
 
+#include <omp.h>
+
 #include "../solver_impl.cuh"
+#include "azimuth/kernels/threads.h"
 
 namespace azimuth::kernels::internal {
 namespace {
@@ -26,6 +29,9 @@ struct OmpBackend {
 }  // namespace
 
 PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests, const SolverOptions& options) {
+  // The calling thread's team size (an OpenMP ICV of this thread): the CPUs
+  // this process may use, not the machine's cores.
+  omp_set_num_threads(CpuThreads());
   return RunPhases<OmpBackend>(model, requests, options);
 }
 
