@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <filesystem>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -141,6 +143,11 @@ absl::Status RunDemo(const DemoArgs& args, std::ostream& out) {
 absl::Status RunGenerate(const GenerateArgs& args, std::ostream& log) {
   if (args.out_dir.empty()) return absl::InvalidArgumentError("--out_dir is required");
   AZ_RETURN_IF_ERROR(ValidateWorkload(args.workload));
+  std::error_code error;
+  std::filesystem::create_directories(args.out_dir, error);
+  if (error) {
+    return absl::PermissionDeniedError(absl::StrCat(args.out_dir, ": cannot create the directory: ", error.message()));
+  }
   const kernels::ProblemData data = bench::GenerateWorkload(args.workload);
   const std::string dir = args.out_dir + "/";
   AZ_RETURN_IF_ERROR(WriteEndpointsCsv(dir + "E.csv", data));

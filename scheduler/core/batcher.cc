@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 
 namespace azimuth::scheduler {
 
@@ -16,7 +17,7 @@ Batcher::~Batcher() { Drain(); }
 absl::Status Batcher::Submit(BatchJob job, Done done) {
   const auto n = static_cast<std::int64_t>(job.batch.size());
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (draining_) return absl::UnavailableError("the server is shutting down");
     if (queued_ > 0 && queued_ + n > options_.max_queue_requests) {
       return absl::ResourceExhaustedError(absl::StrCat("the scheduler queue is full (", queued_, " of ",
@@ -24,22 +25,22 @@ absl::Status Batcher::Submit(BatchJob job, Done done) {
     }
     queued_ += n;
     queue_.push_back(Pending{std::move(job), std::move(done), std::chrono::steady_clock::now()});
+    cv_.Signal();
   }
-  cv_.notify_one();
   return absl::OkStatus();
 }
 
 void Batcher::Drain() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     draining_ = true;
+    cv_.Signal();
   }
-  cv_.notify_one();
   if (thread_.joinable()) thread_.join();
 }
 
 std::int64_t Batcher::queued_requests() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return queued_;
 }
 
@@ -49,12 +50,16 @@ void Batcher::Run() {
   std::vector<Decisions> decisions;
   for (;;) {
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return draining_ || !queue_.empty(); });
+      absl::MutexLock lock(&mu_);
+      while (!draining_ && queue_.empty()) cv_.Wait(&mu_);
       if (queue_.empty()) return;  // draining, nothing left
       // Coalesce: wait for a full batch or the oldest job's deadline.
       const auto deadline = queue_.front().enqueued + options_.max_delay;
-      cv_.wait_until(lock, deadline, [&] { return draining_ || queued_ >= options_.max_batch_requests; });
+      for (auto now = std::chrono::steady_clock::now();
+           !draining_ && queued_ < options_.max_batch_requests && now < deadline;
+           now = std::chrono::steady_clock::now()) {
+        cv_.WaitWithTimeout(&mu_, absl::FromChrono(deadline - now));
+      }
       std::int64_t take = 0;
       while (!queue_.empty()) {
         const auto n = static_cast<std::int64_t>(queue_.front().job.batch.size());

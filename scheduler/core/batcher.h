@@ -16,14 +16,14 @@
 #define AZIMUTH_SCHEDULER_CORE_BATCHER_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "scheduler/core/batch.h"
 #include "scheduler/core/engine.h"
 
@@ -72,11 +72,11 @@ class Batcher {
   Engine* const engine_;
   const BatcherOptions options_;
   const Observer observer_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;
-  std::int64_t queued_ = 0;
-  bool draining_ = false;
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  std::int64_t queued_ ABSL_GUARDED_BY(mu_) = 0;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

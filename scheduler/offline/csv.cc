@@ -20,6 +20,9 @@ absl::StatusOr<CsvFile> CsvFile::Open(const std::string& path, const std::vector
   std::ostringstream buffer;
   buffer << in.rdbuf();
   file.text_ = std::move(buffer).str();
+  // Spreadsheets start a UTF-8 file with a byte-order mark: not part of the
+  // first column's name.
+  if (file.text_.compare(0, 3, "\xEF\xBB\xBF") == 0) file.pos_ = 3;
   file.approximate_rows_ = std::count(file.text_.begin(), file.text_.end(), '\n');
   file.columns_ = columns;
   std::vector<absl::string_view> header;

@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "azimuth/kernels/solver.h"
 #include "scheduler/common/io.h"
 #include "scheduler/common/status.h"
@@ -242,9 +243,12 @@ absl::Status Server::Reload() {
 void Server::Watch() {
   std::int64_t rpcs_seen = -1, rpcs_trimmed = 0;
   int quiet_s = 0;
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; })) {
-    lock.unlock();
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!stopping_) cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+      if (stopping_) return;
+    }
     // After 2 s without calls, give the heap that malloc keeps back to the
     // system (azimuthd keeps up to 64 MiB of it for the next batches).
     const std::int64_t rpcs = metrics_->rpcs_counted();
@@ -264,18 +268,17 @@ void Server::Watch() {
         }
       }
     }
-    lock.lock();
   }
 }
 
 void Server::Drain() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (drained_) return;
     drained_ = true;
     stopping_ = true;
+    cv_.SignalAll();
   }
-  cv_.notify_all();
   if (watcher_.joinable()) watcher_.join();
   // A server that never started (Start() failed part way) has less to stop.
   if (server_) {

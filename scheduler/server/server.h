@@ -13,15 +13,15 @@
 #define AZIMUTH_SCHEDULER_SERVER_SERVER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "azimuth/v1/config.pb.h"
 #include "scheduler/core/batcher.h"
@@ -93,10 +93,10 @@ class Server {
   int metrics_port_ = 0;
   std::string unix_socket_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool drained_ = false;
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool drained_ ABSL_GUARDED_BY(mu_) = false;
   std::thread watcher_;
 };
 

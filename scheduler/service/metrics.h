@@ -21,7 +21,6 @@
 #include <map>
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,6 +30,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "absl/synchronization/mutex.h"
 #include "scheduler/core/batch.h"
 #include "scheduler/core/engine.h"
 
@@ -66,7 +66,9 @@ class Metrics {
   prometheus::Gauge& queue_depth_;
   prometheus::Family<prometheus::Gauge>& telemetry_age_;
   prometheus::Family<prometheus::Gauge>& available_;
-  std::mutex mu_;
+  // SetEndpoints() callers (the watcher, telemetry calls) one at a time; the
+  // prometheus families lock themselves.
+  absl::Mutex endpoints_mu_;
 };
 
 }  // namespace azimuth::scheduler

@@ -2,7 +2,6 @@
 #include "scheduler/service/services.h"
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <future>
 #include <memory>

@@ -327,7 +327,9 @@ TEST(AzimuthdTest, RefusesAPortInUse) {
     EXPECT_NE(d.Log().find("address in use"), std::string::npos) << d.Log();
   }
   ::close(held);
-  Daemon first(dir / "..", {"--listen=127.0.0.1:0", "--metrics_listen=none"});
+  fs::create_directories(dir / "first");
+  fs::create_directories(dir / "uds");
+  Daemon first(dir / "first", {"--listen=127.0.0.1:0", "--metrics_listen=none"});
   const std::string taken = first.WaitForLog("serving: tcp port ([0-9]+)");
   ASSERT_FALSE(taken.empty()) << first.Log();
   Daemon second(dir, {"--listen=127.0.0.1:" + taken, "--metrics_listen=none"});
@@ -335,7 +337,7 @@ TEST(AzimuthdTest, RefusesAPortInUse) {
   EXPECT_NE(second.Log().find("address in use"), std::string::npos) << second.Log();
   // The unix socket of a running azimuthd is in use too.
   const std::string sock = (dir / "a.sock").string();
-  Daemon uds(dir / "..", {"--listen=none", "--unix_socket=" + sock, "--metrics_listen=none"});
+  Daemon uds(dir / "uds", {"--listen=none", "--unix_socket=" + sock, "--metrics_listen=none"});
   ASSERT_FALSE(uds.WaitForLog("serving").empty()) << uds.Log();
   Daemon uds2(dir, {"--listen=none", "--unix_socket=" + sock, "--metrics_listen=none"});
   EXPECT_EQ(uds2.Wait(), 1) << uds2.Log();

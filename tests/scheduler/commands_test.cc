@@ -102,6 +102,18 @@ TEST_F(CommandsTest, GenerateThenSolveWritesExactShapes) {
   }
 }
 
+// --out_dir is created when it does not exist yet, parents included.
+TEST_F(CommandsTest, GenerateCreatesItsOutputDirectory) {
+  std::ostringstream log;
+  GenerateArgs gen;
+  gen.out_dir = dir_ + "/new/deeper";
+  gen.workload.requests = 100;
+  gen.workload.endpoints = 4;
+  const absl::Status status = RunGenerate(gen, log);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(std::filesystem::exists(gen.out_dir + "/R.csv"));
+}
+
 TEST_F(CommandsTest, SolveReportsBadInputAndWritesNothing) {
   std::ostringstream log;
   GenerateArgs gen;

@@ -79,6 +79,12 @@ TEST(PolicyJson, BadPoliciesNameTheField) {
       {"\"window_s\": 60", "\"window_s\": -1", "window_s"},
       {"\"latency_usd_per_ms\": 0.000001", "\"latency_usd_per_ms\": \"NaN\"", "latency_usd_per_ms"},
       {"\"telemetry_ttl_s\": 30", "\"telemetry_ttl_s\": 30, \"surprise\": 1", "surprise"},
+      // Ranges: every number the solver computes stays finite.
+      {"[0.05, 0.1, 0.5, 2.0]", "[0, 1e-320, 0.5, 2.0]", "reject_usd[1]"},
+      {"[0.05, 0.1, 0.5, 2.0]", "[0.05, 0.1, 0.5, 1e308]", "reject_usd[3]"},
+      {"\"latency_usd_per_ms\": 0.000001", "\"latency_usd_per_ms\": 1e300", "latency_usd_per_ms"},
+      {"\"usd\": 0.0009", "\"usd\": 1e308", "egress_usd_per_1k[0].usd"},
+      {"\"telemetry_ttl_s\": 30", "\"telemetry_ttl_s\": 9223372036854775807", "telemetry_ttl_s"},
   };
   for (const Case& c : cases) {
     std::string json = kDesignPolicy;
@@ -109,6 +115,16 @@ TEST(RequestsCsv, ReadsColumnsInAnyOrderWithQuotes) {
   EXPECT_EQ(d.rq_zone[0], -1);
   EXPECT_EQ(d.rq_home[0], kernels::Cloud::kAws);
   EXPECT_EQ(d.rq_priority[0], 3);
+}
+
+// Spreadsheets write a UTF-8 byte-order mark before the header.
+TEST(RequestsCsv, AByteOrderMarkBeforeTheHeaderIsSkipped) {
+  const std::string path = WriteTemp("bom.csv", std::string("\xEF\xBB\xBF") + kRequestsHeader + kGoodRequest);
+  ProblemData d;
+  const absl::Status s = ReadRequestsCsv(path, &d);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_EQ(d.num_requests(), 1u);
+  EXPECT_EQ(d.request_id[0], "r1");
 }
 
 TEST(RequestsCsv, MalformedRowsNameFileLineAndField) {
