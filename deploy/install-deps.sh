@@ -20,6 +20,9 @@ build=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # Exact references, used by tests and benchmarks only.
   liblemon-dev coinor-libclp-dev
+  # Sanitizer, thread-safety and fuzz builds (deploy/sanitizers.sh): clang
+  # with its sanitizer and libFuzzer runtimes and its OpenMP; clang-format.
+  clang libclang-rt-14-dev libomp-14-dev clang-format
 )
 
 if [[ "${1:-}" == "--runtime" ]]; then

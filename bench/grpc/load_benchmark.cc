@@ -46,8 +46,8 @@
 #include "azimuth/v1/scheduler.grpc.pb.h"
 #include "bench/workload/generator.h"
 #include "scheduler/cli/remote.h"
-#include "scheduler/service/convert.h"
 #include "scheduler/server/config.h"
+#include "scheduler/service/convert.h"
 
 ABSL_FLAG(std::string, server, "", "azimuthd address; empty: start one (see --azimuthd)");
 ABSL_FLAG(std::string, azimuthd, AZIMUTHD_PATH, "azimuthd binary to start when --server is empty");
@@ -174,8 +174,8 @@ Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration
   const kernels::ProblemData data = GenerateWorkload(spec);
   std::vector<v1::AssignRequest> messages(8);
   for (int k = 0; k < 8; ++k) {
-    *messages[k].mutable_batch() = scheduler::ToRequestBatch(data, static_cast<std::size_t>(k) * batch,
-                                                             static_cast<std::size_t>(k + 1) * batch);
+    *messages[k].mutable_batch() =
+        scheduler::ToRequestBatch(data, static_cast<std::size_t>(k) * batch, static_cast<std::size_t>(k + 1) * batch);
   }
   Results res;
   res.mode = "stream";
@@ -329,19 +329,20 @@ int Main(int argc, char** argv) {
   sampler.join();
   const double p50 = Percentile(r.latency_ms, 0.50), p99 = Percentile(r.latency_ms, 0.99);
   const double rate = static_cast<double>(r.decisions) / r.seconds;
-  std::printf("mode %s, server %s, backend %s, %.1f s measured\n", r.mode.c_str(), address.c_str(),
-              r.backend.c_str(), r.seconds);
+  std::printf("mode %s, server %s, backend %s, %.1f s measured\n", r.mode.c_str(), address.c_str(), r.backend.c_str(),
+              r.seconds);
   if (r.mode == "stream") {
     std::printf("  %d streams x %d in flight x %d requests/message\n", absl::GetFlag(FLAGS_streams),
                 absl::GetFlag(FLAGS_in_flight), absl::GetFlag(FLAGS_batch));
     std::printf("  decisions/s %.0f  messages %lld  errors %lld\n", rate, static_cast<long long>(r.messages),
                 static_cast<long long>(r.errors));
-    std::printf("  message latency p50 %.2f ms  p99 %.2f ms (client); server-side p50 %.2f ms p99 %.2f ms\n", p50,
-                p99, Percentile(r.server_latency_ms, 0.5), Percentile(r.server_latency_ms, 0.99));
-    std::printf("  solver batch: p50 %.2f ms  p99 %.2f ms; certified gap p50 %.2e  p99 %.2e; p50 %.0f requests, "
-                "%.0f price passes\n",
-                Percentile(r.solve_ms, 0.5), Percentile(r.solve_ms, 0.99), Percentile(r.gap, 0.5),
-                Percentile(r.gap, 0.99), Percentile(r.solver_requests, 0.5), Percentile(r.iterations, 0.5));
+    std::printf("  message latency p50 %.2f ms  p99 %.2f ms (client); server-side p50 %.2f ms p99 %.2f ms\n", p50, p99,
+                Percentile(r.server_latency_ms, 0.5), Percentile(r.server_latency_ms, 0.99));
+    std::printf(
+        "  solver batch: p50 %.2f ms  p99 %.2f ms; certified gap p50 %.2e  p99 %.2e; p50 %.0f requests, "
+        "%.0f price passes\n",
+        Percentile(r.solve_ms, 0.5), Percentile(r.solve_ms, 0.99), Percentile(r.gap, 0.5), Percentile(r.gap, 0.99),
+        Percentile(r.solver_requests, 0.5), Percentile(r.iterations, 0.5));
   } else {
     std::printf("  %d threads, calls/s %.0f, errors %lld\n", absl::GetFlag(FLAGS_threads), rate,
                 static_cast<long long>(r.errors));
@@ -366,8 +367,8 @@ int Main(int argc, char** argv) {
         "\"in_flight\": %d, \"threads\": %d, \"rss_kb_first\": %d, \"rss_kb_last\": %d, \"rss_kb_max\": %d, "
         "\"solve_ms_p50\": %.3f, \"solve_ms_p99\": %.3f, \"gap_p50\": %.3e, \"gap_p99\": %.3e}\n",
         r.mode, r.backend, r.seconds, rate, r.messages, r.errors, p50, p99, absl::GetFlag(FLAGS_streams),
-        absl::GetFlag(FLAGS_batch), absl::GetFlag(FLAGS_in_flight), absl::GetFlag(FLAGS_threads), rss_first,
-        rss_last, rss_max, Percentile(r.solve_ms, 0.5), Percentile(r.solve_ms, 0.99), Percentile(r.gap, 0.5),
+        absl::GetFlag(FLAGS_batch), absl::GetFlag(FLAGS_in_flight), absl::GetFlag(FLAGS_threads), rss_first, rss_last,
+        rss_max, Percentile(r.solve_ms, 0.5), Percentile(r.solve_ms, 0.99), Percentile(r.gap, 0.5),
         Percentile(r.gap, 0.99));
   }
   child.reset();

@@ -129,8 +129,8 @@ kernels::Solution Timed(int repeat, F run, double* best_ms) {
 int main(int argc, char** argv) {
   const Args args = Parse(argc, argv);
   std::printf("solver_benchmark: %u hardware threads, %d solver threads on the CPU, CUDA backend %s, device %s\n",
-              std::thread::hardware_concurrency(), kernels::CpuThreads(), kernels::CudaCompiledIn() ? "built" : "not built",
-              kernels::CudaDeviceAvailable() ? "present" : "absent");
+              std::thread::hardware_concurrency(), kernels::CpuThreads(),
+              kernels::CudaCompiledIn() ? "built" : "not built", kernels::CudaDeviceAvailable() ? "present" : "absent");
   std::printf("%9s %4s %-8s %-5s %9s %6s %9s %9s %12s %10s %12s %10s %9s %10s %9s\n", "requests", "M", "mode", "back",
               "ours ms", "iters", "cert gap", "groups", "greedy ms", "greedy/us", "azgreedy ms", "azgr/us", "lp s",
               "lp/ours x", "lp gap");
@@ -195,11 +195,11 @@ int main(int argc, char** argv) {
            << ", \"greedy_objective_ratio\": " << greedy.mode_objective / ours.mode_objective
            << ", \"azure_greedy_ms\": " << az_ms
            << ", \"azure_greedy_objective_ratio\": " << az.mode_objective / ours.mode_objective
-           << ", \"lp_seconds\": " << lp_s << ", \"lp_measured_gap\": " << lp_gap
-           << ", \"lp_level_gaps\": [" << level_gap[0] << ", " << level_gap[1] << ", " << level_gap[2] << "]}";
+           << ", \"lp_seconds\": " << lp_s << ", \"lp_measured_gap\": " << lp_gap << ", \"lp_level_gaps\": ["
+           << level_gap[0] << ", " << level_gap[1] << ", " << level_gap[2] << "]}";
       if (level_gap[0] != -1) {
-        std::printf("%9s strict levels vs the LP: rejection %+.2e, Azure tokens %+.2e, cost %+.2e\n",
-                    "", level_gap[0], level_gap[1], level_gap[2]);
+        std::printf("%9s strict levels vs the LP: rejection %+.2e, Azure tokens %+.2e, cost %+.2e\n", "", level_gap[0],
+                    level_gap[1], level_gap[2]);
       }
       first = false;
     }

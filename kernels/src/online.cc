@@ -67,7 +67,8 @@ Result<OnlinePricer> OnlinePricer::Create(const ProblemView& problem, const Solu
       return Error{ErrorCode::kInvalidArgument, "solution.prices: sized for another endpoint table"};
     }
     const internal::StrictTiers tiers{solution->strict_azure_price, solution->strict_reject_weight};
-    impl->host = internal::Prepare(endpoints_only, problem.policy.azure_first == AzureFirst::kStrict ? &tiers : nullptr);
+    impl->host =
+        internal::Prepare(endpoints_only, problem.policy.azure_first == AzureFirst::kStrict ? &tiers : nullptr);
     impl->lam = solution->prices.per_token;
     impl->mu = solution->prices.per_request;
   } else {

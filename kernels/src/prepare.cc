@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <tuple>
 #include <limits>
 #include <string>
+#include <tuple>
 
 #include "azimuth/kernels/problem.h"
 #include "azimuth/kernels/solver.h"

@@ -17,7 +17,6 @@ constexpr double kNone = std::numeric_limits<double>::infinity();
 // Requests x rounds of local moves per solve (Repairer::Run).
 constexpr std::int64_t kRoundBudget = 300000;
 
-
 class Repairer {
  public:
   Repairer(const HostModel& host, const RequestsView& r, PhaseResult* phase)
@@ -606,8 +605,7 @@ class Repairer {
       return most;
     });
     std::vector<std::pair<double, std::int64_t>> candidates = Highest(desire, kCandidates);
-    std::sort(candidates.begin(), candidates.end(),
-              [](const auto& a, const auto& b) { return a.second < b.second; });
+    std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
     for (const auto& candidate : candidates) {
       const std::int64_t i = candidate.second;
       const std::int32_t p = ep_[i];
@@ -678,8 +676,8 @@ class Repairer {
 
 }  // namespace
 
-double SolveKnapsack(const std::vector<KnapsackItem>& items, std::int64_t tokens, std::int64_t requests,
-                     double guess, std::vector<std::uint8_t>* chosen) {
+double SolveKnapsack(const std::vector<KnapsackItem>& items, std::int64_t tokens, std::int64_t requests, double guess,
+                     std::vector<std::uint8_t>* chosen) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
   const std::size_t n = items.size();
   chosen->assign(n, 0);

@@ -77,8 +77,8 @@ struct KnapsackItem {
 // narrows (taken when they rank in the top for every price in it, dropped
 // when they rank below it), so most passes see few items. Returns the chosen
 // items' total value.
-double SolveKnapsack(const std::vector<KnapsackItem>& items, std::int64_t tokens, std::int64_t requests,
-                     double guess, std::vector<std::uint8_t>* chosen);
+double SolveKnapsack(const std::vector<KnapsackItem>& items, std::int64_t tokens, std::int64_t requests, double guess,
+                     std::vector<std::uint8_t>* chosen);
 
 // SwapIntoRemainder()
 //

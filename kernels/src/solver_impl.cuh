@@ -690,10 +690,10 @@ TemperatureScales Temperatures(const HostModel& host, const ModelView& m, const 
   const std::int64_t groups = lv.groups;
   typename Backend::template Vector<double> stats(3 * groups);
   double* raw = RawOf<double>(stats);
-  thrust::for_each_n(Backend::Policy(), thrust::counting_iterator<std::int64_t>(0), groups,
-                     GroupCostStats{m, RawOf<std::uint64_t>(lv.key), RawOf<std::int64_t>(lv.count),
-                                    RawOf<double>(lv.tin), RawOf<double>(lv.tout), RawOf<std::int64_t>(lv.eoff),
-                                    RawOf<std::int32_t>(lv.elist), groups, raw});
+  thrust::for_each_n(
+      Backend::Policy(), thrust::counting_iterator<std::int64_t>(0), groups,
+      GroupCostStats{m, RawOf<std::uint64_t>(lv.key), RawOf<std::int64_t>(lv.count), RawOf<double>(lv.tin),
+                     RawOf<double>(lv.tout), RawOf<std::int64_t>(lv.eoff), RawOf<std::int32_t>(lv.elist), groups, raw});
   const double mean = DeterministicSum<Backend>(raw, groups);
   const double cheapest = DeterministicSum<Backend>(raw + groups, groups);
   const double counted = DeterministicSum<Backend>(raw + 2 * groups, groups);
@@ -721,8 +721,8 @@ struct Reheat {
 
 template <typename Backend>
 int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& lv, const SolverOptions& options,
-              double tau_min, double tau_stop, Reheat reheat, int passes_before, double* tau,
-              std::vector<double>* lam, std::vector<double>* mu) {
+              double tau_min, double tau_stop, Reheat reheat, int passes_before, double* tau, std::vector<double>* lam,
+              std::vector<double>* mu) {
   using F64 = typename Backend::template Vector<double>;
   const auto policy = Backend::Policy();
   const std::int32_t nm = host.num_endpoints;
@@ -931,19 +931,19 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
         MemberKey{dm.view, cols, RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid), RawOf<std::uint64_t>(fine.key),
                   RawOf<std::int32_t>(top), RawOf<double>(d_lam), RawOf<double>(d_mu), RawOf<std::uint64_t>(mkey)});
     thrust::stable_sort_by_key(policy, mkey.begin(), mkey.end(), order.begin());
-    thrust::for_each_n(policy, iota, n,
-                       SplitRound{RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart),
-                                  RawOf<std::int64_t>(fine.count), RawOf<std::int64_t>(fine.eoff),
-                                  RawOf<std::int32_t>(fine.elist), RawOf<double>(share), RawOf<std::int32_t>(top),
-                                  RawOf<std::int32_t>(choice)});
+    thrust::for_each_n(
+        policy, iota, n,
+        SplitRound{RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart),
+                   RawOf<std::int64_t>(fine.count), RawOf<std::int64_t>(fine.eoff), RawOf<std::int32_t>(fine.elist),
+                   RawOf<double>(share), RawOf<std::int32_t>(top), RawOf<std::int32_t>(choice)});
   }
   F64 best(n);
   U64 akey(n);
-  thrust::for_each_n(policy, iota, n,
-                     FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(fine.key),
-                               RawOf<std::int64_t>(fine.eoff), RawOf<std::int32_t>(fine.elist), RawOf<double>(d_lam),
-                               RawOf<double>(d_mu),
-                               RawOf<std::int32_t>(choice), RawOf<double>(best), RawOf<std::uint64_t>(akey)});
+  thrust::for_each_n(
+      policy, iota, n,
+      FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(fine.key),
+                RawOf<std::int64_t>(fine.eoff), RawOf<std::int32_t>(fine.elist), RawOf<double>(d_lam),
+                RawOf<double>(d_mu), RawOf<std::int32_t>(choice), RawOf<double>(best), RawOf<std::uint64_t>(akey)});
   out.sum_best = DeterministicSum<Backend>(RawOf<double>(best), n);
 
   // (5) Admission by descending regret, per endpoint, exact integer prefixes.

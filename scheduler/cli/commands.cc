@@ -3,17 +3,17 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 #include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "azimuth/kernels/threads.h"
 #include "absl/strings/str_format.h"
 #include "azimuth/kernels/baselines.h"
 #include "azimuth/kernels/problem_data.h"
+#include "azimuth/kernels/threads.h"
 #include "bench/workload/generator.h"
 #include "scheduler/common/status.h"
 #include "scheduler/offline/offline_io.h"

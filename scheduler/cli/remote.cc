@@ -27,8 +27,7 @@ namespace {
 
 absl::Status FromGrpc(const grpc::Status& s, const Connection& c) {
   if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      absl::StrCat(c.server, ": ", s.error_message()));
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), absl::StrCat(c.server, ": ", s.error_message()));
 }
 
 }  // namespace
@@ -100,9 +99,10 @@ absl::Status RunAssign(const Connection& c, const AssignArgs& args, std::ostream
     }
   }
   if (!args.out_csv.empty()) AZ_RETURN_IF_ERROR(WriteAssignmentsCsv(args.out_csv, answer, solution));
-  out << absl::StrFormat("%d requests: %d OK, %d AZURE_WAIVER, %d NO_ELIGIBLE_ENDPOINT, %d CAPACITY_EXHAUSTED, "
-                         "%d INVALID_REQUEST; cost %.4f USD\n",
-                         n, by_reason[0], by_reason[1], by_reason[2], by_reason[3], by_reason[4], cost);
+  out << absl::StrFormat(
+      "%d requests: %d OK, %d AZURE_WAIVER, %d NO_ELIGIBLE_ENDPOINT, %d CAPACITY_EXHAUSTED, "
+      "%d INVALID_REQUEST; cost %.4f USD\n",
+      n, by_reason[0], by_reason[1], by_reason[2], by_reason[3], by_reason[4], cost);
   return absl::OkStatus();
 }
 
@@ -174,18 +174,18 @@ absl::Status RunExplain(const Connection& c, const std::string& request_id, std:
   out << absl::StrFormat("request %s (%s, zone %s, %d+%d tokens, slo %d ms, home %s, priority %d)\n", e.request_id(),
                          e.model(), e.zone().empty() ? "any" : e.zone(), e.tokens_in(), e.tokens_out(), e.slo_ms(),
                          v1::Cloud_Name(e.home_cloud()), e.priority());
-  out << absl::StrFormat("  -> %s %s, cost %.6f USD, %s\n", e.endpoint().empty() ? "(rejected)" : e.endpoint(),
-                         v1::Reason_Name(e.reason()), e.cost_usd(),
-                         e.online() ? "decided online from the latest prices"
-                                    : absl::StrCat("solver batch ", e.batch_id()));
+  out << absl::StrFormat(
+      "  -> %s %s, cost %.6f USD, %s\n", e.endpoint().empty() ? "(rejected)" : e.endpoint(),
+      v1::Reason_Name(e.reason()), e.cost_usd(),
+      e.online() ? "decided online from the latest prices" : absl::StrCat("solver batch ", e.batch_id()));
   out << absl::StrFormat("  rejecting it costs %.6f in the objective; Azure shadow price %.3g USD/token\n",
                          e.reject_objective_usd(), e.azure_shadow_price());
   out << absl::StrFormat("  %-28s %-6s %-17s %12s %12s %11s %11s %12s\n", "endpoint", "cloud", "rule", "cost_usd",
                          "objective", "token_price", "req_price", "priced");
   for (const v1::Candidate& k : e.candidates()) {
     out << absl::StrFormat("  %-28s %-6s %-17s %12.6f %12.6f %11.3g %11.3g %12.6f\n", k.endpoint(),
-                           v1::Cloud_Name(k.cloud()), v1::Rule_Name(k.excluded_by()), k.cost_usd(),
-                           k.objective_usd(), k.token_price(), k.request_price(), k.priced_usd());
+                           v1::Cloud_Name(k.cloud()), v1::Rule_Name(k.excluded_by()), k.cost_usd(), k.objective_usd(),
+                           k.token_price(), k.request_price(), k.priced_usd());
   }
   return absl::OkStatus();
 }

@@ -42,7 +42,7 @@ void Prepare(const Connection& connection, grpc::ClientContext* context);
 
 struct AssignArgs {
   std::string requests_csv;
-  std::string out_csv;  // empty: no file, summary only
+  std::string out_csv;          // empty: no file, summary only
   std::size_t chunk = 1 << 20;  // requests per message
 };
 absl::Status RunAssign(const Connection& c, const AssignArgs& args, std::ostream& out);

@@ -60,7 +60,8 @@ absl::StatusOr<kernels::PolicyData> PolicyFromProto(const v1::Policy& msg, absl:
     if (std::string why = OutOfRange(v, kernels::kMaxRejectUsd); !why.empty()) {
       return bad(absl::StrCat("reject_usd[", k, "]"), why);
     }
-    if (v > 0 && v < kernels::kMinRejectUsd) return bad(absl::StrCat("reject_usd[", k, "]"), "must be 0 or at least 1e-12");
+    if (v > 0 && v < kernels::kMinRejectUsd)
+      return bad(absl::StrCat("reject_usd[", k, "]"), "must be 0 or at least 1e-12");
     p.reject_usd[k] = msg.reject_usd(k);
   }
   if (msg.telemetry_ttl_s() < 0 || msg.telemetry_ttl_s() > kMaxTelemetryTtlS) {

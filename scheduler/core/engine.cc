@@ -150,9 +150,8 @@ void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r
     requests_left_[p] = ctx.request_capacity[p] - ledger_.requests_reserved(p);
   }
   const kernels::OnlineDecision d = ctx.pricer->Decide(r, tokens_left_, requests_left_);
-  if (d.endpoint >= 0 &&
-      !ledger_.TryReserve(d.endpoint, static_cast<std::int64_t>(r.tokens_in) + r.tokens_out,
-                          ctx.token_capacity[d.endpoint], ctx.request_capacity[d.endpoint])) {
+  if (d.endpoint >= 0 && !ledger_.TryReserve(d.endpoint, static_cast<std::int64_t>(r.tokens_in) + r.tokens_out,
+                                             ctx.token_capacity[d.endpoint], ctx.request_capacity[d.endpoint])) {
     *endpoint = -1;  // unreachable: Decide() only picks endpoints with room
     *reason = Reason::kCapacityExhausted;
     *cost = RejectCost(policy_, r.priority);
@@ -493,8 +492,8 @@ absl::StatusOr<Explained> Engine::Explain(const std::string& request_id) const {
     }
   }
   if (!ctx) {
-    return absl::NotFoundError(absl::StrCat("request '", request_id, "' is not among the last ",
-                                            options_.explain_history, " decisions"));
+    return absl::NotFoundError(
+        absl::StrCat("request '", request_id, "' is not among the last ", options_.explain_history, " decisions"));
   }
   e.request_id = request_id;
   e.model = one.strings[1];
@@ -514,8 +513,7 @@ std::vector<EndpointState> Engine::Endpoints() const {
   const std::int64_t now_ms = clock_();
   std::vector<EndpointState> out;
   out.reserve(store_.size());
-  const bool same_window = ledger_.window_start_s() >= 0 &&
-                           ledger_.window_start_s() + policy_.window_s > now_ms / 1000;
+  const bool same_window = ledger_.window_start_s() >= 0 && ledger_.window_start_s() + policy_.window_s > now_ms / 1000;
   for (std::size_t p = 0; p < store_.size(); ++p) {
     EndpointState s;
     s.sample = store_.at(p).sample;

@@ -32,8 +32,10 @@ absl::Status ValidateSample(const EndpointSample& s) {
     if (std::string why = OutOfRange(value, max); !why.empty()) return bad(field, why);
   }
   if (r.latency_p50_ms > r.latency_p95_ms) return bad("latency_p50_ms", "must not exceed latency_p95_ms");
-  const std::pair<const char*, std::int64_t> quotas[] = {
-      {"tpm_limit", r.tpm_limit}, {"rpm_limit", r.rpm_limit}, {"tpm_in_use", s.tpm_in_use}, {"rpm_in_use", s.rpm_in_use}};
+  const std::pair<const char*, std::int64_t> quotas[] = {{"tpm_limit", r.tpm_limit},
+                                                         {"rpm_limit", r.rpm_limit},
+                                                         {"tpm_in_use", s.tpm_in_use},
+                                                         {"rpm_in_use", s.rpm_in_use}};
   for (const auto& [field, value] : quotas) {
     if (value < 0 || value > kernels::kMaxLimit) return bad(field, "must be in [0, 1e15]");
   }

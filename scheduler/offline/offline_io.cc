@@ -274,8 +274,6 @@ absl::Status WriteRequestsCsv(const std::string& path, const kernels::ProblemDat
   return WriteFile(path, out);
 }
 
-std::string PolicyJson(const kernels::PolicyData& p) {
-  return MessageJson(PolicyToProto(p), /*all_fields=*/true);
-}
+std::string PolicyJson(const kernels::PolicyData& p) { return MessageJson(PolicyToProto(p), /*all_fields=*/true); }
 
 }  // namespace azimuth::scheduler

@@ -24,8 +24,9 @@
 #include "scheduler/server/config.h"
 #include "scheduler/server/server.h"
 
-ABSL_FLAG(std::string, config, "", "ServerConfig file (protobuf JSON); watched and reloaded when it changes. "
-                                   "Empty: the embedded demo config");
+ABSL_FLAG(std::string, config, "",
+          "ServerConfig file (protobuf JSON); watched and reloaded when it changes. "
+          "Empty: the embedded demo config");
 ABSL_FLAG(std::string, listen, "", "TCP address host:port, or 'none' (overrides the config)");
 ABSL_FLAG(std::string, unix_socket, "", "Unix domain socket path (overrides the config)");
 ABSL_FLAG(std::string, metrics_listen, "", "Prometheus /metrics address host:port, or 'none' (overrides the config)");

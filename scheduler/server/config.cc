@@ -84,7 +84,8 @@ absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const 
   }
   const v1::BatcherConfig& b = config.batcher();
   if (b.max_batch_requests() < 1) return bad("batcher.max_batch_requests", "must be >= 1");
-  if (!(b.max_delay_ms() >= 0 && b.max_delay_ms() <= 10000)) return bad("batcher.max_delay_ms", "must be in [0, 10000]");
+  if (!(b.max_delay_ms() >= 0 && b.max_delay_ms() <= 10000))
+    return bad("batcher.max_delay_ms", "must be in [0, 10000]");
   if (b.max_queue_requests() < 1) return bad("batcher.max_queue_requests", "must be >= 1");
   if (b.online_max_requests() < 0) return bad("batcher.online_max_requests", "must be >= 0");
   if (b.max_message_requests() < 1) return bad("batcher.max_message_requests", "must be >= 1");

@@ -21,9 +21,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "azimuth/kernels/solver.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "scheduler/common/io.h"
 #include "scheduler/common/status.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace azimuth::scheduler {
 
@@ -90,9 +90,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
     s->backend_ = kernels::CudaDeviceAvailable() ? kernels::Backend::kCuda : kernels::Backend::kCpu;
   }
   if (s->backend_ == kernels::Backend::kCuda && !kernels::CudaDeviceAvailable()) {
-    return absl::FailedPreconditionError(
-        kernels::CudaCompiledIn() ? "backend 'cuda' was asked for, but no CUDA device is present"
-                                  : "backend 'cuda' was asked for, but this build has no CUDA backend");
+    return absl::FailedPreconditionError(kernels::CudaCompiledIn()
+                                             ? "backend 'cuda' was asked for, but no CUDA device is present"
+                                             : "backend 'cuda' was asked for, but this build has no CUDA backend");
   }
   EngineOptions engine_options;
   engine_options.backend = s->backend_;
@@ -205,13 +205,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
   }
   s->metrics_->SetEndpoints(s->engine_->Endpoints());
   s->watcher_ = std::thread([server = s.get()] { server->Watch(); });
-  Log(absl::StrCat("serving: tcp ", config.listen() == "none" ? "off" : absl::StrCat("port ", s->tcp_port_),
-                   config.tls().cert_file().empty() ? "" : (config.tls().client_ca_file().empty() ? " (TLS)" : " (mTLS)"),
-                   ", unix socket ", config.unix_socket().empty() ? "off" : config.unix_socket(), ", metrics ",
-                   s->exposer_ ? absl::StrCat("port ", s->metrics_port_) : "off", ", health ",
-                   s->health_server_ ? absl::StrCat("port ", s->health_port_) : "with the API", ", backend ",
-                   kernels::BackendName(s->backend_), ", ", s->engine_->Endpoints().size(), " endpoints, ",
-                   "policy ", kernels::AzureFirstName(checked->policy.azure_first)));
+  Log(absl::StrCat(
+      "serving: tcp ", config.listen() == "none" ? "off" : absl::StrCat("port ", s->tcp_port_),
+      config.tls().cert_file().empty() ? "" : (config.tls().client_ca_file().empty() ? " (TLS)" : " (mTLS)"),
+      ", unix socket ", config.unix_socket().empty() ? "off" : config.unix_socket(), ", metrics ",
+      s->exposer_ ? absl::StrCat("port ", s->metrics_port_) : "off", ", health ",
+      s->health_server_ ? absl::StrCat("port ", s->health_port_) : "with the API", ", backend ",
+      kernels::BackendName(s->backend_), ", ", s->engine_->Endpoints().size(), " endpoints, ", "policy ",
+      kernels::AzureFirstName(checked->policy.azure_first)));
   return s;
 }
 

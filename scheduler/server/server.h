@@ -21,8 +21,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "azimuth/v1/config.pb.h"
 #include "scheduler/core/batcher.h"
 #include "scheduler/core/engine.h"

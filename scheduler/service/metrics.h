@@ -17,9 +17,9 @@
 #ifndef AZIMUTH_SCHEDULER_SERVICE_METRICS_H_
 #define AZIMUTH_SCHEDULER_SERVICE_METRICS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
-#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>

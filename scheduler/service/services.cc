@@ -10,8 +10,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "scheduler/common/policy.h"
 
 namespace azimuth::scheduler {
@@ -20,9 +20,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Counts the call in metrics on every return path.
 class RpcCounter {
@@ -374,8 +372,7 @@ grpc::Status SchedulerServiceImpl::Explain(grpc::ServerContext*, const v1::Expla
 
 // --- PolicyService ----------------------------------------------------------
 
-grpc::Status PolicyServiceImpl::GetPolicy(grpc::ServerContext*, const v1::GetPolicyRequest*,
-                                          v1::Policy* response) {
+grpc::Status PolicyServiceImpl::GetPolicy(grpc::ServerContext*, const v1::GetPolicyRequest*, v1::Policy* response) {
   RpcCounter counted(metrics_, "GetPolicy");
   *response = PolicyToProto(engine_->policy());
   response->set_now(Engine::WallClockMs() / 1000);

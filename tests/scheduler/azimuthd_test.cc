@@ -4,15 +4,15 @@
 // as a sidecar on a Unix socket in a temporary directory with a watched
 // config file (live reload, an invalid change refused), and drained by
 // SIGTERM with a stream in flight.
-#include <signal.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <chrono>
 #include <cstdio>
@@ -242,8 +242,7 @@ TEST(AzimuthdTest, SidecarOnAUnixSocketReloadsItsConfigLive) {
   std::string broken = ConfigJson(config);
   broken.replace(broken.find("\"reject_usd\""), 12, "\"reject_usd_typo\"");
   WriteFile(config_path, broken);
-  ASSERT_FALSE(d.WaitForLog("config change rejected, keeping the previous one: .*reject_usd_typo").empty())
-      << d.Log();
+  ASSERT_FALSE(d.WaitForLog("config change rejected, keeping the previous one: .*reject_usd_typo").empty()) << d.Log();
   EXPECT_EQ(get_policy().azure_first(), v1::OFF);
   EXPECT_EQ(Health(channel), grpc::health::v1::HealthCheckResponse::SERVING);
 

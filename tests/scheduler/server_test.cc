@@ -27,8 +27,8 @@
 #include "azimuth/v1/scheduler.grpc.pb.h"
 #include "azimuth/v1/telemetry.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "proto/grpc/reflection/v1alpha/reflection.pb.h"
 #include "gtest/gtest.h"
+#include "proto/grpc/reflection/v1alpha/reflection.pb.h"
 #include "scheduler/cli/remote.h"
 #include "scheduler/common/policy.h"
 
@@ -191,10 +191,9 @@ TEST_F(ServerTest, HealthServesAndReflectionListsTheServices) {
   grpc::ClientContext rc;
   const grpc::internal::RpcMethod method("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
                                          grpc::internal::RpcMethod::BIDI_STREAMING, tcp_);
-  std::unique_ptr<grpc::ClientReaderWriter<rpb::ServerReflectionRequest, rpb::ServerReflectionResponse>>
-      stream(grpc::internal::ClientReaderWriterFactory<rpb::ServerReflectionRequest,
-                                                       rpb::ServerReflectionResponse>::Create(tcp_.get(),
-                                                                                                     method, &rc));
+  std::unique_ptr<grpc::ClientReaderWriter<rpb::ServerReflectionRequest, rpb::ServerReflectionResponse>> stream(
+      grpc::internal::ClientReaderWriterFactory<rpb::ServerReflectionRequest, rpb::ServerReflectionResponse>::Create(
+          tcp_.get(), method, &rc));
   rpb::ServerReflectionRequest request;
   request.set_list_services("");
   ASSERT_TRUE(stream->Write(request));
@@ -425,9 +424,8 @@ TEST_F(ServerTest, ConcurrentStreamsAndAProviderGoingUnhealthy) {
   // Every decision is in the ledger, unless the hour window rolled (and
   // emptied it) while the test ran.
   const std::int64_t window = list.endpoints(0).window_start_unix_s();
-  const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+  const std::int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   if (window == now_s - now_s % 3600 && window <= started_s - started_s % 3600) {
     EXPECT_EQ(reserved, kClients * kMessages * kPerMessage);
   }

@@ -23,5 +23,5 @@ void SetOpenMpWaitDefault(int, char**, char**) {
 
 }  // namespace
 
-__attribute__((section(".preinit_array"), used)) static void (*const kSetOpenMpWaitDefault)(int, char**, char**) =
-    &SetOpenMpWaitDefault;
+__attribute__((section(".preinit_array"),
+               used)) static void (*const kSetOpenMpWaitDefault)(int, char**, char**) = &SetOpenMpWaitDefault;

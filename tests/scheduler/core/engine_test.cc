@@ -84,7 +84,11 @@ TEST(ValidateBatchTest, MalformedBatchesNameTheColumn) {
       // Index 2 is where the empty tenant and zone string is interned: still
       // past the table as sent.
       {"string index equal to the table size", [](RequestBatch* b) { b->model[1] = 2; }, "model[1]"},
-      {"unknown enum", [](RequestBatch* b) { b->home_cloud = {0, 7, 0}; }, "home_cloud[1]"},
+      {"unknown enum",
+       [](RequestBatch* b) {
+         b->home_cloud = {0, 7, 0};
+       },
+       "home_cloud[1]"},
   };
   for (const Case& c : cases) {
     RequestBatch b = Requests(3);
@@ -468,8 +472,7 @@ TEST_F(EngineTest, BatcherCoalescesAndBoundsItsQueue) {
     for (Reason r : d->reason) EXPECT_EQ(r, Reason::kOk);
   }
   EXPECT_EQ(batches.load(), 1);  // both calls in one solve
-  EXPECT_EQ(batcher.Submit(Job(Requests(1)), [](absl::StatusOr<Decisions>) {}).code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(batcher.Submit(Job(Requests(1)), [](absl::StatusOr<Decisions>) {}).code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -71,11 +71,11 @@ struct OnlineDecision {
 struct Candidate {
   std::int32_t endpoint = 0;
   Rule excluded_by = Rule::kEligible;
-  double cost_usd = 0;        // the assignment's cost in USD
-  double objective_usd = 0;   // the policy's objective (discounts, Azure tier)
-  double token_price = 0;     // the endpoint's dual price per token
-  double request_price = 0;   // the endpoint's dual price per request
-  double priced_usd = 0;      // objective + the capacity it takes, at the prices
+  double cost_usd = 0;       // the assignment's cost in USD
+  double objective_usd = 0;  // the policy's objective (discounts, Azure tier)
+  double token_price = 0;    // the endpoint's dual price per token
+  double request_price = 0;  // the endpoint's dual price per request
+  double priced_usd = 0;     // objective + the capacity it takes, at the prices
 };
 
 // Explanation

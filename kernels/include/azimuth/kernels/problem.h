@@ -139,11 +139,11 @@ inline constexpr std::int32_t kMaxZones = 1000;
 // finite, far inside double's range even in strict mode's tiers and summed
 // over the largest batch, and every capacity fits in int64 (kMaxLimit x
 // 86400 / 60 < 2^63).
-inline constexpr double kMaxPricePer1k = 1e6;       // USD per 1000 tokens, also egress
-inline constexpr double kMaxLatencyMs = 1e7;        // latency_p50_ms, latency_p95_ms
-inline constexpr double kMaxLatencyUsdPerMs = 1e3;  // policy.latency_usd_per_ms
-inline constexpr double kMaxRejectUsd = 1e9;        // policy.reject_usd[k]
-inline constexpr double kMinRejectUsd = 1e-12;      // a reject_usd that is not 0 is at least this
+inline constexpr double kMaxPricePer1k = 1e6;                     // USD per 1000 tokens, also egress
+inline constexpr double kMaxLatencyMs = 1e7;                      // latency_p50_ms, latency_p95_ms
+inline constexpr double kMaxLatencyUsdPerMs = 1e3;                // policy.latency_usd_per_ms
+inline constexpr double kMaxRejectUsd = 1e9;                      // policy.reject_usd[k]
+inline constexpr double kMinRejectUsd = 1e-12;                    // a reject_usd that is not 0 is at least this
 inline constexpr std::int64_t kMaxLimit = 1'000'000'000'000'000;  // tpm_limit, rpm_limit (1e15 per minute)
 
 // TokenCapacity() / RequestCapacity()
