@@ -8,6 +8,10 @@
 //                  a message (send to answer, on the client).
 //   --mode unary:  C threads sending single-request Assign calls back to back;
 //                  calls/s and p50/p99 latency.
+//   --mode mixed:  both at once, plus a caller of Explain (ids it was
+//                  answered for and ids never sent, alternately) and an agent
+//                  reporting every endpoint's telemetry every 100 ms: the
+//                  soak (with --capacity_scale 300 quotas bind).
 //
 // With no --server it starts azimuthd itself (--azimuthd) on a free port with
 // the demo endpoints, their quotas scaled by --capacity_scale (by default so
@@ -16,6 +20,7 @@
 //
 //   load_benchmark --mode stream --duration_s 60 --json stream.json
 //   load_benchmark --mode unary --threads 4 --duration_s 30
+//   load_benchmark --mode mixed --capacity_scale 300 --duration_s 600
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -44,6 +49,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "azimuth/v1/scheduler.grpc.pb.h"
+#include "azimuth/v1/telemetry.grpc.pb.h"
 #include "bench/workload/generator.h"
 #include "scheduler/cli/remote.h"
 #include "scheduler/server/config.h"
@@ -51,7 +57,7 @@
 
 ABSL_FLAG(std::string, server, "", "azimuthd address; empty: start one (see --azimuthd)");
 ABSL_FLAG(std::string, azimuthd, AZIMUTHD_PATH, "azimuthd binary to start when --server is empty");
-ABSL_FLAG(std::string, mode, "stream", "stream or unary");
+ABSL_FLAG(std::string, mode, "stream", "stream, unary or mixed");
 ABSL_FLAG(double, duration_s, 10, "measured seconds (after 1 s of warm-up)");
 ABSL_FLAG(int, streams, 2, "stream: concurrent AssignStream streams");
 ABSL_FLAG(int, batch, 8192, "stream: requests per message");
@@ -67,6 +73,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
+
+constexpr char kToken[] = "load-benchmark-token";
 
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
@@ -96,6 +104,10 @@ class Child {
     config.set_listen("127.0.0.1:0");
     config.set_metrics_listen("none");
     config.set_explain_history(100000);
+    // The token mixed mode's telemetry agent reports with.
+    std::ofstream(dir / "tokens") << kToken << "\n";
+    config.set_auth_tokens_file((dir / "tokens").string());
+    samples_.assign(config.endpoints().begin(), config.endpoints().end());
     std::ofstream(dir / "config.json") << scheduler::ConfigJson(config);
     log_ = dir / "azimuthd.log";
     const pid_t parent = ::getpid();
@@ -133,8 +145,11 @@ class Child {
   }
   pid_t pid() const { return pid_; }
   const std::string& address() const { return address_; }
+  // Its endpoints, as a telemetry agent reports them.
+  const std::vector<v1::EndpointSample>& samples() const { return samples_; }
 
  private:
+  std::vector<v1::EndpointSample> samples_;
   pid_t pid_ = -1;
   fs::path log_;
   std::string address_;
@@ -288,12 +303,59 @@ Results RunUnary(const std::shared_ptr<grpc::Channel>& channel, double duration_
   return res;
 }
 
+// Side traffic of mixed mode, until `stop`: Explain calls and telemetry.
+struct SideTraffic {
+  std::atomic<std::int64_t> explained{0}, not_found{0}, samples{0}, errors{0};
+};
+
+void RunExplain(const std::shared_ptr<grpc::Channel>& channel, const kernels::ProblemData& data,
+                const std::atomic<bool>& stop, SideTraffic* side) {
+  auto stub = v1::SchedulerService::NewStub(channel);
+  for (std::int64_t i = 0; !stop.load(); ++i) {
+    v1::ExplainRequest request;
+    request.set_request_id(i % 2 ? data.request_id[static_cast<std::size_t>(i) % data.num_requests()]
+                                 : absl::StrCat("never-sent-", i));
+    grpc::ClientContext context;
+    v1::ExplainResponse response;
+    const grpc::Status s = stub->Explain(&context, request, &response);
+    if (s.ok()) {
+      ++side->explained;
+    } else if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      ++side->not_found;
+    } else {
+      ++side->errors;
+    }
+  }
+}
+
+void RunTelemetry(const std::shared_ptr<grpc::Channel>& channel, const std::vector<v1::EndpointSample>& samples,
+                  const std::atomic<bool>& stop, SideTraffic* side) {
+  auto stub = v1::TelemetryService::NewStub(channel);
+  while (!stop.load()) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", kToken));
+    v1::ReportTelemetryResponse response;
+    auto writer = stub->ReportTelemetry(&context, &response);
+    for (const v1::EndpointSample& sample : samples) {
+      if (!writer->Write(sample)) break;
+    }
+    writer->WritesDone();
+    const grpc::Status s = writer->Finish();
+    if (s.ok() && response.errors_size() == 0) {
+      side->samples += response.accepted();
+    } else {
+      ++side->errors;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage("load_benchmark [--mode stream|unary] [--server ADDR] [--duration_s 10] ...");
   absl::ParseCommandLine(argc, argv);
   const std::string mode = absl::GetFlag(FLAGS_mode);
-  if (mode != "stream" && mode != "unary") {
-    std::fprintf(stderr, "load_benchmark: --mode must be stream or unary\n");
+  if (mode != "stream" && mode != "unary" && mode != "mixed") {
+    std::fprintf(stderr, "load_benchmark: --mode must be stream, unary or mixed\n");
     return 2;
   }
   std::unique_ptr<Child> child;
@@ -324,14 +386,46 @@ int Main(int argc, char** argv) {
   });
   const double duration = absl::GetFlag(FLAGS_duration_s);
   std::fprintf(stderr, "load_benchmark: %s mode against %s for %.0f s\n", mode.c_str(), address.c_str(), duration);
-  Results r = mode == "stream" ? RunStream(*channel, duration) : RunUnary(*channel, duration);
+  Results r, unary;
+  SideTraffic side;
+  if (mode == "mixed") {
+    if (!child) {
+      std::fprintf(stderr, "load_benchmark: --mode mixed starts its own azimuthd (no --server)\n");
+      return 2;
+    }
+    WorkloadSpec spec;
+    spec.requests = 4096;  // RunUnary's requests: half the explained ids are among them
+    const kernels::ProblemData ids = GenerateWorkload(spec);
+    std::atomic<bool> stop_side{false};
+    std::thread explain([&] { RunExplain(*channel, ids, stop_side, &side); });
+    std::thread telemetry([&] { RunTelemetry(*channel, child->samples(), stop_side, &side); });
+    std::thread unary_thread([&] { unary = RunUnary(*channel, duration); });
+    r = RunStream(*channel, duration);
+    unary_thread.join();
+    stop_side = true;
+    explain.join();
+    telemetry.join();
+    r.mode = "mixed";
+    r.errors += unary.errors + side.errors.load();
+  } else {
+    r = mode == "stream" ? RunStream(*channel, duration) : RunUnary(*channel, duration);
+  }
   done = true;
   sampler.join();
   const double p50 = Percentile(r.latency_ms, 0.50), p99 = Percentile(r.latency_ms, 0.99);
   const double rate = static_cast<double>(r.decisions) / r.seconds;
   std::printf("mode %s, server %s, backend %s, %.1f s measured\n", r.mode.c_str(), address.c_str(), r.backend.c_str(),
               r.seconds);
-  if (r.mode == "stream") {
+  if (r.mode == "mixed") {
+    std::printf("  unary: %d threads, calls/s %.0f, p50 %.3f ms, p99 %.3f ms, errors %lld\n",
+                absl::GetFlag(FLAGS_threads), static_cast<double>(unary.decisions) / unary.seconds,
+                Percentile(unary.latency_ms, 0.5), Percentile(unary.latency_ms, 0.99),
+                static_cast<long long>(unary.errors));
+    std::printf("  explain: %lld answered, %lld not found; telemetry: %lld samples; side errors %lld\n",
+                static_cast<long long>(side.explained.load()), static_cast<long long>(side.not_found.load()),
+                static_cast<long long>(side.samples.load()), static_cast<long long>(side.errors.load()));
+  }
+  if (r.mode == "stream" || r.mode == "mixed") {
     std::printf("  %d streams x %d in flight x %d requests/message\n", absl::GetFlag(FLAGS_streams),
                 absl::GetFlag(FLAGS_in_flight), absl::GetFlag(FLAGS_batch));
     std::printf("  decisions/s %.0f  messages %lld  errors %lld\n", rate, static_cast<long long>(r.messages),
