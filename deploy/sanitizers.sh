@@ -7,7 +7,7 @@
 #   deploy/sanitizers.sh fuzz [SECONDS]   # every libFuzzer target (deploy/fuzz.sh), 60 s each
 #   deploy/sanitizers.sh all [SECONDS]
 #
-# Presets in CMakePresets.json; build trees in build/asan, build/tsan, build/fuzz.
+# Presets in CMakePresets.json; build trees in build/asan (the fuzz targets too) and build/tsan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stage="${1:-all}"

@@ -63,13 +63,15 @@ std::vector<T> Download(const V& v) {
   thrust::copy(v.begin(), v.end(), out.begin());
   return out;
 }
+// An empty vector's data() binds a reference to null in Thrust (UBSan
+// reports it on every empty solve): empty vectors give nullptr directly.
 template <typename T, typename V>
 T* RawOf(V& v) {
-  return thrust::raw_pointer_cast(v.data());
+  return v.empty() ? nullptr : thrust::raw_pointer_cast(v.data());
 }
 template <typename T, typename V>
 const T* RawOf(const V& v) {
-  return thrust::raw_pointer_cast(v.data());
+  return v.empty() ? nullptr : thrust::raw_pointer_cast(v.data());
 }
 
 // DeviceModel: the backend's copy of a HostModel's tables.
