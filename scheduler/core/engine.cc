@@ -252,11 +252,8 @@ void Engine::TrimHistory() {
   std::vector<Record> dropped;
   {
     absl::MutexLock lock(&history_mu_);
-    auto over = [&] {
-      return (history_.size() > 1 && history_requests_ > options_.explain_history) ||
-             (!history_.empty() && history_bytes_ > options_.explain_history_bytes);
-    };
-    while (over()) {
+    while ((history_.size() > 1 && history_requests_ > options_.explain_history) ||
+           (!history_.empty() && history_bytes_ > options_.explain_history_bytes)) {
       history_requests_ -= static_cast<std::int64_t>(history_.front().endpoint.size());
       history_bytes_ -= history_.front().bytes;
       dropped.push_back(std::move(history_.front()));
