@@ -60,7 +60,7 @@ typename Backend::template Vector<T> Upload(const T* data, std::size_t n) {
 template <typename T, typename V>
 std::vector<T> Download(const V& v) {
   std::vector<T> out(v.size());
-  thrust::copy(v.begin(), v.end(), out.begin());
+  if (!out.empty()) thrust::copy(v.begin(), v.end(), out.begin());  // Thrust's copy binds *out.begin() even when empty
   return out;
 }
 // An empty vector's data() binds a reference to null in Thrust (UBSan
