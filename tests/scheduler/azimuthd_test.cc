@@ -407,7 +407,9 @@ TEST(AzimuthdTest, SurvivesAbuseWithBoundedMemory) {
   const std::int64_t after = RssBytes(d.pid());
   std::printf("azimuthd RSS: %.1f MB before, %.1f MB after the abuse; scrape %.2f s\n", before / 1048576.0,
               after / 1048576.0, seconds);
+#if !defined(AZIMUTH_SANITIZED)  // ASan's quarantine keeps freed memory: no bound to check there
   EXPECT_LT(after - before, 40 << 20) << "RSS " << before / 1048576 << " MB -> " << after / 1048576 << " MB";
+#endif
   d.Signal(SIGTERM);
   EXPECT_EQ(d.Wait(), 0) << d.Log();
   fs::remove_all(dir);
