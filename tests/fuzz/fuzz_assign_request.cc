@@ -18,6 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!job.ok()) return 0;
   azimuth::scheduler::Engine& engine = azimuth::fuzz::FuzzEngine();
   azimuth::fuzz::fuzz_clock_ms += 20'000;  // a new window every third input
+  const std::vector<azimuth::scheduler::EndpointState> before = engine.Endpoints();
   const std::size_t n = job->batch.size();
   const std::string first = n > 0 ? job->batch.id[0] : "";
   if (n <= 1) {
@@ -26,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<azimuth::scheduler::Decisions> out;
     if (engine.DecideBatch({&*job}, &out).ok()) azimuth::fuzz::CheckDecisions(out[0], n);
   }
-  azimuth::fuzz::CheckLedger(engine);
+  azimuth::fuzz::CheckLedger(engine, before);
   if (!first.empty()) (void)engine.Explain(first);
   return 0;
 }

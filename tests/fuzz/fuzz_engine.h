@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fuzz_check.h"
 #include "scheduler/core/engine.h"
@@ -37,14 +38,26 @@ inline scheduler::Engine& FuzzEngine() {
   return *engine;
 }
 
-// The ledger within every capacity, and sane numbers per endpoint.
-inline void CheckLedger(const scheduler::Engine& engine) {
-  for (const scheduler::EndpointState& s : engine.Endpoints()) {
+// What decisions did to the ledger since `before` (Endpoints() then): every
+// endpoint that took a reservation is within both capacities (telemetry
+// may lower a quota below what earlier decisions reserved; a decision may
+// never add to that), and the numbers are sane.
+inline void CheckLedger(const scheduler::Engine& engine, const std::vector<scheduler::EndpointState>& before) {
+  const std::vector<scheduler::EndpointState> now = engine.Endpoints();
+  for (std::size_t p = 0; p < now.size(); ++p) {
+    const scheduler::EndpointState& s = now[p];
     if (s.tokens_capacity < 0 || s.requests_capacity < 0) Fail("negative capacity for " + s.sample.row.id);
-    if (s.tokens_reserved > s.tokens_capacity) Fail("tokens over capacity on " + s.sample.row.id);
-    if (s.requests_reserved > s.requests_capacity) Fail("requests over capacity on " + s.sample.row.id);
     CheckFinite(s.token_price, "a token price");
     CheckFinite(s.request_price, "a request price");
+    const bool same_window = p < before.size() && before[p].window_start_s == s.window_start_s;
+    const std::int64_t tokens_before = same_window ? before[p].tokens_reserved : 0;
+    const std::int64_t requests_before = same_window ? before[p].requests_reserved : 0;
+    if (s.tokens_reserved > tokens_before && s.tokens_reserved > s.tokens_capacity) {
+      Fail("a decision put tokens over capacity on " + s.sample.row.id);
+    }
+    if (s.requests_reserved > requests_before && s.requests_reserved > s.requests_capacity) {
+      Fail("a decision put requests over capacity on " + s.sample.row.id);
+    }
   }
 }
 

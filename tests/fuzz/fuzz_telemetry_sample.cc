@@ -19,6 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   azimuth::scheduler::Engine& engine = azimuth::fuzz::FuzzEngine();
   azimuth::fuzz::fuzz_clock_ms += 20'000;
   if (!engine.ReportTelemetry(*sample).ok()) return 0;
+  const std::vector<azimuth::scheduler::EndpointState> before = engine.Endpoints();
   azimuth::scheduler::RequestBatch b;
   b.strings = {sample->row.model, sample->row.zone};
   for (int i = 0; i < 4; ++i) {
@@ -40,6 +41,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   azimuth::fuzz::CheckDecisions(engine.DecideOnline(&*single), 1);
   std::vector<azimuth::scheduler::Decisions> out;
   if (engine.DecideBatch({&*batch}, &out).ok()) azimuth::fuzz::CheckDecisions(out[0], 4);
-  azimuth::fuzz::CheckLedger(engine);
+  azimuth::fuzz::CheckLedger(engine, before);
   return 0;
 }
