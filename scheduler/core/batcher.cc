@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
 
 namespace azimuth::scheduler {
 
@@ -17,7 +16,7 @@ Batcher::~Batcher() { Drain(); }
 absl::Status Batcher::Submit(BatchJob job, Done done) {
   const auto n = static_cast<std::int64_t>(job.batch.size());
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (draining_) return absl::UnavailableError("the server is shutting down");
     if (queued_ > 0 && queued_ + n > options_.max_queue_requests) {
       return absl::ResourceExhaustedError(absl::StrCat("the scheduler queue is full (", queued_, " of ",
@@ -32,7 +31,7 @@ absl::Status Batcher::Submit(BatchJob job, Done done) {
 
 void Batcher::Drain() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     draining_ = true;
     cv_.Signal();
   }
@@ -40,7 +39,7 @@ void Batcher::Drain() {
 }
 
 std::int64_t Batcher::queued_requests() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return queued_;
 }
 
@@ -50,7 +49,7 @@ void Batcher::Run() {
   std::vector<Decisions> decisions;
   for (;;) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       while (!draining_ && queue_.empty()) cv_.Wait(&mu_);
       if (queue_.empty()) return;  // draining, nothing left
       // Coalesce: wait for a full batch or the oldest job's deadline.
@@ -58,7 +57,7 @@ void Batcher::Run() {
       for (auto now = std::chrono::steady_clock::now();
            !draining_ && queued_ < options_.max_batch_requests && now < deadline;
            now = std::chrono::steady_clock::now()) {
-        cv_.WaitWithTimeout(&mu_, absl::FromChrono(deadline - now));
+        cv_.WaitFor(&mu_, deadline - now);
       }
       std::int64_t take = 0;
       while (!queue_.empty()) {

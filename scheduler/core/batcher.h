@@ -23,7 +23,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "scheduler/common/mutex.h"
 #include "scheduler/core/batch.h"
 #include "scheduler/core/engine.h"
 
@@ -72,8 +72,8 @@ class Batcher {
   Engine* const engine_;
   const BatcherOptions options_;
   const Observer observer_;
-  mutable absl::Mutex mu_;
-  absl::CondVar cv_;
+  mutable Mutex mu_;
+  CondVar cv_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   std::int64_t queued_ ABSL_GUARDED_BY(mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;

@@ -36,28 +36,28 @@ std::int64_t Engine::WallClockMs() {
 Engine::Engine(EngineOptions options, Clock clock) : options_(options), clock_(std::move(clock)) {}
 
 absl::Status Engine::ReportTelemetry(const EndpointSample& sample, bool pinned) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return store_.Apply(sample, clock_(), pinned);
 }
 
 void Engine::SetPolicy(const kernels::PolicyData& policy) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   policy_ = policy;
   ++policy_version_;
 }
 
 kernels::PolicyData Engine::policy() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return policy_;
 }
 
 BatchStats Engine::last_batch() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return last_batch_;
 }
 
 std::int64_t Engine::history_bytes() const {
-  absl::MutexLock lock(&history_mu_);
+  MutexLock lock(&history_mu_);
   return history_bytes_;
 }
 
@@ -175,7 +175,7 @@ void Engine::Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx
   if (batch_id == 0 && job->batch.size() == 1) {
     bool appended = false;
     {
-      absl::MutexLock lock(&history_mu_);
+      MutexLock lock(&history_mu_);
       Record* block = history_.empty() ? nullptr : &history_.back();
       // Blocks stay small against the history, which drops whole records.
       const std::size_t cap = static_cast<std::size_t>(
@@ -230,7 +230,7 @@ void Engine::Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx
   }
   std::uint64_t seq;
   {
-    absl::MutexLock lock(&history_mu_);
+    MutexLock lock(&history_mu_);
     seq = rec.seq = first_seq_ + history_.size();
     history_requests_ += static_cast<std::int64_t>(n);
     history_bytes_ += rec.bytes;
@@ -239,7 +239,7 @@ void Engine::Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx
   // The index in chunks, so that a large batch does not hold up Explain()
   // and online decisions; the call is answered only after this returns.
   for (std::size_t begin = 0; begin < n; begin += kIndexChunk) {
-    absl::MutexLock lock(&history_mu_);
+    MutexLock lock(&history_mu_);
     if (seq < first_seq_) break;  // already dropped again
     const Record& r = history_[seq - first_seq_];
     const std::size_t end = std::min(n, begin + kIndexChunk);
@@ -251,7 +251,7 @@ void Engine::Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx
 void Engine::TrimHistory() {
   std::vector<Record> dropped;
   {
-    absl::MutexLock lock(&history_mu_);
+    MutexLock lock(&history_mu_);
     while ((history_.size() > 1 && history_requests_ > options_.explain_history) ||
            (!history_.empty() && history_bytes_ > options_.explain_history_bytes)) {
       history_requests_ -= static_cast<std::int64_t>(history_.front().endpoint.size());
@@ -266,7 +266,7 @@ void Engine::TrimHistory() {
   // the id over.
   for (const Record& rec : dropped) {
     for (std::size_t begin = 0; begin < rec.id_hash.size(); begin += kIndexChunk) {
-      absl::MutexLock lock(&history_mu_);
+      MutexLock lock(&history_mu_);
       const std::size_t end = std::min(rec.id_hash.size(), begin + kIndexChunk);
       for (std::size_t i = begin; i < end; ++i) {
         const auto it = index_.find(rec.id_hash[i]);
@@ -303,7 +303,7 @@ Decisions Engine::DecideOnline(BatchJob* job) {
   d.cost.assign(n, 0.0);
   d.cloud.assign(n, kernels::Cloud::kOther);
   d.info.online = true;
-  absl::ReleasableMutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::shared_ptr<const Context> ctx = CurrentContextLocked(clock_());
   std::vector<std::int32_t> model_of, zone_of;
   MapStrings(*ctx, b, &model_of, &zone_of);
@@ -330,7 +330,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   std::vector<std::int64_t> tokens_left, requests_left;
   std::optional<kernels::Prices> warm;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     ctx = CurrentContextLocked(clock_());
     const std::size_t m = ctx->token_capacity.size();
     tokens_left.resize(m);
@@ -399,7 +399,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   }
   AZ_ASSIGN_OR_RETURN(kernels::Solution solution, SolveBatch(data.View(), options));
 
-  absl::ReleasableMutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::shared_ptr<const Context> now_ctx = CurrentContextLocked(clock_());
   std::uint32_t mapped_job = UINT32_MAX;  // the job model_of/zone_of were mapped for (against now_ctx)
   for (std::size_t k = 0; k < where.size(); ++k) {
@@ -463,7 +463,7 @@ absl::StatusOr<Explained> Engine::Explain(const std::string& request_id) const {
   std::shared_ptr<const Context> ctx;
   RequestBatch one;  // the request's row, its strings alone
   {
-    absl::MutexLock lock(&history_mu_);
+    MutexLock lock(&history_mu_);
     const auto it = index_.find(absl::Hash<std::string>{}(request_id));
     if (it != index_.end() && it->second.seq >= first_seq_) {
       const Record& rec = history_[it->second.seq - first_seq_];
@@ -506,7 +506,7 @@ absl::StatusOr<Explained> Engine::Explain(const std::string& request_id) const {
 }
 
 std::vector<EndpointState> Engine::Endpoints() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const std::int64_t now_ms = clock_();
   std::vector<EndpointState> out;
   out.reserve(store_.size());

@@ -32,10 +32,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "azimuth/kernels/online.h"
 #include "azimuth/kernels/problem_data.h"
 #include "azimuth/kernels/solver.h"
+#include "scheduler/common/mutex.h"
 #include "scheduler/core/batch.h"
 #include "scheduler/core/telemetry_store.h"
 
@@ -192,7 +192,7 @@ class Engine {
   const EngineOptions options_;
   const Clock clock_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   TelemetryStore store_ ABSL_GUARDED_BY(mu_);
   CapacityLedger ledger_ ABSL_GUARDED_BY(mu_);
   kernels::PolicyData policy_ ABSL_GUARDED_BY(mu_);
@@ -206,7 +206,7 @@ class Engine {
   BatchStats last_batch_ ABSL_GUARDED_BY(mu_);
   std::vector<std::int64_t> tokens_left_ ABSL_GUARDED_BY(mu_), requests_left_ ABSL_GUARDED_BY(mu_);
 
-  mutable absl::Mutex history_mu_;  // never held with mu_
+  mutable Mutex history_mu_;  // never held with mu_
   std::deque<Record> history_ ABSL_GUARDED_BY(history_mu_);
   std::uint64_t first_seq_ ABSL_GUARDED_BY(history_mu_) = 0;
   std::int64_t history_requests_ ABSL_GUARDED_BY(history_mu_) = 0;

@@ -19,7 +19,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/time/time.h"
 #include "azimuth/kernels/solver.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "scheduler/common/io.h"
@@ -246,8 +245,8 @@ void Server::Watch() {
   int quiet_s = 0;
   for (;;) {
     {
-      absl::MutexLock lock(&mu_);
-      if (!stopping_) cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+      MutexLock lock(&mu_);
+      if (!stopping_) cv_.WaitFor(&mu_, std::chrono::seconds(1));
       if (stopping_) return;
     }
     // After 2 s without calls, give the heap that malloc keeps back to the
@@ -274,7 +273,7 @@ void Server::Watch() {
 
 void Server::Drain() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (drained_) return;
     drained_ = true;
     stopping_ = true;

@@ -22,8 +22,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "azimuth/v1/config.pb.h"
+#include "scheduler/common/mutex.h"
 #include "scheduler/core/batcher.h"
 #include "scheduler/core/engine.h"
 #include "scheduler/server/config.h"
@@ -93,8 +93,8 @@ class Server {
   int metrics_port_ = 0;
   std::string unix_socket_;
 
-  absl::Mutex mu_;
-  absl::CondVar cv_;
+  Mutex mu_;
+  CondVar cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool drained_ ABSL_GUARDED_BY(mu_) = false;
   std::thread watcher_;

@@ -92,7 +92,7 @@ void Metrics::ObserveBatch(std::int64_t requests, double seconds, double gap) {
 void Metrics::SetQueueDepth(std::int64_t requests) { queue_depth_.Set(static_cast<double>(requests)); }
 
 void Metrics::SetEndpoints(const std::vector<EndpointState>& endpoints) {
-  absl::MutexLock lock(&endpoints_mu_);
+  MutexLock lock(&endpoints_mu_);
   for (const EndpointState& e : endpoints) {
     telemetry_age_.Add({{"endpoint", e.sample.row.id}}).Set(e.pinned ? 0.0 : e.age_s);
     available_.Add({{"endpoint", e.sample.row.id}}).Set(e.available ? 1.0 : 0.0);

@@ -30,7 +30,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include "absl/synchronization/mutex.h"
+#include "scheduler/common/mutex.h"
 #include "scheduler/core/batch.h"
 #include "scheduler/core/engine.h"
 
@@ -68,7 +68,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& available_;
   // SetEndpoints() callers (the watcher, telemetry calls) one at a time; the
   // prometheus families lock themselves.
-  absl::Mutex endpoints_mu_;
+  Mutex endpoints_mu_;
 };
 
 }  // namespace azimuth::scheduler

@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "scheduler/common/mutex.h"
 #include "scheduler/common/policy.h"
 
 namespace azimuth::scheduler {
@@ -233,7 +233,7 @@ class SchedulerServiceImpl::StreamReactor final : public grpc::ServerBidiReactor
   void OnReadDone(bool ok) override {
     if (!ok) {
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         reading_ = false;
         reading_done_ = true;
       }
@@ -245,7 +245,7 @@ class SchedulerServiceImpl::StreamReactor final : public grpc::ServerBidiReactor
     const bool parsed = grpc::SerializationTraits<v1::AssignRequest>::Deserialize(&in_, &request).ok();
     std::int64_t index;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       index = messages_++;
       slots_.push_back(slot);
       reading_ = false;
@@ -253,14 +253,14 @@ class SchedulerServiceImpl::StreamReactor final : public grpc::ServerBidiReactor
     if (parsed) {
       service_->Process(request, [this, slot](v1::AssignResponse r) {
         {
-          absl::MutexLock lock(&mu_);
+          MutexLock lock(&mu_);
           slot->response = std::move(r);
           slot->ready = true;
         }
         Pump();
       });
     } else {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       slot->response.set_error_code(grpc::StatusCode::INVALID_ARGUMENT);
       slot->response.set_error_message(absl::StrCat("message ", index,
                                                     " of this stream (counting from 0) is not a valid "
@@ -272,7 +272,7 @@ class SchedulerServiceImpl::StreamReactor final : public grpc::ServerBidiReactor
 
   void OnWriteDone(bool ok) override {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       open_ = open_ && ok;
       writing_ = false;
       slots_.pop_front();
@@ -295,7 +295,7 @@ class SchedulerServiceImpl::StreamReactor final : public grpc::ServerBidiReactor
   void Pump() ABSL_LOCKS_EXCLUDED(mu_) {
     bool write = false, read = false, finish = false;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       // A client that went away gets no more writes; its answers are still
       // waited for, so that every decided message is accounted for.
       while (!open_ && !writing_ && !slots_.empty() && slots_.front()->ready) slots_.pop_front();
@@ -317,7 +317,7 @@ class SchedulerServiceImpl::StreamReactor final : public grpc::ServerBidiReactor
   const std::size_t max_in_flight_;
   grpc::ByteBuffer in_;   // touched only by the one read in flight
   grpc::ByteBuffer out_;  // and by the one write in flight
-  absl::Mutex mu_;
+  Mutex mu_;
   std::deque<std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
   std::int64_t messages_ ABSL_GUARDED_BY(mu_) = 0;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
