@@ -30,7 +30,7 @@ for target in endpoints_csv requests_csv policy_json server_config assign_reques
     tail -40 "${log}"
     status=1
   else
-    grep -E "^stat::number_of_executed_runs|^stat::peak_rss_mb" "${log}" | tr '\n' ' '
+    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "${log}" | tr '\n' ' '
     echo
   fi
 done
