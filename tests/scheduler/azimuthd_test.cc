@@ -33,6 +33,7 @@
 #include "gtest/gtest.h"
 #include "scheduler/common/policy.h"
 #include "scheduler/server/config.h"
+#include "tests/scheduler/loopback.h"
 
 namespace azimuth::scheduler {
 namespace {
@@ -275,35 +276,6 @@ std::int64_t RssBytes(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
   }
   return -1;
-}
-
-// A TCP connection to 127.0.0.1:port, or -1.
-int Connect(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// GET path over HTTP/1.0, giving up after `timeout_s`.
-std::string HttpGet(int port, const std::string& path, int timeout_s) {
-  const int fd = Connect(port);
-  if (fd < 0) return "";
-  timeval tv{timeout_s, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  (void)!::write(fd, request.data(), request.size());
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
 }
 
 // A port another program holds: azimuthd says "address in use" and exits 1

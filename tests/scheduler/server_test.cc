@@ -31,6 +31,7 @@
 #include "proto/grpc/reflection/v1alpha/reflection.pb.h"
 #include "scheduler/cli/remote.h"
 #include "scheduler/common/policy.h"
+#include "tests/scheduler/loopback.h"
 
 namespace azimuth::scheduler {
 namespace {
@@ -523,25 +524,6 @@ TEST_F(ServerTest, StreamsSkipMessagesThatDoNotParseWithAnErrorAnswer) {
       << answers[1].error_message();
   EXPECT_EQ(answers[2].sequence(), 3u);
   EXPECT_EQ(answers[2].reason_size(), 4);
-}
-
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  (void)!::write(fd, request.data(), request.size());
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
 }
 
 // The same server with /metrics served.
