@@ -232,12 +232,10 @@ class SchedulerServiceImpl::StreamReactor final : public grpc::ServerBidiReactor
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      {
-        MutexLock lock(&mu_);
+      Pump([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         reading_ = false;
         reading_done_ = true;
-      }
-      Pump();
+      });
       return;
     }
     auto slot = std::make_shared<Slot>();
@@ -245,39 +243,37 @@ class SchedulerServiceImpl::StreamReactor final : public grpc::ServerBidiReactor
     const bool parsed = grpc::SerializationTraits<v1::AssignRequest>::Deserialize(&in_, &request).ok();
     std::int64_t index;
     {
+      // reading_ stays true until the Pump() below: no other thread can
+      // start a read, so none can finish the stream while this one runs.
       MutexLock lock(&mu_);
       index = messages_++;
       slots_.push_back(slot);
-      reading_ = false;
     }
     if (parsed) {
       service_->Process(request, [this, slot](v1::AssignResponse r) {
-        {
-          MutexLock lock(&mu_);
+        Pump([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
           slot->response = std::move(r);
           slot->ready = true;
-        }
-        Pump();
+        });
       });
-    } else {
-      MutexLock lock(&mu_);
+    }
+    Pump([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      reading_ = false;
+      if (parsed) return;
       slot->response.set_error_code(grpc::StatusCode::INVALID_ARGUMENT);
       slot->response.set_error_message(absl::StrCat("message ", index,
                                                     " of this stream (counting from 0) is not a valid "
                                                     "azimuth.v1.AssignRequest; it was skipped"));
       slot->ready = true;
-    }
-    Pump();
+    });
   }
 
   void OnWriteDone(bool ok) override {
-    {
-      MutexLock lock(&mu_);
+    Pump([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       open_ = open_ && ok;
       writing_ = false;
       slots_.pop_front();
-    }
-    Pump();
+    });
   }
 
   void OnDone() override {
@@ -291,11 +287,16 @@ class SchedulerServiceImpl::StreamReactor final : public grpc::ServerBidiReactor
     v1::AssignResponse response;
   };
 
-  // Starts whatever can start now: the next write, the next read, the end.
-  void Pump() ABSL_LOCKS_EXCLUDED(mu_) {
+  // Applies `change` and, in the same critical section, decides what can
+  // start now: the next write, the next read, the end. Only the thread that
+  // decided an operation starts it, after unlocking, so the one that calls
+  // Finish() is the last to touch the reactor before OnDone().
+  template <typename Change>
+  void Pump(Change change) ABSL_LOCKS_EXCLUDED(mu_) {
     bool write = false, read = false, finish = false;
     {
       MutexLock lock(&mu_);
+      change();
       // A client that went away gets no more writes; its answers are still
       // waited for, so that every decided message is accounted for.
       while (!open_ && !writing_ && !slots_.empty() && slots_.front()->ready) slots_.pop_front();
