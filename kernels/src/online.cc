@@ -101,23 +101,30 @@ OnlineDecision OnlinePricer::Decide(const OnlineRequest& request, Span<std::int6
   }
   const double tin = request.tokens_in, tout = request.tokens_out;
   const std::int64_t w = static_cast<std::int64_t>(request.tokens_in) + request.tokens_out;
-  auto has_room = [&](std::int32_t p) { return elig[p] && tokens_left[p] >= w && requests_left[p] >= 1; };
-  // Strict mode's invariant holds on this path too: while an eligible Azure
-  // endpoint has room, only Azure endpoints are candidates, whatever earlier
-  // prices say of the others.
-  bool azure_only = false;
-  if (s.strict) {
-    for (std::int32_t p = 0; p < m.num_endpoints && !azure_only; ++p) azure_only = m.ep_azure[p] && has_room(p);
-  }
-  double best = internal::EffReject(m, c.priority, tin + tout);
+  // One pass keeps the best candidate overall and the best on Azure. Strict
+  // mode's invariant holds on this path too: while an eligible Azure
+  // endpoint has room, the decision is among Azure endpoints, whatever
+  // earlier prices say of the others.
+  const double reject = internal::EffReject(m, c.priority, tin + tout);
+  double best = reject, best_azure = reject;
+  std::int32_t azure_endpoint = -1;
+  bool azure_room = false;
   for (std::int32_t p = 0; p < m.num_endpoints; ++p) {
-    if (!has_room(p) || (azure_only && !m.ep_azure[p])) continue;
+    if (!elig[p] || tokens_left[p] < w || requests_left[p] < 1) continue;
     const double priced = internal::PricedCost(m, c.home, tin, tout, p, s.lam.data(), s.mu.data());
     if (priced < best) {  // ties keep the lower index: deterministic
       best = priced;
       d.endpoint = p;
     }
+    if (m.ep_azure[p]) {
+      azure_room = true;
+      if (priced < best_azure) {
+        best_azure = priced;
+        azure_endpoint = p;
+      }
+    }
   }
+  if (s.strict && azure_room) d.endpoint = azure_endpoint;
   if (d.endpoint < 0) {
     d.reason = Reason::kCapacityExhausted;
     return d;

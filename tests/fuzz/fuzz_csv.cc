@@ -35,8 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ProblemData problem = table;
   if (!azimuth::scheduler::ReadRequestsCsv(Path(), &problem).ok()) return 0;
 #else
+  static const azimuth::kernels::PolicyData policy = azimuth::fuzz::SmallWorkload().policy;
   ProblemData problem;
-  problem.policy = azimuth::fuzz::SmallWorkload().policy;
+  problem.policy = policy;
   if (!azimuth::scheduler::ReadEndpointsCsv(Path(), &problem).ok()) return 0;
   // Requests for each endpoint's model, so that the table is used.
   for (std::size_t p = 0; p < problem.num_endpoints() && p < 64; ++p) {

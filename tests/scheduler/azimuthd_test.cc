@@ -363,11 +363,13 @@ TEST(AzimuthdTest, SurvivesAbuseWithBoundedMemory) {
     }
     context.TryCancel();
   }
+  // A scrape is answered while they are open (the old single-threaded
+  // exporter made it wait ~30 s per idle connection; past the receive
+  // timeout HttpGet gives up and returns what it has: nothing).
   const auto start = steady_clock::now();
-  const std::string text = HttpGet(std::stoi(metrics), "/metrics", 20);
+  const std::string text = HttpGet(std::stoi(metrics), "/metrics", 10);
   const double seconds = std::chrono::duration<double>(steady_clock::now() - start).count();
-  EXPECT_NE(text.find("azimuth_rpcs_total"), std::string::npos) << text.substr(0, 500);
-  EXPECT_LT(seconds, 10.0) << "a scrape waited on idle connections";
+  EXPECT_NE(text.find("azimuth_rpcs_total"), std::string::npos) << "no answer to a scrape: " << text.substr(0, 500);
   EXPECT_EQ(Health(channel), grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_TRUE(assign(Batch(50, "after-")));
   for (int fd : idle) ::close(fd);

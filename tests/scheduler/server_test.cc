@@ -424,10 +424,9 @@ TEST_F(ServerTest, ConcurrentStreamsAndAProviderGoingUnhealthy) {
   }
   // Every decision is in the ledger, unless the hour window rolled (and
   // emptied it) while the test ran.
-  const std::int64_t window = list.endpoints(0).window_start_unix_s();
   const std::int64_t now_s =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  if (window == now_s - now_s % 3600 && window <= started_s - started_s % 3600) {
+  if (now_s / 3600 == started_s / 3600) {
     EXPECT_EQ(reserved, kClients * kMessages * kPerMessage);
   }
 }
