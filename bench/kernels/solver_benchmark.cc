@@ -41,6 +41,7 @@ struct Args {
   long long lp_max = 10000;
   int repeat = 3;
   std::string json;
+  bool trace = false;  // every price pass to stderr
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -53,7 +54,7 @@ std::vector<std::string> Split(const std::string& s) {
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
-               "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH]\n",
+               "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] [--trace 1]\n",
                why);
   std::exit(2);
 }
@@ -94,6 +95,8 @@ Args Parse(int argc, char** argv) {
       a.lp_max = std::atoll(value.c_str());
     } else if (flag == "--repeat") {
       a.repeat = std::max(1, std::atoi(value.c_str()));
+    } else if (flag == "--trace") {
+      a.trace = value == "1" || value == "true";
     } else if (flag == "--json") {
       a.json = value;
     } else {
@@ -148,6 +151,11 @@ int main(int argc, char** argv) {
       const kernels::ProblemView view = data.View();
       kernels::SolverOptions options;
       options.backend = args.backend;
+      if (args.trace) {
+        options.on_iteration = [](const kernels::IterationInfo& it) {
+          std::fprintf(stderr, "pass %4d  temperature %.3e  overload %.3e\n", it.iteration, it.temperature, it.overload);
+        };
+      }
       double ours_ms, greedy_ms, az_ms;
       const kernels::Solution ours = Timed(
           args.repeat, [&] { return kernels::Solve(view, options); }, &ours_ms);

@@ -31,26 +31,58 @@ struct ModelSpec {
   double price_in, price_out;  // USD per 1k tokens on Azure
   double share;                // of requests
 };
+// The first three are the small footprint's; wider footprints add models
+// (request shares are renormalised over the models in use).
 constexpr ModelSpec kModels[] = {
-    {"gpt-5", 0.00125, 0.010, 0.5},
-    {"gpt-5-mini", 0.00025, 0.002, 0.3},
-    {"gpt-6", 0.00400, 0.030, 0.2},
+    {"gpt-5", 0.00125, 0.010, 0.5},       {"gpt-5-mini", 0.00025, 0.002, 0.3}, {"gpt-6", 0.00400, 0.030, 0.2},
+    {"gpt-5-nano", 0.00005, 0.0004, 0.2}, {"gpt-4.1", 0.00200, 0.008, 0.15},   {"gpt-4.1-mini", 0.0004, 0.0016, 0.15},
+    {"o4-mini", 0.00110, 0.0044, 0.1},    {"o3", 0.00200, 0.008, 0.08},        {"gpt-4o", 0.00250, 0.010, 0.08},
+    {"gpt-4o-mini", 0.00015, 0.0006, 0.08}, {"llama-4-maverick", 0.00025, 0.001, 0.06},
+    {"mistral-large", 0.00200, 0.006, 0.05}, {"deepseek-r1", 0.00135, 0.0054, 0.05},
+    {"phi-4", 0.000125, 0.0005, 0.04},    {"codex-mini", 0.0015, 0.006, 0.04}, {"embed-3-large", 0.00013, 0.00013, 0.04},
 };
-constexpr int kNumModels = 3;
+constexpr int kMaxModelsUsed = 16;
 
 struct RegionSpec {
   Cloud cloud;
   const char* region;
   const char* zone;
 };
+// The first ten are the small footprint's regions.
 constexpr RegionSpec kRegions[] = {
     {Cloud::kAzure, "eastus", "us"},         {Cloud::kAzure, "westeurope", "eu"},
     {Cloud::kAzure, "swedencentral", "eu"},  {Cloud::kAzure, "eastus2", "us"},
     {Cloud::kAws, "us-east-1", "us"},        {Cloud::kAws, "eu-central-1", "eu"},
     {Cloud::kAws, "ap-northeast-1", "apac"}, {Cloud::kGcp, "us-central1", "us"},
     {Cloud::kGcp, "europe-west4", "eu"},     {Cloud::kGcp, "asia-southeast1", "apac"},
+    {Cloud::kAzure, "westus3", "us"},        {Cloud::kAzure, "northcentralus", "us"},
+    {Cloud::kAzure, "southcentralus", "us"}, {Cloud::kAzure, "francecentral", "eu"},
+    {Cloud::kAzure, "germanywestcentral", "eu"}, {Cloud::kAzure, "japaneast", "apac"},
+    {Cloud::kAzure, "australiaeast", "apac"}, {Cloud::kAzure, "koreacentral", "apac"},
+    {Cloud::kAzure, "uksouth", "eu"},        {Cloud::kAzure, "canadaeast", "us"},
+    {Cloud::kAws, "us-west-2", "us"},        {Cloud::kAws, "us-east-2", "us"},
+    {Cloud::kAws, "eu-west-1", "eu"},        {Cloud::kAws, "eu-west-3", "eu"},
+    {Cloud::kAws, "ap-southeast-2", "apac"}, {Cloud::kGcp, "us-east4", "us"},
+    {Cloud::kGcp, "us-west1", "us"},         {Cloud::kGcp, "europe-west1", "eu"},
+    {Cloud::kGcp, "europe-west9", "eu"},     {Cloud::kGcp, "asia-northeast1", "apac"},
 };
-constexpr int kNumRegions = 10;
+constexpr int kSmallRegions = 10;
+constexpr int kAllRegions = 30;
+
+// Deployment kinds, one more per region each time a model's endpoints wrap
+// around its regions: standard, provisioned (PTU: cheaper per token, faster,
+// smaller quota), data-zone batch (cheaper, slower, larger quota).
+struct DeploymentKind {
+  const char* suffix;
+  double price, latency, capacity;
+};
+constexpr DeploymentKind kKinds[] = {
+    {"", 1.0, 1.0, 1.0}, {"-ptu", 0.8, 0.7, 0.5}, {"-batch", 0.6, 2.0, 1.5}, {"-dz", 0.95, 1.1, 1.0}};
+constexpr int kNumKinds = 4;
+
+// Models in use for a footprint of `endpoints`: three up to 96 endpoints
+// (the small footprint), then one more per 64, up to 16.
+int ModelsFor(int endpoints) { return endpoints <= 96 ? 3 : std::min(kMaxModelsUsed, 3 + (endpoints - 64) / 64); }
 
 double CloudPriceFactor(Cloud c) {
   switch (c) {
@@ -90,15 +122,19 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
   const char* zones[] = {"", "us", "eu", "apac"};
   const double zone_cdf[] = {0.55, 0.80, 0.95, 1.0};
   const std::int32_t slos[] = {0, 0, 1500, 3000};
-  double demand_tokens[kNumModels] = {}, demand_requests[kNumModels] = {};
+  const int num_models = ModelsFor(spec.endpoints);
+  const int num_regions = spec.endpoints <= 96 ? kSmallRegions : kAllRegions;
+  double share_total = 0;
+  for (int k = 0; k < num_models; ++k) share_total += kModels[k].share;
+  double demand_tokens[kMaxModelsUsed] = {}, demand_requests[kMaxModelsUsed] = {};
   data.ReserveRequests(static_cast<std::size_t>(spec.requests));
   for (std::int64_t i = 0; i < spec.requests; ++i) {
     kernels::RequestRow row;
     row.id = "r" + std::to_string(i);
     row.tenant = "tenant-" + std::to_string(rng.Below(16));
-    const double u = rng.Uniform();
+    const double u = rng.Uniform() * share_total;
     int model = 0;
-    for (double acc = 0; model < kNumModels - 1; ++model) {
+    for (double acc = 0; model < num_models - 1; ++model) {
       acc += kModels[model].share;
       if (u < acc) break;
     }
@@ -119,36 +155,44 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
     data.AddRequest(row);
   }
 
-  // Endpoints: models round-robin over regions, then jittered prices,
-  // latencies and capacities.
+  // Endpoints: models round-robin over regions (each model from its own
+  // first region), one more deployment kind per region each time a model
+  // wraps around them, then jittered prices, latencies and capacities.
   std::vector<kernels::EndpointRow> rows;
-  int per_model[kNumModels] = {};
+  std::vector<double> capacity_factor;
+  int per_model[kMaxModelsUsed] = {};
   for (int e = 0; e < spec.endpoints; ++e) {
-    const int model = e % kNumModels;
-    const RegionSpec& region = kRegions[(e / kNumModels + model * 3) % kNumRegions];
+    const int model = e % num_models;
+    const int slot = e / num_models;
+    const RegionSpec& region = kRegions[(slot + model * 3) % num_regions];
+    const DeploymentKind& kind = kKinds[(slot / num_regions) % kNumKinds];
     const ModelSpec& ms = kModels[model];
     kernels::EndpointRow row;
     row.cloud = region.cloud;
     row.region = region.region;
     row.zone = region.zone;
     row.model = ms.name;
-    row.id =
-        std::string(kernels::CloudName(region.cloud)) + "-" + region.region + "-" + ms.name + "-" + std::to_string(e);
-    const double f = CloudPriceFactor(region.cloud) * (0.9 + 0.2 * rng.Uniform());
+    row.id = std::string(kernels::CloudName(region.cloud)) + "-" + region.region + "-" + ms.name + kind.suffix + "-" +
+             std::to_string(e);
+    const double f = CloudPriceFactor(region.cloud) * (0.9 + 0.2 * rng.Uniform()) * kind.price;
     row.price_in_per_1k = ms.price_in * f;
     row.price_out_per_1k = ms.price_out * f;
-    row.latency_p50_ms = std::round(250 + 600 * rng.Uniform());
+    row.latency_p50_ms = std::round((250 + 600 * rng.Uniform()) * kind.latency);
     row.latency_p95_ms = std::round(row.latency_p50_ms * (1.6 + 1.8 * rng.Uniform()));
     row.healthy = rng.Uniform() >= spec.unhealthy;
     ++per_model[model];
     rows.push_back(row);
+    capacity_factor.push_back(kind.capacity);
   }
-  for (kernels::EndpointRow& row : rows) {
-    int model = 0;
-    while (row.model != kModels[model].name) ++model;
+  // A model's capacity is its demand over `load`, whatever its kinds' mix.
+  double factor_sum[kMaxModelsUsed] = {};
+  for (std::size_t e = 0; e < rows.size(); ++e) factor_sum[e % num_models] += capacity_factor[e];
+  for (std::size_t e = 0; e < rows.size(); ++e) {
+    kernels::EndpointRow& row = rows[e];
+    const int model = static_cast<int>(e) % num_models;
     const double share_t = demand_tokens[model] / per_model[model] / spec.load;
     const double share_r = demand_requests[model] / per_model[model] / spec.load;
-    const double jitter = 0.5 + rng.Uniform();
+    const double jitter = (0.5 + rng.Uniform()) * capacity_factor[e] * per_model[model] / factor_sum[model];
     // window_s is 60, so per-minute limits equal the batch capacity.
     row.tpm_limit = spec.counts_only ? std::int64_t{1} << 40 : static_cast<std::int64_t>(std::ceil(share_t * jitter));
     row.rpm_limit = static_cast<std::int64_t>(std::ceil(share_r * (spec.counts_only ? jitter : 1.25 * jitter)));

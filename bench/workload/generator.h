@@ -1,9 +1,13 @@
 // Copyright 2026 Azimuth authors.
 //
 // generator.h — seeded synthetic batches for tests, benchmarks and the demo:
-// Azure, AWS and Google Cloud endpoints for a few models in three residency
-// zones, and requests with skewed token counts, SLOs, zones, home clouds and
-// priorities. The same spec and seed give the same batch on every machine
+// Azure, AWS and Google Cloud endpoints in three residency zones, and
+// requests with skewed token counts, SLOs, zones, home clouds and
+// priorities. Up to 96 endpoints: three models in ten regions. Wider
+// footprints are what enterprises deploy: one more model per 64 endpoints
+// (up to 16), thirty regions, and, where a model wraps around its regions,
+// more deployments per region of other kinds (provisioned, batch,
+// data-zone) with their own prices, latencies and quotas. The same spec and seed give the same batch on every machine
 // (own splitmix64 stream, no <random> distributions).
 //
 //   WorkloadSpec spec;
