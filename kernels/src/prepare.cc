@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <numeric>
 #include <string>
 #include <tuple>
 
@@ -362,90 +363,154 @@ void SolvePsd(std::vector<double>& a, const std::vector<double>& ridge, std::vec
 
 }  // namespace
 
-double SmoothedDualValue(const HostModel& model, const LoadSums& sums, const std::vector<double>& lam,
-                         const std::vector<double>& mu) {
-  const std::int32_t m = model.num_endpoints;
-  double value = sums.data[2 * m];
-  for (std::int32_t p = 0; p < m; ++p) {
+Blocks FindBlocks(std::int32_t num_endpoints, const std::vector<std::int32_t>& head,
+                  const std::vector<std::uint8_t>& elig) {
+  // Union-find over the endpoints, one union per eligible endpoint of each
+  // eligibility class.
+  std::vector<std::int32_t> parent(num_endpoints);
+  std::iota(parent.begin(), parent.end(), 0);
+  auto find = [&](std::int32_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  for (std::size_t g = 0; g < head.size(); ++g) {
+    if (head[g] != static_cast<std::int32_t>(g)) continue;
+    const std::uint8_t* row = elig.data() + g * static_cast<std::size_t>(num_endpoints);
+    std::int32_t first = -1;
+    for (std::int32_t p = 0; p < num_endpoints; ++p) {
+      if (!row[p]) continue;
+      if (first < 0) {
+        first = find(p);
+        continue;
+      }
+      const std::int32_t r = find(p);
+      if (r != first) parent[std::max(r, first)] = std::min(r, first);  // the smaller root wins
+      first = std::min(r, first);
+    }
+  }
+  // Blocks numbered by their smallest endpoint; the empty block last.
+  Blocks b;
+  b.block_of.assign(num_endpoints, -1);
+  b.local.resize(num_endpoints);
+  std::vector<std::int32_t> block_of_root(num_endpoints, -1), size;
+  for (std::int32_t p = 0; p < num_endpoints; ++p) {
+    const std::int32_t r = find(p);
+    if (block_of_root[r] < 0) {
+      block_of_root[r] = static_cast<std::int32_t>(size.size());
+      size.push_back(0);
+    }
+    b.block_of[p] = block_of_root[r];
+    b.local[p] = size[b.block_of[p]]++;
+  }
+  b.count = static_cast<std::int32_t>(size.size()) + 1;
+  b.start.assign(b.count + 1, 0);
+  for (std::int32_t k = 0; k + 1 < b.count; ++k) b.start[k + 1] = b.start[k] + size[k];
+  b.start[b.count] = b.start[b.count - 1];
+  b.endpoints.resize(num_endpoints);
+  for (std::int32_t p = 0; p < num_endpoints; ++p) b.endpoints[b.start[b.block_of[p]] + b.local[p]] = p;
+  b.dense.resize(b.count);
+  b.offset.assign(b.count + 1, 0);
+  for (std::int32_t k = 0; k < b.count; ++k) {
+    b.dense[k] = b.Size(k) <= kDenseNewtonMaxEndpoints;
+    b.offset[k + 1] = b.offset[k] + BlockWidth(b.Size(k), b.dense[k]);
+  }
+  return b;
+}
+
+double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums,
+                         const std::vector<double>& lam, const std::vector<double>& mu) {
+  double value = 0;
+  for (std::int32_t k = 0; k < blocks.count; ++k) value += sums[blocks.offset[k] + 2 * blocks.Size(k)];
+  for (std::int32_t p = 0; p < model.num_endpoints; ++p) {
     value -= lam[p] * static_cast<double>(model.cap_tokens[p]) + mu[p] * static_cast<double>(model.cap_requests[p]);
   }
   return value;
 }
 
-double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau, std::vector<double>* lam,
-                    std::vector<double>* mu) {
+double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums, double tau,
+                    std::vector<double>* lam, std::vector<double>* mu) {
   // A damped Newton step on the smoothed dual, whose Hessian is -S/tau: with
-  // the dense S it accounts for substitutes (raising one endpoint's price
-  // pushes load onto its neighbours); otherwise per endpoint. Steps are
-  // clipped so that a price at most doubles per pass (plus a few
+  // a block's dense S it accounts for substitutes (raising one endpoint's
+  // price pushes load onto its neighbours); otherwise per endpoint. Steps
+  // are clipped so that a price at most doubles per pass (plus a few
   // temperatures): when a load does not react to its price the clip sets the
   // pace, and prices still reach any scale in a few dozen passes.
   constexpr double kDamping = 0.7;
   constexpr double kMaxShift = 2.0;  // in temperatures per pass
-  const std::int32_t m = model.num_endpoints;
-  const std::int32_t dim = 2 * m;
-  const double* d = sums.data.data();
-  std::vector<double> grad(dim), price(dim), max_step(dim), step(dim, 0.0);
   double worst = 0;
-  for (std::int32_t p = 0; p < m; ++p) {
-    const double load = d[p], count = d[m + p];
-    const double cap_t = static_cast<double>(model.cap_tokens[p]);
-    const double cap_r = static_cast<double>(model.cap_requests[p]);
-    grad[2 * p] = load - cap_t;
-    grad[2 * p + 1] = count - cap_r;
-    price[2 * p] = (*lam)[p];
-    price[2 * p + 1] = (*mu)[p];
-    // Projected gradient: excess load, or idle capacity that still has a price.
-    const double rl = grad[2 * p] / std::max(cap_t, 1.0), rm = grad[2 * p + 1] / std::max(cap_r, 1.0);
-    worst = std::max({worst, price[2 * p] > 0 ? std::abs(rl) : rl, price[2 * p + 1] > 0 ? std::abs(rm) : rm});
-    const double w_bar = count > 0 ? std::max(1.0, load / count) : model.mean_tokens;
-    max_step[2 * p] = std::max(kMaxShift * tau / w_bar, price[2 * p]);
-    max_step[2 * p + 1] = std::max(kMaxShift * tau, price[2 * p + 1]);
-  }
-  if (sums.dense) {
+  std::vector<double> grad, price, max_step, step, a, b, ridge;
+  std::vector<std::int32_t> active;
+  for (std::int32_t k = 0; k < blocks.count; ++k) {
+    const std::int32_t m = blocks.Size(k), dim = 2 * m;
+    if (m == 0) continue;
+    const std::int32_t* ep = blocks.endpoints.data() + blocks.start[k];
+    const double* d = sums.data() + blocks.offset[k];
+    grad.assign(dim, 0.0);
+    price.assign(dim, 0.0);
+    max_step.assign(dim, 0.0);
+    step.assign(dim, 0.0);
+    for (std::int32_t i = 0; i < m; ++i) {
+      const std::int32_t p = ep[i];
+      const double load = d[i], count = d[m + i];
+      const double cap_t = static_cast<double>(model.cap_tokens[p]);
+      const double cap_r = static_cast<double>(model.cap_requests[p]);
+      grad[2 * i] = load - cap_t;
+      grad[2 * i + 1] = count - cap_r;
+      price[2 * i] = (*lam)[p];
+      price[2 * i + 1] = (*mu)[p];
+      // Projected gradient: excess load, or idle capacity that still has a price.
+      const double rl = grad[2 * i] / std::max(cap_t, 1.0), rm = grad[2 * i + 1] / std::max(cap_r, 1.0);
+      worst = std::max({worst, price[2 * i] > 0 ? std::abs(rl) : rl, price[2 * i + 1] > 0 ? std::abs(rm) : rm});
+      const double w_bar = count > 0 ? std::max(1.0, load / count) : model.mean_tokens;
+      max_step[2 * i] = std::max(kMaxShift * tau / w_bar, price[2 * i]);
+      max_step[2 * i + 1] = std::max(kMaxShift * tau, price[2 * i + 1]);
+    }
     const double* s = d + 2 * m + 1;
-    std::vector<std::int32_t> active;
-    for (std::int32_t i = 0; i < dim; ++i) {
-      if (price[i] > 0 || grad[i] > 0) active.push_back(i);
-    }
-    const int n = static_cast<int>(active.size());
-    std::vector<double> a(static_cast<std::size_t>(n) * n), b(n), ridge(n);
-    for (int i = 0; i < n; ++i) {
-      b[i] = tau * grad[active[i]];
-      // Levenberg-Marquardt: a coordinate with no curvature moves by about
-      // its clip, and flat directions of S (lam*w + mu constant) stay put.
-      ridge[i] = std::abs(b[i]) / max_step[active[i]];
-      for (int j = 0; j < n; ++j) {
-        // Coordinate 2p + r is endpoint p's token (r = 0) or request price.
-        const std::int32_t p = active[i] / 2, q = active[j] / 2;
-        const double* pair = s + 3 * PackedPair(m, std::min(p, q), std::max(p, q));
-        a[i * n + j] = pair[active[i] % 2 + active[j] % 2];
+    if (blocks.dense[k]) {
+      active.clear();
+      for (std::int32_t i = 0; i < dim; ++i) {
+        if (price[i] > 0 || grad[i] > 0) active.push_back(i);
+      }
+      const int n = static_cast<int>(active.size());
+      a.assign(static_cast<std::size_t>(n) * n, 0.0);
+      b.assign(n, 0.0);
+      ridge.assign(n, 0.0);
+      for (int i = 0; i < n; ++i) {
+        b[i] = tau * grad[active[i]];
+        // Levenberg-Marquardt: a coordinate with no curvature moves by about
+        // its clip, and flat directions of S (lam*w + mu constant) stay put.
+        ridge[i] = std::abs(b[i]) / max_step[active[i]];
+        for (int j = 0; j < n; ++j) {
+          // Coordinate 2i + r is local endpoint i's token (r = 0) or request price.
+          const std::int32_t p = active[i] / 2, q = active[j] / 2;
+          const double* pair = s + 3 * PackedPair(m, std::min(p, q), std::max(p, q));
+          a[i * n + j] = pair[active[i] % 2 + active[j] % 2];
+        }
+      }
+      SolvePsd(a, ridge, b, n);
+      for (int i = 0; i < n; ++i) step[active[i]] = b[i];
+    } else {
+      for (std::int32_t i = 0; i < m; ++i) {
+        const double sa = s[i], sb = s[m + i], sc = s[2 * m + i];
+        const double gl = grad[2 * i], gm = grad[2 * i + 1];
+        const double det = sa * sc - sb * sb;
+        if (sa > 0 && sc > 0 && det > 1e-9 * sa * sc) {
+          step[2 * i] = tau * (sc * gl - sb * gm) / det;
+          step[2 * i + 1] = tau * (sa * gm - sb * gl) / det;
+        } else {
+          step[2 * i] = sa > 0 ? tau * gl / sa : (gl > 0 ? max_step[2 * i] : -max_step[2 * i]);
+          step[2 * i + 1] = sc > 0 ? tau * gm / sc : (gm > 0 ? max_step[2 * i + 1] : -max_step[2 * i + 1]);
+        }
       }
     }
-    SolvePsd(a, ridge, b, n);
-    for (int i = 0; i < n; ++i) step[active[i]] = b[i];
-  } else {
-    for (std::int32_t p = 0; p < m; ++p) {
-      const double* blocks = d + 2 * m + 1;
-      const double a = blocks[p], b = blocks[m + p], c = blocks[2 * m + p];
-      const double gl = grad[2 * p], gm = grad[2 * p + 1];
-      const double det = a * c - b * b;
-      if (a > 0 && c > 0 && det > 1e-9 * a * c) {
-        step[2 * p] = tau * (c * gl - b * gm) / det;
-        step[2 * p + 1] = tau * (a * gm - b * gl) / det;
-      } else {
-        step[2 * p] = a > 0 ? tau * gl / a : (gl > 0 ? max_step[2 * p] : -max_step[2 * p]);
-        step[2 * p + 1] = c > 0 ? tau * gm / c : (gm > 0 ? max_step[2 * p + 1] : -max_step[2 * p + 1]);
+    for (std::int32_t i = 0; i < m; ++i) {
+      const std::int32_t p = ep[i];
+      for (int r = 0; r < 2; ++r) {
+        const std::int32_t c = 2 * i + r;
+        const double delta = std::clamp(kDamping * step[c], -max_step[c], max_step[c]);
+        (r == 0 ? (*lam)[p] : (*mu)[p]) = std::max(0.0, price[c] + delta);
       }
     }
-  }
-  for (std::int32_t i = 0; i < dim; ++i) {
-    const double delta = std::clamp(kDamping * step[i], -max_step[i], max_step[i]);
-    price[i] = std::max(0.0, price[i] + delta);
-  }
-  for (std::int32_t p = 0; p < m; ++p) {
-    (*lam)[p] = price[2 * p];
-    (*mu)[p] = price[2 * p + 1];
   }
   return worst;
 }

@@ -81,40 +81,64 @@ PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests,
 bool CudaDevicePresent();
 #endif
 
-// PriceUpdate
+// Blocks
 //
-// One damped block-Newton step of the smoothed dual for all endpoints, from
-// the loads of the pass (L tokens, K requests, and the curvature sums). Host
-// code shared by both backends.
-struct LoadSums {
-  // Laid out: tokens [M], requests [M], the smoothed request term [1], then
-  // either the dense curvature (dense) or its diagonal blocks [3][M] (w^2,
-  // w, 1 sums). The dense curvature is symmetric and each endpoint pair's
-  // 2x2 block is [[w^2, w], [w, 1]]-weighted, so it is stored as the upper
-  // triangle of endpoint pairs, three sums each: [PackedPairs(M)][3].
-  bool dense = false;
-  std::vector<double> data;
+// The eligibility graph's connected components: two endpoints are in one
+// block when some request class may go to both (so blocks never span
+// models). Prices of different blocks do not interact, so the price step's
+// curvature is block-diagonal: a price pass accumulates one block's sums
+// per chunk of its groups, and the host takes one Newton step per block.
+// The last block has no endpoints: it holds the groups with no eligible
+// endpoint (their rejection cost is part of the dual value).
+struct Blocks {
+  std::int32_t count = 0;                  // blocks, the empty one included
+  std::vector<std::int32_t> endpoints;     // by block, ascending within one
+  std::vector<std::int32_t> start;         // [count + 1]: block b's endpoints[start[b] .. start[b + 1])
+  std::vector<std::int32_t> block_of;      // [M]
+  std::vector<std::int32_t> local;         // [M]: index within its block
+  std::vector<std::uint8_t> dense;         // [count]: full curvature, or its 2x2 diagonal blocks
+  std::vector<std::int64_t> offset;        // [count + 1]: block b's sums at offset[b] .. offset[b + 1]
+  std::int32_t Size(std::int32_t b) const { return start[b + 1] - start[b]; }
 };
-// Index of endpoint pair (a, b), a <= b, in the packed upper triangle; the
-// pairs of one `a` are contiguous in b.
-AZ_HD inline std::int64_t PackedPair(std::int32_t num_endpoints, std::int32_t a, std::int32_t b) {
-  const std::int64_t x = a;
-  return x * num_endpoints - x * (x + 1) / 2 + b;
-}
-inline std::int64_t PackedPairs(std::int32_t num_endpoints) {
-  return static_cast<std::int64_t>(num_endpoints) * (num_endpoints + 1) / 2;
-}
-// Above this many endpoints the price step uses only the 2x2 diagonal
-// blocks of the curvature (the dense matrix would be too large).
-inline constexpr std::int32_t kDenseNewtonMaxEndpoints = 256;
-// SmoothedDualValue(): the smoothed dual at the prices of the pass.
-double SmoothedDualValue(const HostModel& model, const LoadSums& sums, const std::vector<double>& lam,
-                         const std::vector<double>& mu);
+// Above this many endpoints a block's price step uses only the 2x2 diagonal
+// blocks of its curvature (the dense system would cost (2m)^3 / 3 a pass).
+inline constexpr std::int32_t kDenseNewtonMaxEndpoints = 512;
 
-// Returns the largest relative violation of the optimality conditions: excess
-// load, or idle capacity that still carries a price.
-double UpdatePrices(const HostModel& model, const LoadSums& sums, double tau, std::vector<double>* lam,
-                    std::vector<double>* mu);
+// Blocks from each eligibility class's row of `elig` ([G x M], valid in the
+// rows g with head[g] == g).
+Blocks FindBlocks(std::int32_t num_endpoints, const std::vector<std::int32_t>& head,
+                  const std::vector<std::uint8_t>& elig);
+
+// Index of endpoint pair (a, b), a <= b, in the packed upper triangle of a
+// block of m endpoints; the pairs of one `a` are contiguous in b.
+AZ_HD inline std::int64_t PackedPair(std::int32_t m, std::int32_t a, std::int32_t b) {
+  const std::int64_t x = a;
+  return x * m - x * (x + 1) / 2 + b;
+}
+inline std::int64_t PackedPairs(std::int32_t m) { return static_cast<std::int64_t>(m) * (m + 1) / 2; }
+// The sums of one block of m endpoints: tokens [m], requests [m], the
+// smoothed request term [1], then either the dense curvature (the upper
+// triangle of endpoint pairs, [PackedPairs(m)][3]: each pair's 2x2 block is
+// [[w^2, w], [w, 1]]-weighted, so three sums) or its diagonal ([3][m]: w^2,
+// w, 1 sums).
+AZ_HD inline std::int64_t BlockWidth(std::int32_t m, bool dense) {
+  const std::int64_t x = m;
+  return 2 * x + 1 + (dense ? 3 * (x * (x + 1) / 2) : 3 * x);
+}
+
+// SmoothedDualValue(): the smoothed dual at the prices of a pass, from its
+// sums (laid out by `blocks.offset`).
+double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums,
+                         const std::vector<double>& lam, const std::vector<double>& mu);
+
+// UpdatePrices()
+//
+// One damped Newton step of the smoothed dual per block, from the loads
+// and curvature of the pass. Host code shared by both backends. Returns the
+// largest relative violation of the optimality conditions: excess load, or
+// idle capacity that still carries a price.
+double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums, double tau,
+                    std::vector<double>* lam, std::vector<double>* mu);
 
 // Summarize()
 //

@@ -26,6 +26,7 @@
 #ifndef AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 #define AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 
+#include <thrust/binary_search.h>
 #include <thrust/copy.h>
 #include <thrust/for_each.h>
 #include <thrust/functional.h>
@@ -219,19 +220,107 @@ struct ListEligible {
   }
 };
 
-// PricePass: one chunk of groups (blocks of kBlock neighbouring groups, dealt
-// to the chunks in turn, so that each gets its share of every class)
-// accumulates into its own slice of
-// `partial` the softmin loads (tokens [M], requests [M]), the smoothed dual's
-// request term (sum of n * softmin, [1]) and the curvature of
-// the smoothed dual: with `dense`, the full matrix
+// BlockOfGroup: the block of a group's eligible endpoints (all of them are
+// in one), or the empty block when it has none.
+struct BlockOfGroup {
+  const std::int64_t* eoff;
+  const std::int32_t* elist;
+  const std::int32_t* block_of;
+  std::int32_t empty_block;
+  AZ_HD std::int32_t operator()(std::int64_t g) const {
+    return eoff[g + 1] > eoff[g] ? block_of[elist[eoff[g]]] : empty_block;
+  }
+};
+
+// Groups a price-pass chunk takes in a row (PassLayout).
+inline constexpr std::int64_t kRun = 32;
+
+// PassLayout: the chunks of a price pass (the first level of its
+// reduction). Groups are ordered by block (key order within one); a block's
+// groups are dealt in runs of kRun to its chunks in turn (so each chunk gets
+// its share of every class) and every chunk accumulates its block's sums
+// only: the block's loads, the smoothed dual's request term and the block's
+// curvature (Blocks). The combine then adds each sum over its block's chunks
+// in chunk order. The number of chunks grows with the number of groups (up
+// to the backend's kMaxPassChunks), and no result depends on how the
+// backend schedules them.
+template <typename Backend>
+struct PassLayout {
+  template <typename T>
+  using Vec = typename Backend::template Vector<T>;
+  std::int64_t chunks = 0;
+  std::int64_t sums_width = 0;
+  Vec<std::int32_t> order;          // [G]: groups by block
+  Vec<std::int32_t> local;          // [M]: endpoint index within its block
+  Vec<std::int32_t> chunk_block;    // [C]
+  Vec<std::int32_t> chunk_rank;     // [C]: index among its block's chunks
+  Vec<std::int64_t> chunk_offset;   // [C + 1]: a chunk's partial sums
+  Vec<std::int64_t> block_first;    // [B + 1]: block b's groups are order[block_first[b] ..]
+  Vec<std::int32_t> block_chunk;    // [B + 1]: block b's chunks are block_chunk[b] ..
+  Vec<std::int64_t> block_offset;   // [B + 1]: block b's sums
+  Vec<std::int32_t> block_size;     // [B]: endpoints
+  Vec<std::uint8_t> block_dense;    // [B]
+
+  PassLayout(const Blocks& blocks, const Vec<std::int64_t>& eoff, const Vec<std::int32_t>& elist,
+             std::int64_t groups) {
+    const auto policy = Backend::Policy();
+    const std::int32_t nb = blocks.count;
+    Vec<std::int32_t> block_of = Upload<Backend>(blocks.block_of.data(), blocks.block_of.size());
+    Vec<std::int32_t> key(groups);
+    order.resize(groups);
+    const thrust::counting_iterator<std::int64_t> iota(0);
+    thrust::transform(
+        policy, iota, iota + groups, key.begin(),
+        BlockOfGroup{RawOf<std::int64_t>(eoff), RawOf<std::int32_t>(elist), RawOf<std::int32_t>(block_of), nb - 1});
+    thrust::sequence(policy, order.begin(), order.end());
+    thrust::stable_sort_by_key(policy, key.begin(), key.end(), order.begin());
+    Vec<std::int64_t> first(nb + 1);
+    thrust::lower_bound(policy, key.begin(), key.end(), iota, iota + nb + 1, first.begin());
+    const std::vector<std::int64_t> gfirst = Download<std::int64_t>(first);
+    // Chunks of about `per` groups, fewer where a block's sums are wide.
+    constexpr std::int64_t kMaxBlockPartial = std::int64_t{1} << 22;  // doubles per block
+    const std::int64_t per = std::max<std::int64_t>(
+        Backend::kMinChunk, (groups + Backend::kMaxPassChunks - 1) / Backend::kMaxPassChunks);
+    std::vector<std::int32_t> c_block, c_rank, b_chunk(nb + 1, 0);
+    std::vector<std::int64_t> c_offset(1, 0);
+    for (std::int32_t b = 0; b < nb; ++b) {
+      const std::int64_t width = blocks.offset[b + 1] - blocks.offset[b];
+      const std::int64_t ng = gfirst[b + 1] - gfirst[b];
+      const std::int64_t want = (ng + per - 1) / per;
+      const std::int64_t c = std::min(want, std::max<std::int64_t>(1, kMaxBlockPartial / width));
+      for (std::int64_t j = 0; j < c; ++j) {
+        c_block.push_back(b);
+        c_rank.push_back(static_cast<std::int32_t>(j));
+        c_offset.push_back(c_offset.back() + width);
+      }
+      b_chunk[b + 1] = static_cast<std::int32_t>(c_block.size());
+    }
+    chunks = static_cast<std::int64_t>(c_block.size());
+    sums_width = blocks.offset[nb];
+    std::vector<std::int32_t> sizes(nb);
+    for (std::int32_t b = 0; b < nb; ++b) sizes[b] = blocks.Size(b);
+    block_first = std::move(first);
+    local = Upload<Backend>(blocks.local.data(), blocks.local.size());
+    chunk_block = Upload<Backend>(c_block.data(), c_block.size());
+    chunk_rank = Upload<Backend>(c_rank.data(), c_rank.size());
+    chunk_offset = Upload<Backend>(c_offset.data(), c_offset.size());
+    block_chunk = Upload<Backend>(b_chunk.data(), b_chunk.size());
+    block_offset = Upload<Backend>(blocks.offset.data(), blocks.offset.size());
+    block_size = Upload<Backend>(sizes.data(), sizes.size());
+    block_dense = Upload<Backend>(blocks.dense.data(), blocks.dense.size());
+  }
+  std::int64_t partial_width() const { return chunks ? static_cast<std::int64_t>(chunk_offset.back()) : 0; }
+};
+
+// PricePass: one chunk of one block's groups (PassLayout) accumulates into
+// its partial sums the softmin loads (tokens, requests), the smoothed dual's
+// request term (sum of n * softmin) and the curvature of the smoothed dual:
+// in a dense block, the full matrix
 //   S = sum_g n_g (diag(pi_g) - pi_g pi_g^T) (x) [[w^2, w], [w, 1]]
-// over price coordinates (2p: per token, 2p+1: per request), built from each
-// group's few live options; otherwise only its 2x2 diagonal blocks
-// ([3][M]: w^2, w, 1 sums). `scratch` holds one row of reduced costs per group.
+// over the block's price coordinates (2i: per token, 2i+1: per request),
+// built from each group's live options; otherwise only its 2x2 diagonal
+// blocks. `scratch` and `live` hold one row per group (its eligible pairs).
 struct PricePass {
-  static constexpr int kMaxLive = 32;
-  static constexpr std::int64_t kBlock = 32;
   ModelView m;
   const std::uint64_t* key;
   const std::int64_t* count;
@@ -242,89 +331,109 @@ struct PricePass {
   const double* lam;
   const double* mu;
   double tau;
-  std::int64_t groups;
-  std::int64_t chunks;
-  bool dense;
-  std::int64_t width;
+  const std::int32_t* order;
+  const std::int32_t* local;
+  const std::int32_t* chunk_block;
+  const std::int32_t* chunk_rank;
+  const std::int64_t* chunk_offset;
+  const std::int64_t* block_first;
+  const std::int32_t* block_chunk;
+  const std::int32_t* block_size;
+  const std::uint8_t* block_dense;
   double* scratch;
+  std::int32_t* live;
   double* partial;
 
-  // The group after g in this chunk: the next one in its block, or the
-  // first of the chunk's next block.
-  AZ_HD std::int64_t NextGroup(std::int64_t g) const {
-    return (g + 1) % kBlock != 0 ? g + 1 : g + 1 + (chunks - 1) * kBlock;
-  }
   AZ_HD void operator()(std::int64_t c) const {
-    const std::int32_t nm = m.num_endpoints;
-    double* acc = partial + c * width;
+    const std::int32_t b = chunk_block[c], nm = block_size[b];
+    const std::int64_t stride = static_cast<std::int64_t>(block_chunk[b + 1] - block_chunk[b]) * kRun;
+    const bool dense = block_dense[b] != 0;
+    double* acc = partial + chunk_offset[c];
     double* value = acc + 2 * nm;
     double* curv = acc + 2 * nm + 1;
-    for (std::int64_t k = 0; k < width; ++k) acc[k] = 0;
-    std::int32_t live[kMaxLive];
-    double live_pi[kMaxLive];
-    for (std::int64_t g = c * kBlock; g < groups; g = NextGroup(g)) {
-      const RequestClass cls = UnpackClass(key[g]);
-      const double a = tin[g], b = tout[g], w = a + b, n = static_cast<double>(count[g]);
-      const std::int32_t* e = elist + eoff[g];
-      const std::int64_t ne = eoff[g + 1] - eoff[g];
-      double* rc = scratch + eoff[g];
-      const double reject = EffReject(m, cls.priority, w);
-      double best = reject;
-      for (std::int64_t q = 0; q < ne; ++q) {
-        const std::int32_t p = e[q];
-        rc[q] = PricedCost(m, cls.home, a, b, p, lam, mu);
-        best = rc[q] < best ? rc[q] : best;
-      }
-      double z = exp(-(reject - best) / tau);
-      for (std::int64_t q = 0; q < ne; ++q) {
-        const double x = (rc[q] - best) / tau;
-        rc[q] = x < 36.0 ? exp(-x) : 0.0;
-        z += rc[q];
-      }
-      *value += n * (best - tau * log(z));  // the group's smoothed minimum
-      int k = 0;
-      for (std::int64_t q = 0; q < ne; ++q) {
-        if (rc[q] == 0.0) continue;
-        const std::int32_t p = e[q];
-        const double pi = rc[q] / z;
-        acc[p] += n * pi * w;
-        acc[nm + p] += n * pi;
-        if (!dense) {
-          const double v = n * pi * (1.0 - pi);
-          curv[p] += v * w * w;
-          curv[nm + p] += v * w;
-          curv[2 * nm + p] += v;
-        } else if (k < kMaxLive) {
-          live[k] = p;
-          live_pi[k] = pi;
-          ++k;
+    for (std::int64_t k = 0, width = chunk_offset[c + 1] - chunk_offset[c]; k < width; ++k) acc[k] = 0;
+    const std::int64_t first = block_first[b], ng = block_first[b + 1] - first;
+    for (std::int64_t run = chunk_rank[c] * kRun; run < ng; run += stride) {
+      const std::int64_t run_end = run + kRun < ng ? run + kRun : ng;
+      for (std::int64_t t = run; t < run_end; ++t) {
+        const std::int32_t g = order[first + t];
+        const RequestClass cls = UnpackClass(key[g]);
+        const double a = tin[g], bt = tout[g], w = a + bt, n = static_cast<double>(count[g]);
+        const std::int32_t* e = elist + eoff[g];
+        const std::int64_t ne = eoff[g + 1] - eoff[g];
+        double* rc = scratch + eoff[g];
+        std::int32_t* lv = live + eoff[g];
+        const double reject = EffReject(m, cls.priority, w);
+        double best = reject;
+        for (std::int64_t q = 0; q < ne; ++q) {
+          rc[q] = PricedCost(m, cls.home, a, bt, e[q], lam, mu);
+          best = rc[q] < best ? rc[q] : best;
         }
-      }
-      // Live options come in ascending endpoint order, so (live[i], live[j])
-      // with i <= j is an upper-triangle pair.
-      for (int i = 0; i < k; ++i) {
-        double* row = curv + 3 * PackedPair(nm, live[i], 0);
-        for (int j = i; j < k; ++j) {
-          const double v = n * ((i == j ? live_pi[i] : 0.0) - live_pi[i] * live_pi[j]);
-          double* entry = row + 3 * live[j];
-          entry[0] += v * w * w;
-          entry[1] += v * w;
-          entry[2] += v;
+        double z = exp(-(reject - best) / tau);
+        for (std::int64_t q = 0; q < ne; ++q) {
+          const double x = (rc[q] - best) / tau;
+          rc[q] = x < 36.0 ? exp(-x) : 0.0;
+          z += rc[q];
+        }
+        *value += n * (best - tau * log(z));  // the group's smoothed minimum
+        // The live options, compacted to the front of the group's rows:
+        // their shares in rc, their local indices (ascending) in lv.
+        std::int64_t k = 0;
+        for (std::int64_t q = 0; q < ne; ++q) {
+          if (rc[q] == 0.0) continue;
+          const std::int32_t i = local[e[q]];
+          const double pi = rc[q] / z;
+          acc[i] += n * pi * w;
+          acc[nm + i] += n * pi;
+          if (!dense) {
+            const double v = n * pi * (1.0 - pi);
+            curv[i] += v * w * w;
+            curv[nm + i] += v * w;
+            curv[2 * nm + i] += v;
+          } else {
+            rc[k] = pi;
+            lv[k] = i;
+            ++k;
+          }
+        }
+        // (lv[x], lv[y]) with x <= y is an upper-triangle pair.
+        for (std::int64_t x = 0; x < k; ++x) {
+          double* row = curv + 3 * PackedPair(nm, lv[x], 0);
+          const double px = rc[x];
+          for (std::int64_t y = x; y < k; ++y) {
+            const double v = n * ((x == y ? px : 0.0) - px * rc[y]);
+            double* entry = row + 3 * lv[y];
+            entry[0] += v * w * w;
+            entry[1] += v * w;
+            entry[2] += v;
+          }
         }
       }
     }
   }
 };
 
-// SumChunks: slot s of the output is the sum over chunks in chunk order.
-struct SumChunks {
+// CombineChunks: sum s of the pass (in its block's layout) is the sum of
+// that slot over the block's chunks, in chunk order.
+struct CombineChunks {
   const double* partial;
-  std::int64_t chunks;
-  std::int64_t width;
+  const std::int64_t* chunk_offset;
+  const std::int32_t* block_chunk;
+  const std::int64_t* block_offset;
+  std::int32_t blocks;
   double* out;
   AZ_HD void operator()(std::int64_t s) const {
+    std::int32_t lo = 0, hi = blocks;  // the block b with block_offset[b] <= s < block_offset[b + 1]
+    while (hi - lo > 1) {
+      const std::int32_t mid = (lo + hi) / 2;
+      if (block_offset[mid] <= s)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    const std::int64_t slot = s - block_offset[lo];
     double t = 0;
-    for (std::int64_t c = 0; c < chunks; ++c) t += partial[c * width + s];
+    for (std::int32_t c = block_chunk[lo]; c < block_chunk[lo + 1]; ++c) t += partial[chunk_offset[c] + slot];
     out[s] = t;
   }
 };
@@ -722,7 +831,8 @@ struct Reheat {
 };
 
 template <typename Backend>
-int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& lv, const SolverOptions& options,
+int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, const Level<Backend>& lv,
+              const SolverOptions& options,
               double tau_min, double tau_stop, Reheat reheat, int passes_before, double* tau, std::vector<double>* lam,
               std::vector<double>* mu) {
   using F64 = typename Backend::template Vector<double>;
@@ -731,15 +841,10 @@ int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& l
   const std::int64_t groups = lv.groups;
   if (groups == 0 || nm == 0) return 0;
   const thrust::counting_iterator<std::int64_t> iota(0);
-  const bool dense = nm <= kDenseNewtonMaxEndpoints;
-  const std::int64_t max_chunks = dense ? Backend::kMaxDenseChunks : Backend::kMaxChunks;
-  const std::int64_t chunks =
-      std::max<std::int64_t>(1, std::min(max_chunks, (groups + Backend::kMinChunk - 1) / Backend::kMinChunk));
-  const std::int64_t width = 2 * nm + 1 + (dense ? 3 * PackedPairs(nm) : 3 * static_cast<std::int64_t>(nm));
-  F64 scratch(lv.pairs), partial(chunks * width), sums(width), d_lam(nm), d_mu(nm);
-  LoadSums loads;
-  loads.dense = dense;
-  loads.data.resize(width);
+  PassLayout<Backend> layout(blocks, lv.eoff, lv.elist, groups);
+  F64 scratch(lv.pairs), partial(layout.partial_width()), sums(layout.sums_width), d_lam(nm), d_mu(nm);
+  typename Backend::template Vector<std::int32_t> live(lv.pairs);
+  std::vector<double> loads(layout.sums_width);
   constexpr double kCoolAt = 0.02, kCooling = 0.7;
   constexpr int kMaxHalvings = 8;
   // Backtracking: a step is kept only if the smoothed dual value did not
@@ -753,14 +858,36 @@ int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& l
   for (; passes_before + it < options.max_iterations; ++it) {
     thrust::copy(lam->begin(), lam->end(), d_lam.begin());
     thrust::copy(mu->begin(), mu->end(), d_mu.begin());
-    thrust::for_each_n(policy, iota, chunks,
-                       PricePass{m, RawOf<std::uint64_t>(lv.key), RawOf<std::int64_t>(lv.count), RawOf<double>(lv.tin),
-                                 RawOf<double>(lv.tout), RawOf<std::int64_t>(lv.eoff), RawOf<std::int32_t>(lv.elist),
-                                 RawOf<double>(d_lam), RawOf<double>(d_mu), *tau, groups, chunks, dense, width,
-                                 RawOf<double>(scratch), RawOf<double>(partial)});
-    thrust::for_each_n(policy, iota, width, SumChunks{RawOf<double>(partial), chunks, width, RawOf<double>(sums)});
-    thrust::copy(sums.begin(), sums.end(), loads.data.begin());
-    const double value = SmoothedDualValue(host, loads, *lam, *mu);
+    thrust::for_each_n(
+        policy, iota, layout.chunks,
+        PricePass{m,
+                  RawOf<std::uint64_t>(lv.key),
+                  RawOf<std::int64_t>(lv.count),
+                  RawOf<double>(lv.tin),
+                  RawOf<double>(lv.tout),
+                  RawOf<std::int64_t>(lv.eoff),
+                  RawOf<std::int32_t>(lv.elist),
+                  RawOf<double>(d_lam),
+                  RawOf<double>(d_mu),
+                  *tau,
+                  RawOf<std::int32_t>(layout.order),
+                  RawOf<std::int32_t>(layout.local),
+                  RawOf<std::int32_t>(layout.chunk_block),
+                  RawOf<std::int32_t>(layout.chunk_rank),
+                  RawOf<std::int64_t>(layout.chunk_offset),
+                  RawOf<std::int64_t>(layout.block_first),
+                  RawOf<std::int32_t>(layout.block_chunk),
+                  RawOf<std::int32_t>(layout.block_size),
+                  RawOf<std::uint8_t>(layout.block_dense),
+                  RawOf<double>(scratch),
+                  RawOf<std::int32_t>(live),
+                  RawOf<double>(partial)});
+    thrust::for_each_n(policy, iota, layout.sums_width,
+                       CombineChunks{RawOf<double>(partial), RawOf<std::int64_t>(layout.chunk_offset),
+                                     RawOf<std::int32_t>(layout.block_chunk), RawOf<std::int64_t>(layout.block_offset),
+                                     blocks.count, RawOf<double>(sums)});
+    if (layout.sums_width > 0) thrust::copy(sums.begin(), sums.end(), loads.begin());
+    const double value = SmoothedDualValue(host, blocks, loads, *lam, *mu);
     if (*tau == base_tau && value < base_value - 1e-12 * std::abs(base_value) && halvings < kMaxHalvings) {
       ++halvings;
       for (std::int32_t p = 0; p < nm; ++p) {
@@ -774,7 +901,7 @@ int RunPrices(const HostModel& host, const ModelView& m, const Level<Backend>& l
     base_mu = *mu;
     base_value = value;
     base_tau = *tau;
-    const double overload = UpdatePrices(host, loads, *tau, lam, mu);
+    const double overload = UpdatePrices(host, blocks, loads, *tau, lam, mu);
     if (options.on_iteration) options.on_iteration(IterationInfo{passes_before + it, *tau, overload});
     if (it == 0 && reheat.step > 1 && overload > options.tolerance) {
       *lam = base_lam;
@@ -867,6 +994,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   out.group_eoff = Download<std::int64_t>(fine.eoff);
   out.group_elist = Download<std::int32_t>(fine.elist);
   out.group_flags = Download<std::uint8_t>(fine.flags);
+  const Blocks blocks = FindBlocks(nm, out.group_head, out.group_elig);
 
   // (3) Prices: coarse groups while the temperature is high (built only
   // then), fine below.
@@ -907,10 +1035,10 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     coarse_in.resize(coarse.groups);
     coarse_out.resize(coarse.groups);
     FinishLevel(policy, dm.view, coarse_in, coarse_out, &coarse);
-    passes += RunPrices(host, dm.view, coarse, options, tau_min, scale * kSwitchTemperature, Reheat{}, passes, &tau,
+    passes += RunPrices(host, blocks, dm.view, coarse, options, tau_min, scale * kSwitchTemperature, Reheat{}, passes, &tau,
                         &lam, &mu);
   }
-  passes += RunPrices(host, dm.view, fine, options, tau_min, 0.0, reheat, passes, &tau, &lam, &mu);
+  passes += RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0, reheat, passes, &tau, &lam, &mu);
   out.iterations = passes;
 
   // (4) Round the smoothed split per group, then one exact pass for the

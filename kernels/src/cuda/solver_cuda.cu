@@ -17,8 +17,10 @@ struct CudaBackend {
   static auto Policy() { return thrust::cuda::par; }
   // Many small chunks: one thread per chunk, thousands of threads.
   static constexpr std::int64_t kMaxChunks = 16384;
-  // With the dense Newton matrix each chunk carries (2M)^2 partial sums.
-  static constexpr std::int64_t kMaxDenseChunks = 256;
+  // The price pass's chunks: one thread each, their number growing with the
+  // groups (each holds its block's partial sums, the dense curvature
+  // included, so fewer than the plain reductions').
+  static constexpr std::int64_t kMaxPassChunks = 4096;
   static constexpr std::int64_t kMinChunk = 4;
 };
 

@@ -20,9 +20,9 @@ struct OmpBackend {
   // Chunks of a deterministic reduction: enough for load balance on a
   // many-core host, few enough that the partial sums stay in cache.
   static constexpr std::int64_t kMaxChunks = 256;
-  // With the dense Newton matrix each chunk carries 3M(M+1)/2 partial sums;
-  // the price pass deals groups to chunks in blocks, so 16 balance well.
-  static constexpr std::int64_t kMaxDenseChunks = 16;
+  // The price pass's chunks (each holds its block's partial sums, the
+  // dense curvature included): a few per thread balance the load.
+  static constexpr std::int64_t kMaxPassChunks = 64;
   static constexpr std::int64_t kMinChunk = 64;
 };
 
