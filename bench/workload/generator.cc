@@ -123,7 +123,8 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
   const double zone_cdf[] = {0.55, 0.80, 0.95, 1.0};
   const std::int32_t slos[] = {0, 0, 1500, 3000};
   const int num_models = ModelsFor(spec.endpoints);
-  const int num_regions = spec.endpoints <= 96 ? kSmallRegions : kAllRegions;
+  const bool wide = spec.endpoints > 96;
+  const int num_regions = wide ? kAllRegions : kSmallRegions;
   double share_total = 0;
   for (int k = 0; k < num_models; ++k) share_total += kModels[k].share;
   double demand_tokens[kMaxModelsUsed] = {}, demand_requests[kMaxModelsUsed] = {};
@@ -165,7 +166,8 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
     const int model = e % num_models;
     const int slot = e / num_models;
     const RegionSpec& region = kRegions[(slot + model * 3) % num_regions];
-    const DeploymentKind& kind = kKinds[(slot / num_regions) % kNumKinds];
+    // The small footprint keeps its one kind (its batches are unchanged).
+    const DeploymentKind& kind = kKinds[wide ? (slot / num_regions) % kNumKinds : 0];
     const ModelSpec& ms = kModels[model];
     kernels::EndpointRow row;
     row.cloud = region.cloud;

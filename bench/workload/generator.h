@@ -3,7 +3,8 @@
 // generator.h — seeded synthetic batches for tests, benchmarks and the demo:
 // Azure, AWS and Google Cloud endpoints in three residency zones, and
 // requests with skewed token counts, SLOs, zones, home clouds and
-// priorities. Up to 96 endpoints: three models in ten regions. Wider
+// priorities. Up to 96 endpoints: three models in ten regions, one
+// deployment kind. Wider
 // footprints are what enterprises deploy: one more model per 64 endpoints
 // (up to 16), thirty regions, and, where a model wraps around its regions,
 // more deployments per region of other kinds (provisioned, batch,
