@@ -41,7 +41,9 @@ struct Args {
   long long lp_max = 10000;
   int repeat = 3;
   std::string json;
-  bool trace = false;  // every price pass to stderr
+  bool trace = false;      // every price pass to stderr
+  int repair_rounds = -1;  // SolverOptions::repair_rounds
+  unsigned long long seed = 1;
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -54,7 +56,8 @@ std::vector<std::string> Split(const std::string& s) {
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
-               "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] [--trace 1]\n",
+               "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
+               "[--trace 1] [--repair_rounds R] [--seed S]\n",
                why);
   std::exit(2);
 }
@@ -95,6 +98,10 @@ Args Parse(int argc, char** argv) {
       a.lp_max = std::atoll(value.c_str());
     } else if (flag == "--repeat") {
       a.repeat = std::max(0, std::atoi(value.c_str()));
+    } else if (flag == "--seed") {
+      a.seed = std::strtoull(value.c_str(), nullptr, 10);
+    } else if (flag == "--repair_rounds") {
+      a.repair_rounds = std::atoi(value.c_str());
     } else if (flag == "--trace") {
       a.trace = value == "1" || value == "true";
     } else if (flag == "--json") {
@@ -149,13 +156,18 @@ int main(int argc, char** argv) {
       spec.requests = n;
       spec.endpoints = args.endpoints;
       spec.mode = mode;
+      spec.seed = args.seed;
       kernels::ProblemData data = bench::GenerateWorkload(spec);
       const kernels::ProblemView view = data.View();
       kernels::SolverOptions options;
       options.backend = args.backend;
+      options.repair_rounds = args.repair_rounds;
       if (args.trace) {
-        options.on_iteration = [](const kernels::IterationInfo& it) {
-          std::fprintf(stderr, "pass %4d  temperature %.3e  overload %.3e\n", it.iteration, it.temperature, it.overload);
+        options.on_iteration = [last = std::chrono::steady_clock::now()](const kernels::IterationInfo& it) mutable {
+          const auto now = std::chrono::steady_clock::now();
+          std::fprintf(stderr, "pass %4d  temperature %.3e  overload %.3e  %7.2f ms\n", it.iteration, it.temperature,
+                       it.overload, 1000 * std::chrono::duration<double>(now - last).count());
+          last = now;
         };
       }
       double ours_ms, greedy_ms, az_ms;

@@ -428,7 +428,7 @@ double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std
 }
 
 double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums, double tau,
-                    std::vector<double>* lam, std::vector<double>* mu) {
+                    bool diagonal, std::vector<double>* lam, std::vector<double>* mu) {
   // A damped Newton step on the smoothed dual, whose Hessian is -S/tau: with
   // a block's dense S it accounts for substitutes (raising one endpoint's
   // price pushes load onto its neighbours); otherwise per endpoint. Steps
@@ -466,7 +466,15 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
       max_step[2 * i + 1] = std::max(kMaxShift * tau, price[2 * i + 1]);
     }
     const double* s = d + 2 * m + 1;
-    if (blocks.dense[k]) {
+    if (diagonal) {
+      for (std::int32_t c = 0; c < dim; ++c) {
+        // Coordinate c is local endpoint c / 2's token (even) or request price.
+        const std::int32_t i = c / 2;
+        const double curv = blocks.dense[k] ? s[3 * PackedPair(m, i, i) + 2 * (c % 2)] : s[(c % 2 ? 2 * m : 0) + i];
+        const double b = tau * grad[c];
+        step[c] = b / (curv + std::abs(b) / max_step[c] + 1e-300);
+      }
+    } else if (blocks.dense[k]) {
       active.clear();
       for (std::int32_t i = 0; i < dim; ++i) {
         if (price[i] > 0 || grad[i] > 0) active.push_back(i);

@@ -91,13 +91,13 @@ bool CudaDevicePresent();
 // The last block has no endpoints: it holds the groups with no eligible
 // endpoint (their rejection cost is part of the dual value).
 struct Blocks {
-  std::int32_t count = 0;                  // blocks, the empty one included
-  std::vector<std::int32_t> endpoints;     // by block, ascending within one
-  std::vector<std::int32_t> start;         // [count + 1]: block b's endpoints[start[b] .. start[b + 1])
-  std::vector<std::int32_t> block_of;      // [M]
-  std::vector<std::int32_t> local;         // [M]: index within its block
-  std::vector<std::uint8_t> dense;         // [count]: full curvature, or its 2x2 diagonal blocks
-  std::vector<std::int64_t> offset;        // [count + 1]: block b's sums at offset[b] .. offset[b + 1]
+  std::int32_t count = 0;               // blocks, the empty one included
+  std::vector<std::int32_t> endpoints;  // by block, ascending within one
+  std::vector<std::int32_t> start;      // [count + 1]: block b's endpoints[start[b] .. start[b + 1])
+  std::vector<std::int32_t> block_of;   // [M]
+  std::vector<std::int32_t> local;      // [M]: index within its block
+  std::vector<std::uint8_t> dense;      // [count]: full curvature, or its 2x2 diagonal blocks
+  std::vector<std::int64_t> offset;     // [count + 1]: block b's sums at offset[b] .. offset[b + 1]
   std::int32_t Size(std::int32_t b) const { return start[b + 1] - start[b]; }
 };
 // Above this many endpoints a block's price step uses only the 2x2 diagonal
@@ -137,8 +137,10 @@ double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std
 // and curvature of the pass. Host code shared by both backends. Returns the
 // largest relative violation of the optimality conditions: excess load, or
 // idle capacity that still carries a price.
+// With `diagonal`, every coordinate steps by its own curvature only (a
+// scaled gradient step: an ascent direction whatever the bounds clip).
 double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums, double tau,
-                    std::vector<double>* lam, std::vector<double>* mu);
+                    bool diagonal, std::vector<double>* lam, std::vector<double>* mu);
 
 // Summarize()
 //

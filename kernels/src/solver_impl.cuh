@@ -9,20 +9,23 @@
 //
 // Phases: (1) group requests by class, token bucket and input-share bucket
 // (one sort, reduce by key); (2) per-group eligibility (evaluated once per
-// eligibility class) and compact eligible lists; (3) smoothed dual ascent,
-// on a coarse level that merges share buckets (reduce by key over the
-// groups) while the temperature is high and on the fine groups below (a
-// warm start first probes its prices at the final temperature): each pass
-// computes softmin loads, curvature and the smoothed dual value per endpoint
-// with a chunked reduction in fixed order (no float atomics, so results are
-// reproducible), and the host takes a backtracking Newton price step;
-// (4) each group's smoothed split at the final prices is rounded along its
-// members' exact preference, and one exact pass over all requests gives the
-// dual value (the certified bound) and admission keys; (5) admission per
-// endpoint by descending regret (what the next-best option, another
-// endpoint or rejection, costs more under the prices) with exact integer
-// prefix sums over both capacities. The host then fills the capacity left
-// (solver.cc).
+// eligibility class) and compact eligible lists, and the blocks of the
+// eligibility graph (its connected components: prices of different blocks
+// do not interact); (3) smoothed dual ascent, in the modes without tiers on
+// a coarse level that merges share buckets (reduce by key over the groups)
+// while the temperature is high, and on the fine groups below (a warm start
+// first probes its prices at the final temperature): each pass computes
+// softmin loads, curvature and the smoothed dual value per block with a
+// two-level reduction, chunks of each block's groups then a combine in
+// fixed chunk order (no float atomics, so results are reproducible; the
+// number of chunks grows with the groups), and the host takes a
+// backtracking Newton price step per block; (4) each group's smoothed split
+// at the final prices is rounded along its members' exact preference, and
+// one exact pass over all requests gives the dual value (the certified
+// bound) and admission keys; (5) admission per endpoint by descending
+// regret (what the next-best option, another endpoint or rejection, costs
+// more under the prices) with exact integer prefix sums over both
+// capacities. The host then fills the capacity left (solver.cc).
 #ifndef AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 #define AZIMUTH_KERNELS_SRC_SOLVER_IMPL_CUH_
 
@@ -250,19 +253,19 @@ struct PassLayout {
   using Vec = typename Backend::template Vector<T>;
   std::int64_t chunks = 0;
   std::int64_t sums_width = 0;
-  Vec<std::int32_t> order;          // [G]: groups by block
-  Vec<std::int32_t> local;          // [M]: endpoint index within its block
-  Vec<std::int32_t> chunk_block;    // [C]
-  Vec<std::int32_t> chunk_rank;     // [C]: index among its block's chunks
-  Vec<std::int64_t> chunk_offset;   // [C + 1]: a chunk's partial sums
-  Vec<std::int64_t> block_first;    // [B + 1]: block b's groups are order[block_first[b] ..]
-  Vec<std::int32_t> block_chunk;    // [B + 1]: block b's chunks are block_chunk[b] ..
-  Vec<std::int64_t> block_offset;   // [B + 1]: block b's sums
-  Vec<std::int32_t> block_size;     // [B]: endpoints
-  Vec<std::uint8_t> block_dense;    // [B]
+  Vec<std::int32_t> order;         // [G]: groups by block
+  Vec<std::int32_t> local;         // [M]: endpoint index within its block
+  Vec<std::int32_t> schedule;      // [C]: the chunk the i-th task takes (ranks interleaved across blocks)
+  Vec<std::int32_t> chunk_block;   // [C]
+  Vec<std::int32_t> chunk_rank;    // [C]: index among its block's chunks
+  Vec<std::int64_t> chunk_offset;  // [C + 1]: a chunk's partial sums
+  Vec<std::int64_t> block_first;   // [B + 1]: block b's groups are order[block_first[b] ..]
+  Vec<std::int32_t> block_chunk;   // [B + 1]: block b's chunks are block_chunk[b] ..
+  Vec<std::int64_t> block_offset;  // [B + 1]: block b's sums
+  Vec<std::int32_t> block_size;    // [B]: endpoints
+  Vec<std::uint8_t> block_dense;   // [B]
 
-  PassLayout(const Blocks& blocks, const Vec<std::int64_t>& eoff, const Vec<std::int32_t>& elist,
-             std::int64_t groups) {
+  PassLayout(const Blocks& blocks, const Vec<std::int64_t>& eoff, const Vec<std::int32_t>& elist, std::int64_t groups) {
     const auto policy = Backend::Policy();
     const std::int32_t nb = blocks.count;
     Vec<std::int32_t> block_of = Upload<Backend>(blocks.block_of.data(), blocks.block_of.size());
@@ -279,8 +282,8 @@ struct PassLayout {
     const std::vector<std::int64_t> gfirst = Download<std::int64_t>(first);
     // Chunks of about `per` groups, fewer where a block's sums are wide.
     constexpr std::int64_t kMaxBlockPartial = std::int64_t{1} << 22;  // doubles per block
-    const std::int64_t per = std::max<std::int64_t>(
-        Backend::kMinChunk, (groups + Backend::kMaxPassChunks - 1) / Backend::kMaxPassChunks);
+    const std::int64_t per =
+        std::max<std::int64_t>(Backend::kMinChunk, (groups + Backend::kMaxPassChunks - 1) / Backend::kMaxPassChunks);
     std::vector<std::int32_t> c_block, c_rank, b_chunk(nb + 1, 0);
     std::vector<std::int64_t> c_offset(1, 0);
     for (std::int32_t b = 0; b < nb; ++b) {
@@ -296,6 +299,17 @@ struct PassLayout {
       b_chunk[b + 1] = static_cast<std::int32_t>(c_block.size());
     }
     chunks = static_cast<std::int64_t>(c_block.size());
+    // Tasks take the blocks' chunks rank by rank, so that a backend that
+    // hands each thread a contiguous range of tasks (OpenMP's static
+    // schedule) gets a share of every block, whatever their costs.
+    std::vector<std::int32_t> tasks;
+    tasks.reserve(c_block.size());
+    for (std::int32_t rank = 0; static_cast<std::int64_t>(tasks.size()) < chunks; ++rank) {
+      for (std::int32_t b = 0; b < nb; ++b) {
+        if (rank < b_chunk[b + 1] - b_chunk[b]) tasks.push_back(b_chunk[b] + rank);
+      }
+    }
+    schedule = Upload<Backend>(tasks.data(), tasks.size());
     sums_width = blocks.offset[nb];
     std::vector<std::int32_t> sizes(nb);
     for (std::int32_t b = 0; b < nb; ++b) sizes[b] = blocks.Size(b);
@@ -333,6 +347,7 @@ struct PricePass {
   double tau;
   const std::int32_t* order;
   const std::int32_t* local;
+  const std::int32_t* schedule;
   const std::int32_t* chunk_block;
   const std::int32_t* chunk_rank;
   const std::int64_t* chunk_offset;
@@ -344,7 +359,8 @@ struct PricePass {
   std::int32_t* live;
   double* partial;
 
-  AZ_HD void operator()(std::int64_t c) const {
+  AZ_HD void operator()(std::int64_t task) const {
+    const std::int32_t c = schedule[task];
     const std::int32_t b = chunk_block[c], nm = block_size[b];
     const std::int64_t stride = static_cast<std::int64_t>(block_chunk[b + 1] - block_chunk[b]) * kRun;
     const bool dense = block_dense[b] != 0;
@@ -832,9 +848,8 @@ struct Reheat {
 
 template <typename Backend>
 int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, const Level<Backend>& lv,
-              const SolverOptions& options,
-              double tau_min, double tau_stop, Reheat reheat, int passes_before, double* tau, std::vector<double>* lam,
-              std::vector<double>* mu) {
+              const SolverOptions& options, double tau_min, double tau_stop, Reheat reheat, int passes_before,
+              double* tau, std::vector<double>* lam, std::vector<double>* mu) {
   using F64 = typename Backend::template Vector<double>;
   const auto policy = Backend::Policy();
   const std::int32_t nm = host.num_endpoints;
@@ -853,47 +868,59 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   double base_value = -std::numeric_limits<double>::infinity(), base_tau = *tau;
   constexpr int kSettlePasses = 30;
   int halvings = 0, it = 0;
+  bool diagonal = false;  // the next step uses the curvature's diagonal only
   bool settling = false;
   int settle_passes = 0;
   for (; passes_before + it < options.max_iterations; ++it) {
     thrust::copy(lam->begin(), lam->end(), d_lam.begin());
     thrust::copy(mu->begin(), mu->end(), d_mu.begin());
-    thrust::for_each_n(
-        policy, iota, layout.chunks,
-        PricePass{m,
-                  RawOf<std::uint64_t>(lv.key),
-                  RawOf<std::int64_t>(lv.count),
-                  RawOf<double>(lv.tin),
-                  RawOf<double>(lv.tout),
-                  RawOf<std::int64_t>(lv.eoff),
-                  RawOf<std::int32_t>(lv.elist),
-                  RawOf<double>(d_lam),
-                  RawOf<double>(d_mu),
-                  *tau,
-                  RawOf<std::int32_t>(layout.order),
-                  RawOf<std::int32_t>(layout.local),
-                  RawOf<std::int32_t>(layout.chunk_block),
-                  RawOf<std::int32_t>(layout.chunk_rank),
-                  RawOf<std::int64_t>(layout.chunk_offset),
-                  RawOf<std::int64_t>(layout.block_first),
-                  RawOf<std::int32_t>(layout.block_chunk),
-                  RawOf<std::int32_t>(layout.block_size),
-                  RawOf<std::uint8_t>(layout.block_dense),
-                  RawOf<double>(scratch),
-                  RawOf<std::int32_t>(live),
-                  RawOf<double>(partial)});
+    thrust::for_each_n(policy, iota, layout.chunks,
+                       PricePass{m,
+                                 RawOf<std::uint64_t>(lv.key),
+                                 RawOf<std::int64_t>(lv.count),
+                                 RawOf<double>(lv.tin),
+                                 RawOf<double>(lv.tout),
+                                 RawOf<std::int64_t>(lv.eoff),
+                                 RawOf<std::int32_t>(lv.elist),
+                                 RawOf<double>(d_lam),
+                                 RawOf<double>(d_mu),
+                                 *tau,
+                                 RawOf<std::int32_t>(layout.order),
+                                 RawOf<std::int32_t>(layout.local),
+                                 RawOf<std::int32_t>(layout.schedule),
+                                 RawOf<std::int32_t>(layout.chunk_block),
+                                 RawOf<std::int32_t>(layout.chunk_rank),
+                                 RawOf<std::int64_t>(layout.chunk_offset),
+                                 RawOf<std::int64_t>(layout.block_first),
+                                 RawOf<std::int32_t>(layout.block_chunk),
+                                 RawOf<std::int32_t>(layout.block_size),
+                                 RawOf<std::uint8_t>(layout.block_dense),
+                                 RawOf<double>(scratch),
+                                 RawOf<std::int32_t>(live),
+                                 RawOf<double>(partial)});
     thrust::for_each_n(policy, iota, layout.sums_width,
                        CombineChunks{RawOf<double>(partial), RawOf<std::int64_t>(layout.chunk_offset),
                                      RawOf<std::int32_t>(layout.block_chunk), RawOf<std::int64_t>(layout.block_offset),
                                      blocks.count, RawOf<double>(sums)});
     if (layout.sums_width > 0) thrust::copy(sums.begin(), sums.end(), loads.begin());
     const double value = SmoothedDualValue(host, blocks, loads, *lam, *mu);
-    if (*tau == base_tau && value < base_value - 1e-12 * std::abs(base_value) && halvings < kMaxHalvings) {
-      ++halvings;
-      for (std::int32_t p = 0; p < nm; ++p) {
-        (*lam)[p] = base_lam[p] + 0.5 * ((*lam)[p] - base_lam[p]);
-        (*mu)[p] = base_mu[p] + 0.5 * ((*mu)[p] - base_mu[p]);
+    if (*tau == base_tau && value < base_value - 1e-12 * std::abs(base_value)) {
+      if (halvings < kMaxHalvings) {
+        ++halvings;
+        for (std::int32_t p = 0; p < nm; ++p) {
+          (*lam)[p] = base_lam[p] + 0.5 * ((*lam)[p] - base_lam[p]);
+          (*mu)[p] = base_mu[p] + 0.5 * ((*mu)[p] - base_mu[p]);
+        }
+        continue;
       }
+      // Even a small fraction of the step lowers the value: clipping and the
+      // prices' floor at zero bent the Newton direction away from ascent.
+      // Back to the last accepted prices, and from there one step along the
+      // diagonally scaled gradient, which stays an ascent direction.
+      *lam = base_lam;
+      *mu = base_mu;
+      halvings = 0;
+      diagonal = true;
       continue;
     }
     halvings = 0;
@@ -901,7 +928,8 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
     base_mu = *mu;
     base_value = value;
     base_tau = *tau;
-    const double overload = UpdatePrices(host, blocks, loads, *tau, lam, mu);
+    const double overload = UpdatePrices(host, blocks, loads, *tau, diagonal, lam, mu);
+    diagonal = false;
     if (options.on_iteration) options.on_iteration(IterationInfo{passes_before + it, *tau, overload});
     if (it == 0 && reheat.step > 1 && overload > options.tolerance) {
       *lam = base_lam;
@@ -1014,7 +1042,12 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   double tau = warm ? tau_min : temperatures.start;
   const Reheat reheat = warm ? Reheat{kWarmReheat, temperatures.start} : Reheat{};
   int passes = 0;
-  if (tau > scale * kSwitchTemperature) {
+  // Strict mode stays on the fine groups: its tier prices make merged share
+  // buckets a poor guide, and the switch to the fine level then costs more
+  // passes than the coarse ones save (measured: 1M x 1024, 400 passes at the
+  // cap with the coarse level, 203 without).
+  const bool tiered = host.strict_azure_price > 0;
+  if (!tiered && tau > scale * kSwitchTemperature) {
     // The coarse level: fine groups merged across input-share buckets (share
     // bits are the key's lowest, so the fine order is also the coarse order).
     Level<Backend> coarse;
@@ -1035,8 +1068,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     coarse_in.resize(coarse.groups);
     coarse_out.resize(coarse.groups);
     FinishLevel(policy, dm.view, coarse_in, coarse_out, &coarse);
-    passes += RunPrices(host, blocks, dm.view, coarse, options, tau_min, scale * kSwitchTemperature, Reheat{}, passes, &tau,
-                        &lam, &mu);
+    passes += RunPrices(host, blocks, dm.view, coarse, options, tau_min, scale * kSwitchTemperature, Reheat{}, passes,
+                        &tau, &lam, &mu);
   }
   passes += RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0, reheat, passes, &tau, &lam, &mu);
   out.iterations = passes;

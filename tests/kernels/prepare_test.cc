@@ -1,0 +1,115 @@
+// Copyright 2026 Azimuth authors.
+//
+// The price step's host side (kernels/src/prepare.cc): the eligibility
+// graph's blocks, and one Newton step per block.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <tuple>
+#include <vector>
+
+#include "kernels/src/prepared.h"
+
+namespace azimuth::kernels::internal {
+namespace {
+
+// Rows of a [G x M] eligibility table, one per group; every group its own
+// class head.
+struct Table {
+  std::int32_t m;
+  std::vector<std::int32_t> head;
+  std::vector<std::uint8_t> elig;
+  void Add(const std::vector<std::int32_t>& eligible, std::int32_t head_of = -1) {
+    const std::int32_t g = static_cast<std::int32_t>(head.size());
+    head.push_back(head_of < 0 ? g : head_of);
+    elig.resize(elig.size() + m, 0);
+    for (std::int32_t p : eligible) elig[static_cast<std::size_t>(g) * m + p] = 1;
+  }
+};
+
+TEST(FindBlocks, ConnectedComponentsNumberedBySmallestEndpointEmptyLast) {
+  Table t{6, {}, {}};
+  t.Add({0, 2});
+  t.Add({1, 3});
+  t.Add({2, 4});
+  t.Add({3, 4, 5}, /*head_of=*/1);  // not a head: its row is ignored
+  t.Add({});
+  const Blocks b = FindBlocks(6, t.head, t.elig);
+  ASSERT_EQ(b.count, 4);  // {0, 2, 4}, {1, 3}, {5}, and the empty block
+  EXPECT_EQ(b.endpoints, (std::vector<std::int32_t>{0, 2, 4, 1, 3, 5}));
+  EXPECT_EQ(b.start, (std::vector<std::int32_t>{0, 3, 5, 6, 6}));
+  // 5 is in no class: a block of its own. Every block has its endpoints'
+  // local indices in ascending order.
+  EXPECT_EQ(b.block_of, (std::vector<std::int32_t>{0, 1, 0, 1, 0, 2}));
+  EXPECT_EQ(b.local, (std::vector<std::int32_t>{0, 0, 1, 1, 2, 0}));
+  EXPECT_EQ(b.Size(3), 0);
+  for (std::int32_t k = 0; k < b.count; ++k) {
+    EXPECT_TRUE(b.dense[k]);
+    EXPECT_EQ(b.offset[k + 1] - b.offset[k], BlockWidth(b.Size(k), true));
+  }
+  EXPECT_EQ(BlockWidth(3, true), 2 * 3 + 1 + 3 * 6);
+  EXPECT_EQ(BlockWidth(0, true), 1);  // the empty block's dual value term
+}
+
+TEST(FindBlocks, ChainsMergeAndWideBlocksUseTheDiagonal) {
+  const std::int32_t m = kDenseNewtonMaxEndpoints + 3;
+  Table t{m, {}, {}};
+  // Overlapping pairs chain every endpoint into one block, in reverse order
+  // so that unions join large roots to small ones.
+  for (std::int32_t p = m - 1; p > 0; --p) t.Add({p - 1, p});
+  const Blocks b = FindBlocks(m, t.head, t.elig);
+  ASSERT_EQ(b.count, 2);
+  EXPECT_EQ(b.Size(0), m);
+  EXPECT_FALSE(b.dense[0]);
+  EXPECT_EQ(b.offset[1], BlockWidth(m, false));
+  for (std::int32_t p = 0; p < m; ++p) {
+    EXPECT_EQ(b.block_of[p], 0);
+    EXPECT_EQ(b.local[p], p);
+  }
+}
+
+// Two endpoints of one block, each with room for 10 tokens in one request,
+// and demand that puts 30 tokens on the first: the step raises the first's
+// prices and lowers none below zero; the second, with idle capacity and no
+// price, stays at zero. A block far away is untouched.
+TEST(UpdatePrices, RaisesTheOverloadedEndpointOfEachBlockOnly) {
+  HostModel host;
+  host.num_endpoints = 3;
+  host.cap_tokens = {10, 10, 10};
+  host.cap_requests = {1, 1, 1};
+  host.mean_tokens = 10;
+  Table t{3, {}, {}};
+  t.Add({0, 1});
+  t.Add({2});
+  const Blocks b = FindBlocks(3, t.head, t.elig);
+  ASSERT_EQ(b.count, 3);
+  std::vector<double> sums(b.offset[b.count], 0.0);
+  double* first = sums.data() + b.offset[0];
+  first[0] = 30;  // tokens on endpoint 0
+  first[1] = 5;   // and on endpoint 1
+  first[2] = 3;   // requests
+  first[3] = 0.5;
+  // Curvature of a group of 3 requests of 10 tokens split 0.9 / 0.1 (rest rejected).
+  const double n = 3, w = 10, p0 = 0.9, p1 = 0.1;
+  const double s00 = n * (p0 - p0 * p0), s01 = -n * p0 * p1, s11 = n * (p1 - p1 * p1);
+  double* curv = first + 2 * 2 + 1;
+  for (auto [a, c, v] : {std::tuple{0, 0, s00}, {0, 1, s01}, {1, 1, s11}}) {
+    double* e = curv + 3 * PackedPair(2, a, c);
+    e[0] = v * w * w;
+    e[1] = v * w;
+    e[2] = v;
+  }
+  std::vector<double> lam = {0, 0, 0.25}, mu = {0, 0, 0};
+  const double overload = UpdatePrices(host, b, sums, /*tau=*/0.01, /*diagonal=*/false, &lam, &mu);
+  EXPECT_DOUBLE_EQ(overload, 2.0);  // (30 - 10) / 10 tokens on endpoint 0
+  EXPECT_GT(lam[0], 0);
+  EXPECT_GT(mu[0], 0);
+  EXPECT_EQ(lam[1], 0);
+  EXPECT_EQ(mu[1], 0);
+  // Endpoint 2 carries a price but no load: it falls, to zero at most.
+  EXPECT_LT(lam[2], 0.25);
+  EXPECT_GE(lam[2], 0);
+}
+
+}  // namespace
+}  // namespace azimuth::kernels::internal
