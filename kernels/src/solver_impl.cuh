@@ -11,9 +11,9 @@
 // (one sort, reduce by key); (2) per-group eligibility (evaluated once per
 // eligibility class) and compact eligible lists, and the blocks of the
 // eligibility graph (its connected components: prices of different blocks
-// do not interact); (3) smoothed dual ascent, in the modes without tiers on
-// a coarse level that merges share buckets (reduce by key over the groups)
-// while the temperature is high, and on the fine groups below (a warm start
+// do not interact); (3) smoothed dual ascent, on a coarse level that merges
+// share buckets (reduce by key over the groups) while the temperature is
+// high (strict mode: its first decade), and on the fine groups below (a warm start
 // first probes its prices at the final temperature): each pass computes
 // softmin loads, curvature and the smoothed dual value per block with a
 // two-level reduction, chunks of each block's groups then a combine in
@@ -710,6 +710,8 @@ double DeterministicSum(const double* data, std::int64_t n) {
 // this fraction of it, on coarse groups until kSwitchTemperature.
 inline constexpr double kFinalTemperature = 1e-5;
 inline constexpr double kSwitchTemperature = 1e-2;
+// Strict mode leaves the coarse level at this fraction of its start.
+inline constexpr double kStrictSwitch = 0.1;
 // A warm start whose prices do not fit the batch starts over this many times
 // warmer than the final temperature (see RunPrices).
 inline constexpr double kWarmReheat = 16;
@@ -1042,12 +1044,16 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   double tau = warm ? tau_min : temperatures.start;
   const Reheat reheat = warm ? Reheat{kWarmReheat, temperatures.start} : Reheat{};
   int passes = 0;
-  // Strict mode stays on the fine groups: its tier prices make merged share
-  // buckets a poor guide, and the switch to the fine level then costs more
-  // passes than the coarse ones save (measured: 1M x 1024, 400 passes at the
-  // cap with the coarse level, 203 without).
+  // The coarse level ends at a fixed fraction of the cost scale; in strict
+  // mode after the first decade of cooling instead, while its tier prices
+  // (far above the cost scale) settle: below that the merged share buckets
+  // are a poor guide to the tiers' fine split, and a later switch costs more
+  // passes than the coarse ones save (measured at 1M x 1024: 400 passes, the
+  // cap, with the usual switch; 248 with this one).
   const bool tiered = host.strict_azure_price > 0;
-  if (!tiered && tau > scale * kSwitchTemperature) {
+  const double switch_at =
+      tiered ? std::max(scale * kSwitchTemperature, kStrictSwitch * temperatures.start) : scale * kSwitchTemperature;
+  if (tau > switch_at) {
     // The coarse level: fine groups merged across input-share buckets (share
     // bits are the key's lowest, so the fine order is also the coarse order).
     Level<Backend> coarse;
@@ -1068,8 +1074,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     coarse_in.resize(coarse.groups);
     coarse_out.resize(coarse.groups);
     FinishLevel(policy, dm.view, coarse_in, coarse_out, &coarse);
-    passes += RunPrices(host, blocks, dm.view, coarse, options, tau_min, scale * kSwitchTemperature, Reheat{}, passes,
-                        &tau, &lam, &mu);
+    passes += RunPrices(host, blocks, dm.view, coarse, options, tau_min, switch_at, Reheat{}, passes, &tau, &lam, &mu);
   }
   passes += RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0, reheat, passes, &tau, &lam, &mu);
   out.iterations = passes;
