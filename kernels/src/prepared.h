@@ -121,9 +121,8 @@ inline std::int64_t PackedPairs(std::int32_t m) { return static_cast<std::int64_
 // triangle of endpoint pairs, [PackedPairs(m)][3]: each pair's 2x2 block is
 // [[w^2, w], [w, 1]]-weighted, so three sums) or its diagonal ([3][m]: w^2,
 // w, 1 sums).
-AZ_HD inline std::int64_t BlockWidth(std::int32_t m, bool dense) {
-  const std::int64_t x = m;
-  return 2 * x + 1 + (dense ? 3 * (x * (x + 1) / 2) : 3 * x);
+inline std::int64_t BlockWidth(std::int32_t m, bool dense) {
+  return 2 * static_cast<std::int64_t>(m) + 1 + 3 * (dense ? PackedPairs(m) : m);
 }
 
 // SmoothedDualValue(): the smoothed dual at the prices of a pass, from its
