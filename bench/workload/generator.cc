@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,7 @@ constexpr ModelSpec kModels[] = {
     {"codex-mini", 0.0015, 0.006, 0.04},
     {"embed-3-large", 0.00013, 0.00013, 0.04},
 };
-constexpr int kMaxModelsUsed = 16;
+constexpr int kMaxModelsUsed = static_cast<int>(std::size(kModels));
 
 struct RegionSpec {
   Cloud cloud;

@@ -376,16 +376,12 @@ Blocks FindBlocks(std::int32_t num_endpoints, const std::vector<std::int32_t>& h
   for (std::size_t g = 0; g < head.size(); ++g) {
     if (head[g] != static_cast<std::int32_t>(g)) continue;
     const std::uint8_t* row = elig.data() + g * static_cast<std::size_t>(num_endpoints);
-    std::int32_t first = -1;
+    std::int32_t root = -1;  // of the class's endpoints so far
     for (std::int32_t p = 0; p < num_endpoints; ++p) {
       if (!row[p]) continue;
-      if (first < 0) {
-        first = find(p);
-        continue;
-      }
       const std::int32_t r = find(p);
-      if (r != first) parent[std::max(r, first)] = std::min(r, first);  // the smaller root wins
-      first = std::min(r, first);
+      if (root >= 0 && r != root) parent[std::max(r, root)] = std::min(r, root);  // the smaller root wins
+      root = root < 0 ? r : std::min(r, root);
     }
   }
   // Blocks numbered by their smallest endpoint; the empty block last.
@@ -402,10 +398,10 @@ Blocks FindBlocks(std::int32_t num_endpoints, const std::vector<std::int32_t>& h
     b.block_of[p] = block_of_root[r];
     b.local[p] = size[b.block_of[p]]++;
   }
-  b.count = static_cast<std::int32_t>(size.size()) + 1;
+  size.push_back(0);  // the empty block
+  b.count = static_cast<std::int32_t>(size.size());
   b.start.assign(b.count + 1, 0);
-  for (std::int32_t k = 0; k + 1 < b.count; ++k) b.start[k + 1] = b.start[k] + size[k];
-  b.start[b.count] = b.start[b.count - 1];
+  for (std::int32_t k = 0; k < b.count; ++k) b.start[k + 1] = b.start[k] + size[k];
   b.endpoints.resize(num_endpoints);
   for (std::int32_t p = 0; p < num_endpoints; ++p) b.endpoints[b.start[b.block_of[p]] + b.local[p]] = p;
   b.dense.resize(b.count);

@@ -257,12 +257,11 @@ struct PassLayout {
   Vec<std::int32_t> local;         // [M]: endpoint index within its block
   Vec<std::int32_t> schedule;      // [C]: the chunk the i-th task takes (ranks interleaved across blocks)
   Vec<std::int32_t> chunk_block;   // [C]
-  Vec<std::int32_t> chunk_rank;    // [C]: index among its block's chunks
   Vec<std::int64_t> chunk_offset;  // [C + 1]: a chunk's partial sums
   Vec<std::int64_t> block_first;   // [B + 1]: block b's groups are order[block_first[b] ..]
   Vec<std::int32_t> block_chunk;   // [B + 1]: block b's chunks are block_chunk[b] ..
   Vec<std::int64_t> block_offset;  // [B + 1]: block b's sums
-  Vec<std::int32_t> block_size;    // [B]: endpoints
+  Vec<std::int32_t> block_start;   // [B + 1]: Blocks::start
   Vec<std::uint8_t> block_dense;   // [B]
 
   PassLayout(const Blocks& blocks, const Vec<std::int64_t>& eoff, const Vec<std::int32_t>& elist, std::int64_t groups) {
@@ -284,7 +283,7 @@ struct PassLayout {
     constexpr std::int64_t kMaxBlockPartial = std::int64_t{1} << 22;  // doubles per block
     const std::int64_t per =
         std::max<std::int64_t>(Backend::kMinChunk, (groups + Backend::kMaxPassChunks - 1) / Backend::kMaxPassChunks);
-    std::vector<std::int32_t> c_block, c_rank, b_chunk(nb + 1, 0);
+    std::vector<std::int32_t> c_block, b_chunk(nb + 1, 0);
     std::vector<std::int64_t> c_offset(1, 0);
     for (std::int32_t b = 0; b < nb; ++b) {
       const std::int64_t width = blocks.offset[b + 1] - blocks.offset[b];
@@ -293,7 +292,6 @@ struct PassLayout {
       const std::int64_t c = std::min(want, std::max<std::int64_t>(1, kMaxBlockPartial / width));
       for (std::int64_t j = 0; j < c; ++j) {
         c_block.push_back(b);
-        c_rank.push_back(static_cast<std::int32_t>(j));
         c_offset.push_back(c_offset.back() + width);
       }
       b_chunk[b + 1] = static_cast<std::int32_t>(c_block.size());
@@ -311,16 +309,13 @@ struct PassLayout {
     }
     schedule = Upload<Backend>(tasks.data(), tasks.size());
     sums_width = blocks.offset[nb];
-    std::vector<std::int32_t> sizes(nb);
-    for (std::int32_t b = 0; b < nb; ++b) sizes[b] = blocks.Size(b);
     block_first = std::move(first);
     local = Upload<Backend>(blocks.local.data(), blocks.local.size());
     chunk_block = Upload<Backend>(c_block.data(), c_block.size());
-    chunk_rank = Upload<Backend>(c_rank.data(), c_rank.size());
     chunk_offset = Upload<Backend>(c_offset.data(), c_offset.size());
     block_chunk = Upload<Backend>(b_chunk.data(), b_chunk.size());
     block_offset = Upload<Backend>(blocks.offset.data(), blocks.offset.size());
-    block_size = Upload<Backend>(sizes.data(), sizes.size());
+    block_start = Upload<Backend>(blocks.start.data(), blocks.start.size());
     block_dense = Upload<Backend>(blocks.dense.data(), blocks.dense.size());
   }
   std::int64_t partial_width() const { return chunks ? static_cast<std::int64_t>(chunk_offset.back()) : 0; }
@@ -349,11 +344,10 @@ struct PricePass {
   const std::int32_t* local;
   const std::int32_t* schedule;
   const std::int32_t* chunk_block;
-  const std::int32_t* chunk_rank;
   const std::int64_t* chunk_offset;
   const std::int64_t* block_first;
   const std::int32_t* block_chunk;
-  const std::int32_t* block_size;
+  const std::int32_t* block_start;
   const std::uint8_t* block_dense;
   double* scratch;
   std::int32_t* live;
@@ -361,7 +355,8 @@ struct PricePass {
 
   AZ_HD void operator()(std::int64_t task) const {
     const std::int32_t c = schedule[task];
-    const std::int32_t b = chunk_block[c], nm = block_size[b];
+    const std::int32_t b = chunk_block[c], nm = block_start[b + 1] - block_start[b];
+    const std::int64_t rank = c - block_chunk[b];  // among the block's chunks
     const std::int64_t stride = static_cast<std::int64_t>(block_chunk[b + 1] - block_chunk[b]) * kRun;
     const bool dense = block_dense[b] != 0;
     double* acc = partial + chunk_offset[c];
@@ -369,7 +364,7 @@ struct PricePass {
     double* curv = acc + 2 * nm + 1;
     for (std::int64_t k = 0, width = chunk_offset[c + 1] - chunk_offset[c]; k < width; ++k) acc[k] = 0;
     const std::int64_t first = block_first[b], ng = block_first[b + 1] - first;
-    for (std::int64_t run = chunk_rank[c] * kRun; run < ng; run += stride) {
+    for (std::int64_t run = rank * kRun; run < ng; run += stride) {
       const std::int64_t run_end = run + kRun < ng ? run + kRun : ng;
       for (std::int64_t t = run; t < run_end; ++t) {
         const std::int32_t g = order[first + t];
@@ -780,9 +775,16 @@ void FinishLevel(const Policy& policy, const ModelView& m,
 // in strict mode, where the Azure tier price separates the options far more:
 // there it is half the mean cost over all eligible options, so the prices
 // resolve the tiers while the split is still soft.
+// The coarse level runs down to `coarse_until`: a fixed fraction of the
+// cost scale; in strict mode after the first decade of cooling instead,
+// while its tier prices (far above the cost scale) settle: below that the
+// merged share buckets are a poor guide to the tiers' fine split, and a
+// later switch costs more passes than the coarse ones save (measured at
+// 1M x 1024: 400 passes, the cap, with the usual switch; 248 with this one).
 struct TemperatureScales {
   double start;
   double final;
+  double coarse_until;
 };
 
 // GroupCostStats: per group, its requests' mean cost over their eligible
@@ -826,10 +828,11 @@ TemperatureScales Temperatures(const HostModel& host, const ModelView& m, const 
   const double mean = DeterministicSum<Backend>(raw, groups);
   const double cheapest = DeterministicSum<Backend>(raw + groups, groups);
   const double counted = DeterministicSum<Backend>(raw + 2 * groups, groups);
-  if (counted == 0) return {1e-12, 1e-12 * kFinalTemperature};
-  const double scale = std::max(cheapest / counted, 1e-12);
   const bool tiered = host.strict_azure_price > 0;
-  return {0.5 * (tiered ? std::max(mean / counted, scale) : scale), scale * kFinalTemperature};
+  const double scale = counted == 0 ? 1e-12 : std::max(cheapest / counted, 1e-12);
+  const double start = counted == 0 ? 1e-12 : 0.5 * (tiered ? std::max(mean / counted, scale) : scale);
+  const double coarse_until = scale * kSwitchTemperature;
+  return {start, scale * kFinalTemperature, tiered ? std::max(coarse_until, kStrictSwitch * start) : coarse_until};
 }
 
 // RunPrices(): price passes over one level from temperature *tau, cooling by
@@ -891,11 +894,10 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
                                  RawOf<std::int32_t>(layout.local),
                                  RawOf<std::int32_t>(layout.schedule),
                                  RawOf<std::int32_t>(layout.chunk_block),
-                                 RawOf<std::int32_t>(layout.chunk_rank),
                                  RawOf<std::int64_t>(layout.chunk_offset),
                                  RawOf<std::int64_t>(layout.block_first),
                                  RawOf<std::int32_t>(layout.block_chunk),
-                                 RawOf<std::int32_t>(layout.block_size),
+                                 RawOf<std::int32_t>(layout.block_start),
                                  RawOf<std::uint8_t>(layout.block_dense),
                                  RawOf<double>(scratch),
                                  RawOf<std::int32_t>(live),
@@ -1036,7 +1038,6 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   }
   const TemperatureScales temperatures = Temperatures(host, dm.view, fine);
   const double tau_min = temperatures.final;
-  const double scale = tau_min / kFinalTemperature;
   // A warm start probes the given prices at the final temperature: when the
   // batch looks like the last one they already clear its loads and one pass
   // is all it takes; otherwise the passes start over warmer (on the fine
@@ -1044,16 +1045,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   double tau = warm ? tau_min : temperatures.start;
   const Reheat reheat = warm ? Reheat{kWarmReheat, temperatures.start} : Reheat{};
   int passes = 0;
-  // The coarse level ends at a fixed fraction of the cost scale; in strict
-  // mode after the first decade of cooling instead, while its tier prices
-  // (far above the cost scale) settle: below that the merged share buckets
-  // are a poor guide to the tiers' fine split, and a later switch costs more
-  // passes than the coarse ones save (measured at 1M x 1024: 400 passes, the
-  // cap, with the usual switch; 248 with this one).
-  const bool tiered = host.strict_azure_price > 0;
-  const double switch_at =
-      tiered ? std::max(scale * kSwitchTemperature, kStrictSwitch * temperatures.start) : scale * kSwitchTemperature;
-  if (tau > switch_at) {
+  if (tau > temperatures.coarse_until) {
     // The coarse level: fine groups merged across input-share buckets (share
     // bits are the key's lowest, so the fine order is also the coarse order).
     Level<Backend> coarse;
@@ -1074,7 +1066,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     coarse_in.resize(coarse.groups);
     coarse_out.resize(coarse.groups);
     FinishLevel(policy, dm.view, coarse_in, coarse_out, &coarse);
-    passes += RunPrices(host, blocks, dm.view, coarse, options, tau_min, switch_at, Reheat{}, passes, &tau, &lam, &mu);
+    passes += RunPrices(host, blocks, dm.view, coarse, options, tau_min, temperatures.coarse_until, Reheat{}, passes,
+                        &tau, &lam, &mu);
   }
   passes += RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0, reheat, passes, &tau, &lam, &mu);
   out.iterations = passes;

@@ -72,19 +72,26 @@ TEST(FindBlocks, ChainsMergeAndWideBlocksUseTheDiagonal) {
 // and demand that puts 30 tokens on the first: the step raises the first's
 // prices and lowers none below zero; the second, with idle capacity and no
 // price, stays at zero. A block far away is untouched.
-TEST(UpdatePrices, RaisesTheOverloadedEndpointOfEachBlockOnly) {
+struct StepCase {
   HostModel host;
-  host.num_endpoints = 3;
-  host.cap_tokens = {10, 10, 10};
-  host.cap_requests = {1, 1, 1};
-  host.mean_tokens = 10;
+  Blocks blocks;
+  std::vector<double> sums;
+  static constexpr double kTau = 0.01;
+  static constexpr double kS00 = 3 * (0.9 - 0.9 * 0.9);  // endpoint 0's own curvature, per request
+};
+
+StepCase TwoBlocks() {
+  StepCase k;
+  k.host.num_endpoints = 3;
+  k.host.cap_tokens = {10, 10, 10};
+  k.host.cap_requests = {1, 1, 1};
+  k.host.mean_tokens = 10;
   Table t{3, {}, {}};
   t.Add({0, 1});
   t.Add({2});
-  const Blocks b = FindBlocks(3, t.head, t.elig);
-  ASSERT_EQ(b.count, 3);
-  std::vector<double> sums(b.offset[b.count], 0.0);
-  double* first = sums.data() + b.offset[0];
+  k.blocks = FindBlocks(3, t.head, t.elig);
+  k.sums.assign(k.blocks.offset[k.blocks.count], 0.0);
+  double* first = k.sums.data() + k.blocks.offset[0];
   first[0] = 30;  // tokens on endpoint 0
   first[1] = 5;   // and on endpoint 1
   first[2] = 3;   // requests
@@ -99,8 +106,14 @@ TEST(UpdatePrices, RaisesTheOverloadedEndpointOfEachBlockOnly) {
     e[1] = v * w;
     e[2] = v;
   }
+  return k;
+}
+
+TEST(UpdatePrices, RaisesTheOverloadedEndpointOfEachBlockOnly) {
+  const StepCase k = TwoBlocks();
+  ASSERT_EQ(k.blocks.count, 3);
   std::vector<double> lam = {0, 0, 0.25}, mu = {0, 0, 0};
-  const double overload = UpdatePrices(host, b, sums, /*tau=*/0.01, /*diagonal=*/false, &lam, &mu);
+  const double overload = UpdatePrices(k.host, k.blocks, k.sums, StepCase::kTau, /*diagonal=*/false, &lam, &mu);
   EXPECT_DOUBLE_EQ(overload, 2.0);  // (30 - 10) / 10 tokens on endpoint 0
   EXPECT_GT(lam[0], 0);
   EXPECT_GT(mu[0], 0);
@@ -109,6 +122,22 @@ TEST(UpdatePrices, RaisesTheOverloadedEndpointOfEachBlockOnly) {
   // Endpoint 2 carries a price but no load: it falls, to zero at most.
   EXPECT_LT(lam[2], 0.25);
   EXPECT_GE(lam[2], 0);
+}
+
+// The fallback step: each coordinate by its own curvature and ridge, damped
+// by 0.7: tau * excess / (curvature + |tau * excess| / clip).
+TEST(UpdatePrices, DiagonalStepScalesEachCoordinateByItsOwnCurvature) {
+  const StepCase k = TwoBlocks();
+  std::vector<double> lam = {0, 0, 0.25}, mu = {0, 0, 0};
+  UpdatePrices(k.host, k.blocks, k.sums, StepCase::kTau, /*diagonal=*/true, &lam, &mu);
+  const double bt = StepCase::kTau * 20, br = StepCase::kTau * 2;  // excess tokens, requests
+  const double clip_t = 2 * StepCase::kTau / 10, clip_r = 2 * StepCase::kTau;
+  EXPECT_NEAR(lam[0], 0.7 * bt / (StepCase::kS00 * 100 + bt / clip_t), 1e-15);
+  EXPECT_NEAR(mu[0], 0.7 * br / (StepCase::kS00 + br / clip_r), 1e-15);
+  EXPECT_EQ(lam[1], 0);
+  EXPECT_EQ(mu[1], 0);
+  // No curvature: the clip (its price) sets the step, damped.
+  EXPECT_NEAR(lam[2], 0.25 - 0.7 * 0.25, 1e-15);
 }
 
 }  // namespace
