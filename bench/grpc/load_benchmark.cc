@@ -63,6 +63,11 @@ ABSL_FLAG(int, streams, 2, "stream: concurrent AssignStream streams");
 ABSL_FLAG(int, batch, 8192, "stream: requests per message");
 ABSL_FLAG(int, in_flight, 4, "stream: messages in flight per stream");
 ABSL_FLAG(int, threads, 2, "unary: concurrent callers");
+ABSL_FLAG(int, endpoints, 64,
+          "the started azimuthd's footprint: the workload generator's endpoints (64: the demo's); the load's "
+          "requests come from the same generator");
+ABSL_FLAG(int, warm_iterations, 0, "the started azimuthd's batcher.warm_iterations (0: its default)");
+ABSL_FLAG(int, repair_rounds, 0, "the started azimuthd's batcher.repair_rounds (0: its default, -1: none)");
 ABSL_FLAG(std::string, json, "", "write the results as JSON here");
 ABSL_FLAG(double, capacity_scale, 100000,
           "the started azimuthd's endpoint quotas, x the demo's (sized for 200k requests/min at load 0.9); "
@@ -95,7 +100,7 @@ std::int64_t RssKb(pid_t pid) {
 class Child {
  public:
   bool Start(const std::string& binary, const fs::path& dir) {
-    v1::ServerConfig config = scheduler::DemoConfig();
+    v1::ServerConfig config = scheduler::DemoConfig(absl::GetFlag(FLAGS_endpoints));
     const double scale = absl::GetFlag(FLAGS_capacity_scale);
     for (auto& e : *config.mutable_endpoints()) {
       e.set_tpm_limit(static_cast<std::int64_t>(static_cast<double>(e.tpm_limit()) * scale));
@@ -104,6 +109,10 @@ class Child {
     config.set_listen("127.0.0.1:0");
     config.set_metrics_listen("none");
     config.set_explain_history(100000);
+    if (absl::GetFlag(FLAGS_warm_iterations) > 0) {
+      config.mutable_batcher()->set_warm_iterations(absl::GetFlag(FLAGS_warm_iterations));
+    }
+    config.mutable_batcher()->set_repair_rounds(absl::GetFlag(FLAGS_repair_rounds));
     // The token mixed mode's telemetry agent reports with.
     std::ofstream(dir / "tokens") << kToken << "\n";
     config.set_auth_tokens_file((dir / "tokens").string());
@@ -185,7 +194,7 @@ Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration
   const int in_flight = std::max(1, absl::GetFlag(FLAGS_in_flight));
   WorkloadSpec spec;
   spec.requests = static_cast<std::int64_t>(batch) * 8;
-  spec.endpoints = 64;
+  spec.endpoints = absl::GetFlag(FLAGS_endpoints);
   const kernels::ProblemData data = GenerateWorkload(spec);
   std::vector<v1::AssignRequest> messages(8);
   for (int k = 0; k < 8; ++k) {
@@ -261,6 +270,7 @@ Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration
 Results RunUnary(const std::shared_ptr<grpc::Channel>& channel, double duration_s) {
   WorkloadSpec spec;
   spec.requests = 4096;
+  spec.endpoints = absl::GetFlag(FLAGS_endpoints);
   const kernels::ProblemData data = GenerateWorkload(spec);
   Results res;
   res.mode = "unary";
@@ -358,6 +368,10 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "load_benchmark: --mode must be stream, unary or mixed\n");
     return 2;
   }
+  if (absl::GetFlag(FLAGS_endpoints) < 1 || absl::GetFlag(FLAGS_endpoints) > 4096) {
+    std::fprintf(stderr, "load_benchmark: --endpoints must be in [1, 4096]\n");
+    return 2;
+  }
   std::unique_ptr<Child> child;
   std::string address = absl::GetFlag(FLAGS_server);
   fs::path dir = fs::temp_directory_path() / ("azimuth-load-" + std::to_string(::getpid()));
@@ -395,6 +409,7 @@ int Main(int argc, char** argv) {
     }
     WorkloadSpec spec;
     spec.requests = 4096;  // RunUnary's requests: half the explained ids are among them
+    spec.endpoints = absl::GetFlag(FLAGS_endpoints);
     const kernels::ProblemData ids = GenerateWorkload(spec);
     std::atomic<bool> stop_side{false};
     std::thread explain([&] { RunExplain(*channel, ids, stop_side, &side); });
@@ -414,8 +429,8 @@ int Main(int argc, char** argv) {
   sampler.join();
   const double p50 = Percentile(r.latency_ms, 0.50), p99 = Percentile(r.latency_ms, 0.99);
   const double rate = static_cast<double>(r.decisions) / r.seconds;
-  std::printf("mode %s, server %s, backend %s, %.1f s measured\n", r.mode.c_str(), address.c_str(), r.backend.c_str(),
-              r.seconds);
+  std::printf("mode %s, server %s, backend %s, %d endpoints, %.1f s measured\n", r.mode.c_str(), address.c_str(),
+              r.backend.c_str(), absl::GetFlag(FLAGS_endpoints), r.seconds);
   if (r.mode == "mixed") {
     std::printf("  unary: %d threads, calls/s %.0f, p50 %.3f ms, p99 %.3f ms, errors %lld\n",
                 absl::GetFlag(FLAGS_threads), static_cast<double>(unary.decisions) / unary.seconds,
@@ -456,14 +471,15 @@ int Main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_json).empty()) {
     std::ofstream out(absl::GetFlag(FLAGS_json));
     out << absl::StrFormat(
-        "{\"mode\": \"%s\", \"backend\": \"%s\", \"seconds\": %.3f, \"decisions_per_s\": %.1f, \"messages\": %d, "
+        "{\"mode\": \"%s\", \"backend\": \"%s\", \"endpoints\": %d, \"seconds\": %.3f, \"decisions_per_s\": %.1f, "
+        "\"messages\": %d, "
         "\"errors\": %d, \"latency_p50_ms\": %.4f, \"latency_p99_ms\": %.4f, \"streams\": %d, \"batch\": %d, "
         "\"in_flight\": %d, \"threads\": %d, \"rss_kb_first\": %d, \"rss_kb_last\": %d, \"rss_kb_max\": %d, "
         "\"solve_ms_p50\": %.3f, \"solve_ms_p99\": %.3f, \"gap_p50\": %.3e, \"gap_p99\": %.3e}\n",
-        r.mode, r.backend, r.seconds, rate, r.messages, r.errors, p50, p99, absl::GetFlag(FLAGS_streams),
-        absl::GetFlag(FLAGS_batch), absl::GetFlag(FLAGS_in_flight), absl::GetFlag(FLAGS_threads), rss_first, rss_last,
-        rss_max, Percentile(r.solve_ms, 0.5), Percentile(r.solve_ms, 0.99), Percentile(r.gap, 0.5),
-        Percentile(r.gap, 0.99));
+        r.mode, r.backend, absl::GetFlag(FLAGS_endpoints), r.seconds, rate, r.messages, r.errors, p50, p99,
+        absl::GetFlag(FLAGS_streams), absl::GetFlag(FLAGS_batch), absl::GetFlag(FLAGS_in_flight),
+        absl::GetFlag(FLAGS_threads), rss_first, rss_last, rss_max, Percentile(r.solve_ms, 0.5),
+        Percentile(r.solve_ms, 0.99), Percentile(r.gap, 0.5), Percentile(r.gap, 0.99));
   }
   child.reset();
   fs::remove_all(dir);

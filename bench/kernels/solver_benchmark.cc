@@ -8,6 +8,11 @@
 //   solver_benchmark [--sizes 10000,100000,1000000] [--endpoints 64]
 //                    [--modes strict,off] [--backend auto|cuda|cpu]
 //                    [--lp_max 10000] [--repeat 3] [--json out.json]
+//                    [--warm 1]
+//
+// --warm 1 times the server's case instead of a cold solve: each batch is
+// warm-started from the prices of the previous batch, the same endpoints with
+// another draw of requests (the workload of seed + 1).
 //
 // Builds with only CMake and the CUDA toolkit (no abseil, no gtest).
 #include <algorithm>
@@ -44,6 +49,7 @@ struct Args {
   bool trace = false;      // every price pass to stderr
   int repair_rounds = -1;  // SolverOptions::repair_rounds
   unsigned long long seed = 1;
+  bool warm = false;  // warm-start from the previous batch's prices
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -57,7 +63,7 @@ std::vector<std::string> Split(const std::string& s) {
   std::fprintf(stderr,
                "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
                "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
-               "[--trace 1] [--repair_rounds R] [--seed S]\n",
+               "[--trace 1] [--repair_rounds R] [--seed S] [--warm 1]\n",
                why);
   std::exit(2);
 }
@@ -102,6 +108,8 @@ Args Parse(int argc, char** argv) {
       a.seed = std::strtoull(value.c_str(), nullptr, 10);
     } else if (flag == "--repair_rounds") {
       a.repair_rounds = std::atoi(value.c_str());
+    } else if (flag == "--warm") {
+      a.warm = value == "1" || value == "true";
     } else if (flag == "--trace") {
       a.trace = value == "1" || value == "true";
     } else if (flag == "--json") {
@@ -143,6 +151,8 @@ int main(int argc, char** argv) {
   std::printf("solver_benchmark: %u hardware threads, %d solver threads on the CPU, CUDA backend %s, device %s\n",
               std::thread::hardware_concurrency(), kernels::CpuThreads(),
               kernels::CudaCompiledIn() ? "built" : "not built", kernels::CudaDeviceAvailable() ? "present" : "absent");
+  if (args.warm)
+    std::printf("every solve warm-started from the prices of the previous batch (seed %llu)\n", args.seed + 1);
   std::printf("%9s %4s %-8s %-5s %9s %6s %9s %9s %12s %10s %12s %10s %9s %10s %9s\n", "requests", "M", "mode", "back",
               "ours ms", "iters", "cert gap", "groups", "greedy ms", "greedy/us", "azgreedy ms", "azgr/us", "lp s",
               "lp/ours x", "lp gap");
@@ -162,6 +172,19 @@ int main(int argc, char** argv) {
       kernels::SolverOptions options;
       options.backend = args.backend;
       options.repair_rounds = args.repair_rounds;
+      if (args.warm) {
+        bench::WorkloadSpec before = spec;
+        before.seed = args.seed + 1;
+        kernels::ProblemData previous = bench::WithRequestsOf(data, bench::GenerateWorkload(before));
+        kernels::SolveResult r = kernels::Solve(previous.View(), options);
+        if (!r.ok()) {
+          std::fprintf(stderr, "solver_benchmark: the previous batch: %s\n", r.error().message.c_str());
+          return 1;
+        }
+        options.initial_prices = r.value().prices;
+        options.initial_strict_azure_price = r.value().strict_azure_price;
+        options.initial_strict_reject_weight = r.value().strict_reject_weight;
+      }
       if (args.trace) {
         options.on_iteration = [last = std::chrono::steady_clock::now()](const kernels::IterationInfo& it) mutable {
           const auto now = std::chrono::steady_clock::now();

@@ -229,4 +229,32 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
   return data;
 }
 
+kernels::ProblemData WithRequestsOf(const kernels::ProblemData& data, const kernels::ProblemData& other) {
+  kernels::ProblemData out = data;
+  out.request_id.clear();
+  out.rq_tenant.clear();
+  out.rq_model.clear();
+  out.rq_zone.clear();
+  out.rq_tokens_in.clear();
+  out.rq_tokens_out.clear();
+  out.rq_slo.clear();
+  out.rq_home.clear();
+  out.rq_priority.clear();
+  out.ReserveRequests(other.num_requests());
+  for (std::size_t i = 0; i < other.num_requests(); ++i) {
+    kernels::RequestRow row;
+    row.id = other.request_id[i];
+    row.tenant = other.tenants.Name(other.rq_tenant[i]);
+    row.model = other.models.Name(other.rq_model[i]);
+    row.zone = other.rq_zone[i] < 0 ? std::string() : other.zones.Name(other.rq_zone[i]);
+    row.tokens_in = other.rq_tokens_in[i];
+    row.tokens_out = other.rq_tokens_out[i];
+    row.slo_ms = other.rq_slo[i];
+    row.home_cloud = other.rq_home[i];
+    row.priority = other.rq_priority[i];
+    out.AddRequest(row);
+  }
+  return out;
+}
+
 }  // namespace azimuth::bench

@@ -47,6 +47,13 @@ struct WorkloadSpec {
 // its Azure-first launch window) with `mode`.
 kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec);
 
+// WithRequestsOf()
+//
+// `data`'s endpoints and policy with the requests of `other`, their strings
+// mapped by name (interning order differs between draws): the next batch of a
+// stream over the same footprint, for warm starts.
+kernels::ProblemData WithRequestsOf(const kernels::ProblemData& data, const kernels::ProblemData& other);
+
 // Rng
 //
 // splitmix64: tiny, fast and identical everywhere.

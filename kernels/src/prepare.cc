@@ -301,6 +301,7 @@ HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers) {
     }
     if (!(hi >= lo)) lo = hi = fixed_lo = fixed_hi = 0;
     double token_price = 2.0 * (hi - lo) + 2.0 * (fixed_hi - fixed_lo) / h.mean_tokens + 1e-9;
+    if (tiers != nullptr && tiers->at_least) token_price = std::max(token_price, tiers->azure_price);
     double reject_min = std::numeric_limits<double>::infinity();
     for (int k = 0; k < 4; ++k) {
       if (h.reject_usd[k] > 0) reject_min = std::min(reject_min, h.reject_usd[k]);
@@ -312,9 +313,10 @@ HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers) {
       // whatever a caller that skipped them passed.
       weight = std::clamp(2.0 * (token_price * w_max + max_cost) / reject_min, 1.0, 1e200);
     }
+    if (tiers != nullptr && tiers->at_least) weight = std::max(weight, tiers->reject_weight);
     h.strict_azure_price = token_price;
     h.strict_reject_weight = weight;
-    if (tiers != nullptr) {
+    if (tiers != nullptr && !tiers->at_least) {
       token_price = tiers->azure_price;
       h.strict_azure_price = tiers->azure_price;
       h.strict_reject_weight = weight = tiers->reject_weight;
@@ -517,6 +519,15 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
     }
   }
   return worst;
+}
+
+double ModeLowerBound(const HostModel& host, const PhaseResult& phase) {
+  double capacity_value = 0;
+  for (std::int32_t p = 0; p < host.num_endpoints; ++p) {
+    capacity_value += phase.prices.per_token[p] * static_cast<double>(host.cap_tokens[p]) +
+                      phase.prices.per_request[p] * static_cast<double>(host.cap_requests[p]);
+  }
+  return phase.sum_best - capacity_value;
 }
 
 }  // namespace internal

@@ -46,10 +46,14 @@ struct HostModel {
 // cost difference between endpoints, and a rejection weighs
 // `strict_reject_weight` x its USD cost, more than any Azure gain it could buy.
 // `tiers`, when given, fixes those two weights instead (online decisions use
-// the weights of the batch whose prices they use).
+// the weights of the batch whose prices they use); with `at_least`, they are
+// floors: a weight this batch needs higher is raised to what it needs (a
+// warm-started batch keeps its prices' units where they still order its
+// tiers).
 struct StrictTiers {
   double azure_price;
   double reject_weight;
+  bool at_least = false;
 };
 HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers = nullptr);
 
@@ -140,6 +144,12 @@ double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std
 // scaled gradient step: an ascent direction whatever the bounds clip).
 double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums, double tau,
                     bool diagonal, std::vector<double>* lam, std::vector<double>* mu);
+
+// ModeLowerBound()
+//
+// The certificate: the dual value at the phase's final prices, a lower bound
+// on the LP optimum of the mode's objective.
+double ModeLowerBound(const HostModel& host, const PhaseResult& phase);
 
 // Summarize()
 //

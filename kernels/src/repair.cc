@@ -41,7 +41,7 @@ class Repairer {
     }
   }
 
-  void Run(AzureFirst mode, int rounds) {
+  void Run(AzureFirst mode, int rounds, double target_gap) {
     Fill();
     MakeRoom();
     // Each round of local moves costs a few passes over all requests, and
@@ -51,7 +51,12 @@ class Repairer {
     if (rounds < 0) {
       rounds = static_cast<int>(std::clamp<std::int64_t>(kRoundBudget / std::max<std::int64_t>(n_, 1), 1, 3));
     }
+    const double lower_bound = ModeLowerBound(host_, phase_);
     for (int round = 0; round < rounds; ++round) {
+      if (target_gap > 0) {
+        const double objective = ModeObjective();
+        if (objective - lower_bound <= target_gap * objective) break;
+      }
       Reselect();
       Repack();
       Relocate();
@@ -89,6 +94,14 @@ class Repairer {
     return phase_.group_elig[static_cast<std::int64_t>(phase_.group_head[phase_.group_of[i]]) * m_ + p] != 0;
   }
   std::int64_t Tokens(std::int64_t i) const { return static_cast<std::int64_t>(r_.tokens_in[i]) + r_.tokens_out[i]; }
+  // The mode's objective of the assignment as it stands (Summarize's sum).
+  double ModeObjective() const {
+    double total = 0;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      total += ep_[i] >= 0 ? Cost(i, ep_[i]) : EffReject(v_, priority_[i], static_cast<double>(Tokens(i)));
+    }
+    return total;
+  }
   double Cost(std::int64_t i, std::int32_t p) const {
     return EffCost(v_, home_[i], r_.tokens_in[i], r_.tokens_out[i], p);
   }
@@ -850,8 +863,9 @@ void SwapIntoRemainder(const std::vector<KnapsackItem>& items, double lam, std::
   }
 }
 
-void Repair(const HostModel& host, const RequestsView& requests, AzureFirst mode, int rounds, PhaseResult* phase) {
-  Repairer(host, requests, phase).Run(mode, rounds);
+void Repair(const HostModel& host, const RequestsView& requests, AzureFirst mode, int rounds, double target_gap,
+            PhaseResult* phase) {
+  Repairer(host, requests, phase).Run(mode, rounds, target_gap);
 }
 
 void EnforceCapacity(const HostModel& host, const RequestsView& r, std::vector<std::int32_t>* endpoint) {

@@ -24,7 +24,9 @@ namespace azimuth::kernels::internal {
 // Repair()
 //
 // `rounds` of reselect, repack, relocate, unblock and exchange run after
-// fill and make room (negative: automatic, SolverOptions::repair_rounds).
+// fill and make room (negative: automatic, SolverOptions::repair_rounds),
+// fewer when the assignment's certified gap is already within `target_gap`
+// before a round (> 0; SolverOptions::repair_target_gap).
 // Completes the admission in `phase.endpoint` (>= 0 admitted, -1 rejected by
 // rounding, -2 evicted by capacity) into a full assignment (-1: rejected):
 //   fill       requests not admitted take the endpoint with room that is
@@ -44,7 +46,8 @@ namespace azimuth::kernels::internal {
 //   exchange   two requests on different endpoints trade places;
 //   Azure      (strict mode) no request stays off Azure while an eligible
 //              Azure endpoint has room for it: the mode's invariant.
-void Repair(const HostModel& host, const RequestsView& requests, AzureFirst mode, int rounds, PhaseResult* phase);
+void Repair(const HostModel& host, const RequestsView& requests, AzureFirst mode, int rounds, double target_gap,
+            PhaseResult* phase);
 
 // EnforceCapacity()
 //

@@ -20,22 +20,14 @@ namespace internal {
 namespace {
 
 void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, AzureFirst mode, int rounds,
-            Solution* s) {
-  Repair(host, r, mode, rounds, &phase);
+            double target_gap, Solution* s) {
+  Repair(host, r, mode, rounds, target_gap, &phase);
   EnforceCapacity(host, r, &phase.endpoint);
-  const std::int32_t m = host.num_endpoints;
-  const double* lam = phase.prices.per_token.data();
-  const double* mu = phase.prices.per_request.data();
   auto class_of = [&](std::int64_t i) { return UnpackClass(phase.group_key[phase.group_of[i]]); };
   const std::vector<std::int32_t>& ep = phase.endpoint;
   Summarize(
       host, r, ep, class_of, [&](std::int64_t i) { return phase.group_flags[phase.group_of[i]]; }, s);
-  double capacity_value = 0;
-  for (std::int32_t p = 0; p < m; ++p) {
-    capacity_value +=
-        lam[p] * static_cast<double>(host.cap_tokens[p]) + mu[p] * static_cast<double>(host.cap_requests[p]);
-  }
-  s->mode_lower_bound = phase.sum_best - capacity_value;
+  s->mode_lower_bound = ModeLowerBound(host, phase);
   s->gap = s->mode_objective > 0 ? std::max(0.0, (s->mode_objective - s->mode_lower_bound) / s->mode_objective) : 0.0;
   if (!std::isfinite(s->mode_lower_bound) || !std::isfinite(s->mode_objective) || !std::isfinite(s->gap)) {
     s->gap = 1.0;  // nothing certified
@@ -92,6 +84,16 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
       }
     }
   }
+  if (!(options.repair_target_gap >= 0 && options.repair_target_gap <= 1)) {
+    return Error{ErrorCode::kInvalidArgument, "options.repair_target_gap: must be in [0, 1]"};
+  }
+  for (const auto& [name, value] :
+       {std::pair{"options.initial_strict_azure_price", options.initial_strict_azure_price},
+        std::pair{"options.initial_strict_reject_weight", options.initial_strict_reject_weight}}) {
+    if (!(value >= 0 && value <= 1e100)) {
+      return Error{ErrorCode::kInvalidArgument, std::string(name) + ": must be in [0, 1e100]"};
+    }
+  }
   Backend backend = options.backend;
   if (backend == Backend::kCuda && !CudaCompiledIn()) {
     return Error{ErrorCode::kUnavailable, "backend cuda: this build has no CUDA backend"};
@@ -103,7 +105,10 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
 
   Solution solution;
   try {
-    const internal::HostModel host = internal::Prepare(problem);
+    const internal::StrictTiers warm_tiers{options.initial_strict_azure_price, options.initial_strict_reject_weight,
+                                           /*at_least=*/true};
+    const bool keep_tiers = options.initial_prices && problem.policy.azure_first == AzureFirst::kStrict;
+    const internal::HostModel host = internal::Prepare(problem, keep_tiers ? &warm_tiers : nullptr);
     internal::PhaseResult phase;
 #if defined(AZIMUTH_HAS_CUDA)
     if (backend == Backend::kCuda) {
@@ -114,7 +119,8 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
 #else
     phase = internal::RunBackendCpu(host, problem.requests, options);
 #endif
-    internal::Finish(host, problem.requests, phase, problem.policy.azure_first, options.repair_rounds, &solution);
+    internal::Finish(host, problem.requests, phase, problem.policy.azure_first, options.repair_rounds,
+                     options.repair_target_gap, &solution);
   } catch (const std::bad_alloc&) {
     return Error{ErrorCode::kResourceExhausted, std::string("backend ") + BackendName(backend) + ": out of memory"};
   } catch (const std::exception& e) {

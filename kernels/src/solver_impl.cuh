@@ -707,9 +707,12 @@ inline constexpr double kFinalTemperature = 1e-5;
 inline constexpr double kSwitchTemperature = 1e-2;
 // Strict mode leaves the coarse level at this fraction of its start.
 inline constexpr double kStrictSwitch = 0.1;
-// A warm start whose prices do not fit the batch starts over this many times
-// warmer than the final temperature (see RunPrices).
+// A warm start whose probe nearly clears the loads starts over this many
+// times warmer than the final temperature; one whose probe overloads an
+// endpoint by more than kFarOverload (relative) solves cold from its prices
+// (see RunPhases).
 inline constexpr double kWarmReheat = 16;
+inline constexpr double kFarOverload = 10.0;
 
 // Level: one aggregation of the requests into groups, with each group's
 // count, mean token counts, eligibility and compact eligible-endpoint list.
@@ -841,14 +844,21 @@ TemperatureScales Temperatures(const HostModel& host, const ModelView& m, const 
 // the loads clear to the tolerance. With `reheat` given, the first pass is a
 // probe of warm prices at *tau: unless its loads already clear to the
 // tolerance (then it is the last pass), its step is dropped and the passes
-// start over `reheat.step` times warmer (a cool temperature is too sharp to
-// correct even small price errors in few passes). While the loads then do
-// not nearly clear, every kSettlePasses the temperature rises by that factor
-// again, up to `reheat.ceiling`: prices far from the batch's wander at a cool
-// temperature. Returns the passes made.
+// start over warmer (a cool temperature is too sharp to correct even small
+// price errors in few passes): at `reheat.near` when the loads nearly clear
+// (kCoolAt), at `reheat.restart` when no load exceeds its capacity by more
+// than `reheat.far`. Whenever the loads then do not nearly clear within
+// kSettlePasses, the temperature rises to the next of those, and then to
+// `reheat.ceiling`: prices far from the batch's wander at a cool
+// temperature. A probe overloaded beyond `reheat.far` returns at once, its
+// step dropped and *tau at the ceiling: the caller solves cold from those
+// prices. Returns the passes made.
 struct Reheat {
-  double step = 0;  // 0: no probe
+  double near = 0;  // 0: no probe
+  double restart = 0;
   double ceiling = 0;
+  double far = 0;
+  double Above(double tau) const { return tau < near ? near : (tau < restart ? restart : ceiling); }
 };
 
 template <typename Backend>
@@ -935,15 +945,20 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
     const double overload = UpdatePrices(host, blocks, loads, *tau, diagonal, lam, mu);
     diagonal = false;
     if (options.on_iteration) options.on_iteration(IterationInfo{passes_before + it, *tau, overload});
-    if (it == 0 && reheat.step > 1 && overload > options.tolerance) {
+    if (it == 0 && reheat.near > 0 && overload > options.tolerance) {
       *lam = base_lam;
       *mu = base_mu;
-      *tau = std::min(*tau * reheat.step, reheat.ceiling);
+      if (overload > reheat.far) {
+        *tau = reheat.ceiling;
+        ++it;
+        break;
+      }
+      *tau = overload <= kCoolAt ? reheat.near : reheat.restart;
       settling = true;
       continue;
     }
     if (settling && overload > kCoolAt && ++settle_passes >= kSettlePasses) {
-      *tau = std::min(*tau * reheat.step, reheat.ceiling);
+      *tau = reheat.Above(*tau);
       settle_passes = 0;
       continue;
     }
@@ -1040,12 +1055,25 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   const double tau_min = temperatures.final;
   // A warm start probes the given prices at the final temperature: when the
   // batch looks like the last one they already clear its loads and one pass
-  // is all it takes; otherwise the passes start over warmer (on the fine
-  // groups throughout: the prices are about right).
-  double tau = warm ? tau_min : temperatures.start;
-  const Reheat reheat = warm ? Reheat{kWarmReheat, temperatures.start} : Reheat{};
+  // is all it takes. Otherwise the passes start over on the fine groups:
+  // kWarmReheat x warmer when the loads nearly clear, else where a cold solve
+  // leaves the coarse level. Measured on warm-started 24,576-request batches
+  // of another draw at 64-512 endpoints (solver_benchmark --warm 1):
+  // restarting 16x warmer took 145-400 passes there, more than a cold solve
+  // (107-187); the coarse level's end 73-162. Prices far off (a load above
+  // 11x its capacity: the last batch left little room for this one) solve
+  // cold from them.
+  double tau = temperatures.start;
   int passes = 0;
-  if (tau > temperatures.coarse_until) {
+  bool cold = !warm;
+  if (warm) {
+    tau = tau_min;
+    passes = RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0,
+                       Reheat{kWarmReheat * tau_min, temperatures.coarse_until, temperatures.start, kFarOverload}, 0,
+                       &tau, &lam, &mu);
+    cold = passes == 1 && tau == temperatures.start;
+  }
+  if (cold && tau > temperatures.coarse_until) {
     // The coarse level: fine groups merged across input-share buckets (share
     // bits are the key's lowest, so the fine order is also the coarse order).
     Level<Backend> coarse;
@@ -1069,7 +1097,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     passes += RunPrices(host, blocks, dm.view, coarse, options, tau_min, temperatures.coarse_until, Reheat{}, passes,
                         &tau, &lam, &mu);
   }
-  passes += RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0, reheat, passes, &tau, &lam, &mu);
+  if (cold) passes += RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0, Reheat{}, passes, &tau, &lam, &mu);
   out.iterations = passes;
 
   // (4) Round the smoothed split per group, then one exact pass for the

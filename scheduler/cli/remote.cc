@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "azimuth/v1/policy_service.grpc.pb.h"
 #include "azimuth/v1/scheduler.grpc.pb.h"
 #include "azimuth/v1/telemetry.grpc.pb.h"
@@ -79,6 +80,15 @@ absl::Status RunAssign(const Connection& c, const AssignArgs& args, std::ostream
     grpc::ClientContext context;
     Prepare(c, &context);
     AZ_RETURN_IF_ERROR(FromGrpc(stub->Assign(&context, request, &response), c));
+    const v1::DecisionInfo& info = response.info();
+    if (info.online()) {
+      out << absl::StrFormat("requests %d-%d: decided online from the latest prices\n", begin, end - 1);
+    } else {
+      out << absl::StrFormat(
+          "requests %d-%d: solver batch %s on %s: %d requests, %d price passes, %.0f ms, certified gap %.3f%%\n", begin,
+          end - 1, absl::StrJoin(info.batch_ids(), "+"), info.backend(), info.solver_requests(), info.iterations(),
+          info.solve_ms(), 100 * info.gap());
+    }
     for (const v1::RequestError& e : response.errors()) {
       out << absl::StrFormat("request %s: INVALID_REQUEST: field '%s': %s\n", data.request_id[begin + e.index()],
                              e.field(), e.message());

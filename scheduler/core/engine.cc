@@ -329,6 +329,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   std::shared_ptr<const Context> ctx;
   std::vector<std::int64_t> tokens_left, requests_left;
   std::optional<kernels::Prices> warm;
+  double warm_azure_price = 0, warm_reject_weight = 0;  // the warm prices' strict tiers
   {
     MutexLock lock(&mu_);
     ctx = CurrentContextLocked(clock_());
@@ -339,7 +340,11 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
       tokens_left[p] = std::max<std::int64_t>(0, ctx->token_capacity[p] - ledger_.tokens_reserved(p));
       requests_left[p] = std::max<std::int64_t>(0, ctx->request_capacity[p] - ledger_.requests_reserved(p));
     }
-    if (last_solution_ && !last_solution_->prices.per_token.empty()) warm = Padded(last_solution_->prices, m);
+    if (last_solution_ && !last_solution_->prices.per_token.empty()) {
+      warm = Padded(last_solution_->prices, m);
+      warm_azure_price = last_solution_->strict_azure_price;
+      warm_reject_weight = last_solution_->strict_reject_weight;
+    }
   }
 
   // The solver's batch: the endpoint table with the capacity left in the
@@ -393,8 +398,11 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   kernels::SolverOptions options;
   options.backend = options_.backend;
   options.repair_rounds = options_.repair_rounds;
+  options.repair_target_gap = options_.repair_target_gap;
   if (warm) {
     options.initial_prices = std::move(warm);
+    options.initial_strict_azure_price = warm_azure_price;
+    options.initial_strict_reject_weight = warm_reject_weight;
     options.max_iterations = options_.warm_iterations;
   }
   AZ_ASSIGN_OR_RETURN(kernels::Solution solution, SolveBatch(data.View(), options));

@@ -43,14 +43,17 @@ namespace azimuth::scheduler {
 
 struct EngineOptions {
   kernels::Backend backend = kernels::Backend::kAuto;
-  // Price passes per warm-started batch (the first runs to convergence).
+  // Most price passes per warm-started batch (the first is cold).
   int warm_iterations = 60;
   // Decisions kept for Explain(), and the bytes they may take (ids, the
   // strings they use, decisions and the index); the older are dropped first.
   std::int64_t explain_history = 262144;
   std::int64_t explain_history_bytes = std::int64_t{64} << 20;
-  // Rounds of local moves per batch solve (SolverOptions::repair_rounds).
-  int repair_rounds = 0;
+  // Rounds of local moves per batch solve (SolverOptions::repair_rounds:
+  // negative is automatic).
+  int repair_rounds = -1;
+  // SolverOptions::repair_target_gap.
+  double repair_target_gap = 1e-4;
 };
 
 // EndpointState

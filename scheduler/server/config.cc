@@ -46,6 +46,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (b->online_max_requests() == 0) b->set_online_max_requests(1);
   if (b->max_message_requests() == 0) b->set_max_message_requests(4 << 20);
   if (b->warm_iterations() == 0) b->set_warm_iterations(60);
+  if (b->repair_target_gap() == 0) b->set_repair_target_gap(1e-4);
   if (c.backend().empty()) c.set_backend("auto");
   if (c.explain_history() == 0) c.set_explain_history(262144);
   if (c.explain_history_bytes() == 0) c.set_explain_history_bytes(std::int64_t{64} << 20);
@@ -54,12 +55,12 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   return c;
 }
 
-v1::ServerConfig DemoConfig() {
+v1::ServerConfig DemoConfig(int endpoints) {
   v1::ServerConfig c = WithDefaults({});
   // Capacities are sized for the demand of this many requests per minute.
   bench::WorkloadSpec spec;
   spec.requests = 200000;
-  spec.endpoints = 64;
+  spec.endpoints = endpoints;
   spec.unhealthy = 0;
   const kernels::ProblemData demo = bench::GenerateWorkload(spec);
   for (std::size_t p = 0; p < demo.num_endpoints(); ++p) {
@@ -90,7 +91,10 @@ absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const 
   if (b.online_max_requests() < 0) return bad("batcher.online_max_requests", "must be >= 0");
   if (b.max_message_requests() < 1) return bad("batcher.max_message_requests", "must be >= 1");
   if (b.warm_iterations() < 1) return bad("batcher.warm_iterations", "must be >= 1");
-  if (b.repair_rounds() < 0 || b.repair_rounds() > 8) return bad("batcher.repair_rounds", "must be in [0, 8]");
+  if (b.repair_rounds() < -1 || b.repair_rounds() > 8) {
+    return bad("batcher.repair_rounds", "must be -1 (none), 0 (automatic) or 1 to 8");
+  }
+  if (!(b.repair_target_gap() <= 1)) return bad("batcher.repair_target_gap", "must be a number <= 1");
   if (absl::Status backend = ParseBackend(config.backend()).status(); !backend.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": field ", backend.message()));
   }

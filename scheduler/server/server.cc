@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -96,7 +97,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
   EngineOptions engine_options;
   engine_options.backend = s->backend_;
   engine_options.warm_iterations = config.batcher().warm_iterations();
-  engine_options.repair_rounds = config.batcher().repair_rounds();
+  // The config's 0 is automatic and -1 none; the solver's are -1 and 0.
+  const int rounds = config.batcher().repair_rounds();
+  engine_options.repair_rounds = rounds == 0 ? -1 : (rounds < 0 ? 0 : rounds);
+  engine_options.repair_target_gap = std::max(0.0, config.batcher().repair_target_gap());
   engine_options.explain_history = config.explain_history();
   engine_options.explain_history_bytes = config.explain_history_bytes();
   s->engine_ = std::make_unique<Engine>(engine_options);

@@ -81,10 +81,21 @@ struct SolverOptions {
   // 100,000 requests and one above 150,000, since each round costs a few
   // passes over every request.
   int repair_rounds = -1;
+  // Fewer rounds where they are not needed: before each round the
+  // assignment's certified gap is computed (one pass over the batch), and
+  // once it is within this target the rounds stop. 0: every round runs.
+  double repair_target_gap = 0;
   // Warm start: prices from a previous solve over the same endpoint table.
   // They are tried first at the final temperature: when they already clear
   // this problem's loads, that one pass ends the price phase.
   std::optional<Prices> initial_prices;
+  // Strict mode's tier prices of the solve `initial_prices` came from (its
+  // Solution::strict_azure_price and strict_reject_weight): strict prices are
+  // in the units those tiers set, and each batch derives its own from its
+  // requests. The solve keeps these, raising either only as far as this
+  // batch needs, so that warm prices keep their meaning. 0: this batch's own.
+  double initial_strict_azure_price = 0;
+  double initial_strict_reject_weight = 0;
   // Called after every accepted price step (progress and diagnostics); may be
   // empty. Runs on the calling thread.
   std::function<void(const IterationInfo&)> on_iteration;
