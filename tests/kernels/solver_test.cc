@@ -414,7 +414,7 @@ TEST_P(SolverEdges, WarmStartReachesTheSameQualityFaster) {
 // and certifies as well. Before the restart at the coarse level's end (and
 // the kept tiers) it took more passes than cold: at 24,576 x 64, 168 against
 // 107 (OFF) and 400, the cap, against 142 (strict).
-TEST_P(SolverEdges, WarmStartFromTheLastBatchBeatsACold) {
+TEST_P(SolverEdges, WarmStartFromTheLastBatchBeatsAColdSolve) {
   for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
     SCOPED_TRACE(ModeName(mode));
     WorkloadSpec spec;
