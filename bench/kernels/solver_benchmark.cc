@@ -8,7 +8,11 @@
 //   solver_benchmark [--sizes 10000,100000,1000000] [--endpoints 64]
 //                    [--modes strict,off] [--backend auto|cuda|cpu]
 //                    [--lp_max 10000] [--repeat 3] [--json out.json]
-//                    [--warm 1]
+//                    [--warm 1] [--lp clp,highs]
+//
+// --lp names the exact LP engines (CLP in process; HiGHS through the venv of
+// bench/reference/highs_venv.sh); the table's LP columns are the first's, and
+// a line per batch gives every engine's time and optimum, side by side.
 //
 // --warm 1 times the server's case instead of a cold solve: each batch is
 // warm-started from the prices of the previous batch, the same endpoints with
@@ -50,6 +54,7 @@ struct Args {
   int repair_rounds = -1;  // SolverOptions::repair_rounds
   unsigned long long seed = 1;
   bool warm = false;  // warm-start from the previous batch's prices
+  std::vector<std::string> lp = {"clp"};
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -63,7 +68,7 @@ std::vector<std::string> Split(const std::string& s) {
   std::fprintf(stderr,
                "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
                "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
-               "[--trace 1] [--repair_rounds R] [--seed S] [--warm 1]\n",
+               "[--trace 1] [--repair_rounds R] [--seed S] [--warm 1] [--lp clp,highs]\n",
                why);
   std::exit(2);
 }
@@ -110,6 +115,12 @@ Args Parse(int argc, char** argv) {
       a.repair_rounds = std::atoi(value.c_str());
     } else if (flag == "--warm") {
       a.warm = value == "1" || value == "true";
+    } else if (flag == "--lp") {
+      a.lp = Split(value);
+      for (const std::string& e : a.lp) {
+        if (e != "clp" && e != "highs") Usage(("unknown LP engine " + e + " (clp or highs)").c_str());
+      }
+      if (a.lp.empty()) Usage("--lp needs at least one engine");
     } else if (flag == "--trace") {
       a.trace = value == "1" || value == "true";
     } else if (flag == "--json") {
@@ -204,25 +215,39 @@ int main(int argc, char** argv) {
       // lexicographic level (rejection cost, Azure tokens short of the LP's,
       // cost), and the worst of them.
       double lp_s = -1, lp_gap = -1, level_gap[3] = {-1, -1, -1};
+      std::ostringstream engines_json, engines_line;
 #if defined(AZIMUTH_HAS_REFERENCE)
       if (n <= args.lp_max) {
-        const auto start = std::chrono::steady_clock::now();
-        const bench::LpReference lp(view);
-        // Strict: the LP of the solver's tiered objective, whose optimum has
-        // the lexicographic LPs' levels (solver_test checks that on small
-        // instances, where the three lexicographic LPs finish).
-        const bench::LpLevels opt = mode == kernels::AzureFirst::kStrict
-                                        ? lp.SolveTiered(ours.strict_reject_weight, ours.strict_azure_price)
-                                        : lp.SolveMode(mode, data.policy.azure_discount);
-        lp_s = Seconds(start);
-        if (mode == kernels::AzureFirst::kStrict) {
-          auto relative = [](double excess, double base) { return excess / std::max(base, 1e-12); };
-          level_gap[0] = relative(ours.reject_cost_usd - opt.reject_usd, opt.reject_usd);
-          level_gap[1] = relative(opt.azure_tokens - static_cast<double>(ours.azure_tokens), opt.azure_tokens);
-          level_gap[2] = relative(ours.assign_cost_usd - opt.cost_usd, opt.cost_usd);
-          lp_gap = std::max({level_gap[0], level_gap[1], level_gap[2]});
-        } else {
-          lp_gap = (ours.mode_objective - opt.objective) / ours.mode_objective;
+        for (std::size_t e = 0; e < args.lp.size(); ++e) {
+          const auto start = std::chrono::steady_clock::now();
+          const bench::LpReference lp(view, args.lp[e] == "highs" ? bench::LpEngine::kHighs : bench::LpEngine::kClp);
+          // Strict: the LP of the solver's tiered objective, whose optimum
+          // has the lexicographic LPs' levels (solver_test checks that on
+          // small instances, where the three lexicographic LPs finish).
+          const bench::LpLevels opt = mode == kernels::AzureFirst::kStrict
+                                          ? lp.SolveTiered(ours.strict_reject_weight, ours.strict_azure_price)
+                                          : lp.SolveMode(mode, data.policy.azure_discount);
+          const double seconds = Seconds(start);
+          const double gap = (ours.mode_objective - opt.objective) / ours.mode_objective;
+          engines_json << (e == 0 ? "" : ", ") << "{\"engine\": \"" << args.lp[e] << "\", \"optimal\": "
+                       << (opt.optimal ? "true" : "false") << ", \"seconds\": " << seconds
+                       << ", \"engine_seconds\": " << opt.engine_seconds << ", \"objective\": " << opt.objective
+                       << ", \"measured_gap\": " << gap << "}";
+          char text[200];
+          std::snprintf(text, sizeof text, "%s %s %.2f s (solve %.2f s), optimum %.9g, ours %+.2e", e == 0 ? "" : ";",
+                        args.lp[e].c_str(), seconds, opt.engine_seconds, opt.objective, gap);
+          engines_line << text << (opt.optimal ? "" : " (NOT OPTIMAL)");
+          if (e != 0) continue;
+          lp_s = seconds;
+          if (mode == kernels::AzureFirst::kStrict) {
+            auto relative = [](double excess, double base) { return excess / std::max(base, 1e-12); };
+            level_gap[0] = relative(ours.reject_cost_usd - opt.reject_usd, opt.reject_usd);
+            level_gap[1] = relative(opt.azure_tokens - static_cast<double>(ours.azure_tokens), opt.azure_tokens);
+            level_gap[2] = relative(ours.assign_cost_usd - opt.cost_usd, opt.cost_usd);
+            lp_gap = std::max({level_gap[0], level_gap[1], level_gap[2]});
+          } else {
+            lp_gap = gap;
+          }
         }
       }
 #endif
@@ -241,7 +266,9 @@ int main(int argc, char** argv) {
            << ", \"azure_greedy_ms\": " << az_ms
            << ", \"azure_greedy_objective_ratio\": " << az.mode_objective / ours.mode_objective
            << ", \"lp_seconds\": " << lp_s << ", \"lp_measured_gap\": " << lp_gap << ", \"lp_level_gaps\": ["
-           << level_gap[0] << ", " << level_gap[1] << ", " << level_gap[2] << "]}";
+           << level_gap[0] << ", " << level_gap[1] << ", " << level_gap[2] << "], \"lp\": [" << engines_json.str()
+           << "]}";
+      if (args.lp.size() > 1 && lp_s >= 0) std::printf("%9s LP engines:%s\n", "", engines_line.str().c_str());
       if (level_gap[0] != -1) {
         std::printf("%9s strict levels vs the LP: rejection %+.2e, Azure tokens %+.2e, cost %+.2e\n", "", level_gap[0],
                     level_gap[1], level_gap[2]);

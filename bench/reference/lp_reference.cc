@@ -7,8 +7,16 @@
 #include <ClpSolve.hpp>
 #include <CoinPackedMatrix.hpp>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
 #include <string>
 
 namespace azimuth::bench {
@@ -76,79 +84,191 @@ struct ExtraRow {
 
 struct LpSolution {
   std::vector<double> x, y;
-  double objective = 0, seconds = 0;
+  double objective = 0, seconds = 0, engine_seconds = 0;
   bool optimal = false;
 };
 
-LpSolution SolveLp(const ReferenceModel& md, const std::vector<double>& cx, const std::vector<double>& cy,
-                   const std::vector<ExtraRow>& extra) {
-  const auto start = std::chrono::steady_clock::now();
+// One LP in column-major form, as both engines take it.
+struct LpArrays {
+  int rows = 0, cols = 0;
+  std::vector<CoinBigIndex> starts;
+  std::vector<int> index;
+  std::vector<double> value, col_lo, col_hi, obj, row_lo, row_hi;
+};
+
+LpArrays BuildLp(const ReferenceModel& md, const std::vector<double>& cx, const std::vector<double>& cy,
+                 const std::vector<ExtraRow>& extra) {
   const int n = static_cast<int>(md.reject.size()), m = md.num_endpoints;
   const int np = static_cast<int>(md.pairs.size());
-  const int rows = n + 2 * m + static_cast<int>(extra.size());
-  std::vector<CoinBigIndex> starts{0};
-  std::vector<int> index;
-  std::vector<double> value;
+  LpArrays lp;
+  lp.rows = n + 2 * m + static_cast<int>(extra.size());
+  lp.cols = np + n;
+  lp.starts.push_back(0);
   for (int k = 0; k < np; ++k) {
     const ReferencePair& pr = md.pairs[k];
-    index.push_back(pr.request);
-    value.push_back(1);
-    index.push_back(n + pr.endpoint);
-    value.push_back(md.tokens[pr.request] / kTokenUnit);
-    index.push_back(n + m + pr.endpoint);
-    value.push_back(1);
+    lp.index.push_back(pr.request);
+    lp.value.push_back(1);
+    lp.index.push_back(n + pr.endpoint);
+    lp.value.push_back(md.tokens[pr.request] / kTokenUnit);
+    lp.index.push_back(n + m + pr.endpoint);
+    lp.value.push_back(1);
     for (std::size_t j = 0; j < extra.size(); ++j) {
       if (!extra[j].x.empty() && extra[j].x[k] != 0) {
-        index.push_back(n + 2 * m + static_cast<int>(j));
-        value.push_back(extra[j].x[k]);
+        lp.index.push_back(n + 2 * m + static_cast<int>(j));
+        lp.value.push_back(extra[j].x[k]);
       }
     }
-    starts.push_back(static_cast<CoinBigIndex>(index.size()));
+    lp.starts.push_back(static_cast<CoinBigIndex>(lp.index.size()));
   }
   for (int i = 0; i < n; ++i) {
-    index.push_back(i);
-    value.push_back(1);
+    lp.index.push_back(i);
+    lp.value.push_back(1);
     for (std::size_t j = 0; j < extra.size(); ++j) {
       if (!extra[j].y.empty() && extra[j].y[i] != 0) {
-        index.push_back(n + 2 * m + static_cast<int>(j));
-        value.push_back(extra[j].y[i]);
+        lp.index.push_back(n + 2 * m + static_cast<int>(j));
+        lp.value.push_back(extra[j].y[i]);
       }
     }
-    starts.push_back(static_cast<CoinBigIndex>(index.size()));
+    lp.starts.push_back(static_cast<CoinBigIndex>(lp.index.size()));
   }
-  const int cols = np + n;
-  std::vector<int> lengths(cols);
-  for (int c = 0; c < cols; ++c) lengths[c] = starts[c + 1] - starts[c];
-  CoinPackedMatrix matrix(true, rows, cols, static_cast<CoinBigIndex>(value.size()), value.data(), index.data(),
-                          starts.data(), lengths.data());
-  std::vector<double> col_lo(cols, 0.0), col_hi(cols, 1.0), obj(cols);
-  for (int k = 0; k < np; ++k) obj[k] = cx[k];
-  for (int i = 0; i < n; ++i) obj[np + i] = cy[i];
-  std::vector<double> row_lo(rows), row_hi(rows);
-  for (int i = 0; i < n; ++i) row_lo[i] = row_hi[i] = 1;
+  lp.col_lo.assign(lp.cols, 0.0);
+  lp.col_hi.assign(lp.cols, 1.0);
+  lp.obj.resize(lp.cols);
+  for (int k = 0; k < np; ++k) lp.obj[k] = cx[k];
+  for (int i = 0; i < n; ++i) lp.obj[np + i] = cy[i];
+  lp.row_lo.resize(lp.rows);
+  lp.row_hi.resize(lp.rows);
+  for (int i = 0; i < n; ++i) lp.row_lo[i] = lp.row_hi[i] = 1;
   for (int p = 0; p < m; ++p) {
-    row_lo[n + p] = row_lo[n + m + p] = -COIN_DBL_MAX;
-    row_hi[n + p] = static_cast<double>(md.cap_tokens[p]) / kTokenUnit;
-    row_hi[n + m + p] = static_cast<double>(md.cap_requests[p]);
+    lp.row_lo[n + p] = lp.row_lo[n + m + p] = -COIN_DBL_MAX;
+    lp.row_hi[n + p] = static_cast<double>(md.cap_tokens[p]) / kTokenUnit;
+    lp.row_hi[n + m + p] = static_cast<double>(md.cap_requests[p]);
   }
   for (std::size_t j = 0; j < extra.size(); ++j) {
-    row_lo[n + 2 * m + j] = extra[j].lo;
-    row_hi[n + 2 * m + j] = extra[j].hi;
+    lp.row_lo[n + 2 * m + j] = extra[j].lo;
+    lp.row_hi[n + 2 * m + j] = extra[j].hi;
   }
+  return lp;
+}
+
+// CLP in this process: barrier with crossover (dual simplex aborts on the
+// tiered objective at 20,000 requests: "primal off to infinity").
+void SolveWithClp(const LpArrays& lp, LpSolution* out, std::vector<double>* columns) {
+  std::vector<int> lengths(lp.cols);
+  for (int c = 0; c < lp.cols; ++c) lengths[c] = lp.starts[c + 1] - lp.starts[c];
+  CoinPackedMatrix matrix(true, lp.rows, lp.cols, static_cast<CoinBigIndex>(lp.value.size()), lp.value.data(),
+                          lp.index.data(), lp.starts.data(), lengths.data());
   ClpSimplex model;
   model.setLogLevel(0);
-  model.loadProblem(matrix, col_lo.data(), col_hi.data(), obj.data(), row_lo.data(), row_hi.data());
+  model.loadProblem(matrix, lp.col_lo.data(), lp.col_hi.data(), lp.obj.data(), lp.row_lo.data(), lp.row_hi.data());
   ClpSolve options;
-  // Barrier with crossover (dual simplex aborts on the tiered objective at
-  // 20,000 requests: "primal off to infinity").
   options.setSolveType(ClpSolve::useBarrier);
+  const auto start = std::chrono::steady_clock::now();
   model.initialSolve(options);
-  LpSolution out;
-  out.optimal = model.isProvenOptimal();
-  out.objective = model.objectiveValue();
+  out->engine_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out->optimal = model.isProvenOptimal();
+  out->objective = model.objectiveValue();
   const double* sol = model.primalColumnSolution();
-  out.x.assign(sol, sol + np);
-  out.y.assign(sol + np, sol + cols);
+  columns->assign(sol, sol + lp.cols);
+}
+
+// Runs a command with /bin/sh and returns its standard output, or nullopt
+// when it cannot be started or exits non-zero.
+std::optional<std::string> Capture(const std::string& command) {
+  std::FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return std::nullopt;
+  std::string text;
+  char buffer[4096];
+  for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) text.append(buffer, got);
+  if (pclose(pipe) != 0) return std::nullopt;
+  return text;
+}
+
+std::string Quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string HighsPython() {
+  const char* env = std::getenv("AZIMUTH_HIGHS_PYTHON");
+  return env != nullptr && *env != '\0' ? env : AZIMUTH_HIGHS_PYTHON;
+}
+
+// The number after `"key": ` in the script's one JSON line.
+double JsonNumber(const std::string& line, const std::string& key) {
+  const std::size_t at = line.find("\"" + key + "\": ");
+  return at == std::string::npos ? NAN : std::strtod(line.c_str() + at + key.size() + 4, nullptr);
+}
+
+// HiGHS out of process: Debian 12 packages it only inside SciPy, so the LP
+// goes to PyPI's highspy (highs_lp.py, in the venv of highs_venv.sh) as a
+// binary file, and the columns come back the same way.
+void SolveWithHighs(const LpArrays& lp, const std::string& solver, LpSolution* out, std::vector<double>* columns) {
+  char dir_template[] = "/tmp/azimuth-highs-XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  if (dir == nullptr) {
+    std::fprintf(stderr, "lp_reference: mkdtemp: %s\n", std::strerror(errno));
+    return;
+  }
+  const std::string lp_path = std::string(dir) + "/lp.bin", solution_path = std::string(dir) + "/x.bin";
+  {
+    std::ofstream f(lp_path, std::ios::binary);
+    auto put = [&f](const void* data, std::size_t bytes) { f.write(static_cast<const char*>(data), bytes); };
+    const std::int64_t head[3] = {lp.rows, lp.cols, static_cast<std::int64_t>(lp.value.size())};
+    put(head, sizeof head);
+    for (const std::vector<double>* v : {&lp.obj, &lp.col_lo, &lp.col_hi, &lp.row_lo, &lp.row_hi}) {
+      put(v->data(), v->size() * sizeof(double));
+    }
+    const std::vector<std::int64_t> starts(lp.starts.begin(), lp.starts.end());
+    const std::vector<std::int32_t> index(lp.index.begin(), lp.index.end());
+    put(starts.data(), starts.size() * sizeof(std::int64_t));
+    put(index.data(), index.size() * sizeof(std::int32_t));
+    put(lp.value.data(), lp.value.size() * sizeof(double));
+  }
+  const std::optional<std::string> line = Capture(Quoted(HighsPython()) + " " + Quoted(AZIMUTH_HIGHS_SCRIPT) + " " +
+                                                  Quoted(lp_path) + " " + Quoted(solution_path) + " " + Quoted(solver));
+  if (!line) {
+    std::fprintf(stderr,
+                 "lp_reference: HiGHS failed (%s %s); create its venv with bench/reference/highs_venv.sh, or point "
+                 "AZIMUTH_HIGHS_PYTHON at a python with highspy\n",
+                 HighsPython().c_str(), AZIMUTH_HIGHS_SCRIPT);
+  } else {
+    // The last line is the JSON (highspy prints its banner first).
+    const std::string json = line->substr(line->rfind('{') == std::string::npos ? 0 : line->rfind('{'));
+    out->optimal = json.find("\"optimal\": true") != std::string::npos;
+    out->objective = JsonNumber(json, "objective");
+    out->engine_seconds = JsonNumber(json, "seconds");
+    columns->assign(lp.cols, 0.0);
+    std::ifstream f(solution_path, std::ios::binary);
+    f.read(reinterpret_cast<char*>(columns->data()), static_cast<std::streamsize>(lp.cols * sizeof(double)));
+    if (f.gcount() != static_cast<std::streamsize>(lp.cols * sizeof(double))) out->optimal = false;
+  }
+  std::remove(lp_path.c_str());
+  std::remove(solution_path.c_str());
+  rmdir(dir);
+}
+
+LpSolution SolveLp(const ReferenceModel& md, LpEngine engine, const std::vector<double>& cx,
+                   const std::vector<double>& cy, const std::vector<ExtraRow>& extra) {
+  const auto start = std::chrono::steady_clock::now();
+  const LpArrays lp = BuildLp(md, cx, cy, extra);
+  LpSolution out;
+  std::vector<double> columns;
+  if (engine == LpEngine::kClp) {
+    SolveWithClp(lp, &out, &columns);
+  } else {
+    SolveWithHighs(lp, "choose", &out, &columns);
+  }
+  if (static_cast<int>(columns.size()) == lp.cols) {
+    const std::size_t np = md.pairs.size();
+    out.x.assign(columns.begin(), columns.begin() + static_cast<std::ptrdiff_t>(np));
+    out.y.assign(columns.begin() + static_cast<std::ptrdiff_t>(np), columns.end());
+  } else {
+    out.optimal = false;
+    out.x.assign(md.pairs.size(), 0.0);
+    out.y.assign(md.reject.size(), 0.0);
+  }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }
@@ -162,13 +282,17 @@ LpLevels Levels(const ReferenceModel& md, const LpSolution& s) {
   for (std::size_t i = 0; i < md.reject.size(); ++i) l.reject_usd += s.y[i] * md.reject[i];
   l.objective = s.objective;
   l.seconds = s.seconds;
+  l.engine_seconds = s.engine_seconds;
   l.optimal = s.optimal;
   return l;
 }
 
 }  // namespace
 
-LpReference::LpReference(const kernels::ProblemView& problem) : model_(BuildReferenceModel(problem)) {}
+const char* LpEngineName(LpEngine engine) { return engine == LpEngine::kClp ? "clp" : "highs"; }
+
+LpReference::LpReference(const kernels::ProblemView& problem, LpEngine engine)
+    : model_(BuildReferenceModel(problem)), engine_(engine) {}
 
 LpLevels LpReference::SolveMode(AzureFirst mode, double azure_discount) const {
   if (mode == AzureFirst::kStrict) return SolveStrict();
@@ -177,16 +301,17 @@ LpLevels LpReference::SolveMode(AzureFirst mode, double azure_discount) const {
     const bool az = model_.azure[model_.pairs[k].endpoint];
     cx[k] = model_.pairs[k].cost * (mode == AzureFirst::kWeighted && az ? 1 - azure_discount : 1.0);
   }
-  return Levels(model_, SolveLp(model_, cx, model_.reject, {}));
+  return Levels(model_, SolveLp(model_, engine_, cx, model_.reject, {}));
 }
 
 LpLevels LpReference::SolveStrict() const {
   const std::size_t np = model_.pairs.size();
-  double seconds = 0;
+  double seconds = 0, engine_seconds = 0;
   // Tier 1: rejection cost.
   std::vector<double> zero(np, 0.0);
-  LpSolution t1 = SolveLp(model_, zero, model_.reject, {});
+  LpSolution t1 = SolveLp(model_, engine_, zero, model_.reject, {});
   seconds += t1.seconds;
+  engine_seconds += t1.engine_seconds;
   const double r_star = t1.objective;
   // Tier 2: Azure tokens, rejection held at its optimum.
   std::vector<ExtraRow> extra{{{}, model_.reject, -COIN_DBL_MAX, r_star * (1 + 1e-9) + 1e-9}};
@@ -194,8 +319,9 @@ LpLevels LpReference::SolveStrict() const {
   for (std::size_t k = 0; k < np; ++k) {
     az[k] = model_.azure[model_.pairs[k].endpoint] ? -model_.tokens[model_.pairs[k].request] : 0.0;
   }
-  LpSolution t2 = SolveLp(model_, az, std::vector<double>(model_.reject.size(), 0.0), extra);
+  LpSolution t2 = SolveLp(model_, engine_, az, std::vector<double>(model_.reject.size(), 0.0), extra);
   seconds += t2.seconds;
+  engine_seconds += t2.engine_seconds;
   const double a_star = -t2.objective;
   // Tier 3: cost, both held.
   std::vector<double> az_row(np);
@@ -203,9 +329,10 @@ LpLevels LpReference::SolveStrict() const {
   extra.push_back({az_row, {}, a_star * (1 - 1e-9) - 1e-6, COIN_DBL_MAX});
   std::vector<double> cost(np);
   for (std::size_t k = 0; k < np; ++k) cost[k] = model_.pairs[k].cost;
-  LpSolution t3 = SolveLp(model_, cost, model_.reject, extra);
+  LpSolution t3 = SolveLp(model_, engine_, cost, model_.reject, extra);
   LpLevels out = Levels(model_, t3);
   out.seconds = seconds + t3.seconds;
+  out.engine_seconds = engine_seconds + t3.engine_seconds;
   out.optimal = t1.optimal && t2.optimal && t3.optimal;
   return out;
 }
@@ -219,7 +346,7 @@ LpLevels LpReference::SolveTiered(double reject_weight, double azure_price) cons
   for (std::size_t i = 0; i < cy.size(); ++i) {
     cy[i] = reject_weight * model_.reject[i] + azure_price * model_.tokens[i];
   }
-  return Levels(model_, SolveLp(model_, cx, cy, {}));
+  return Levels(model_, SolveLp(model_, engine_, cx, cy, {}));
 }
 
 double MinCostFlowOptimum(const kernels::ProblemView& problem) {

@@ -6,6 +6,7 @@
 // own tables rather than share them.
 //
 //   LpReference lp(problem);                 // COIN-OR CLP
+//   LpReference highs(problem, LpEngine::kHighs);  // HiGHS, out of process
 //   LpLevels levels = lp.SolveStrict();      // three lexicographic LPs
 //   double opt = lp.SolveMode(AzureFirst::kOff).objective;
 //   double flow = MinCostFlowOptimum(problem);  // LEMON, counts-only instances
@@ -13,6 +14,7 @@
 #define AZIMUTH_BENCH_REFERENCE_LP_REFERENCE_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "azimuth/kernels/problem.h"
@@ -50,14 +52,23 @@ struct LpLevels {
   double azure_tokens = 0;  // tokens served on Azure
   double cost_usd = 0;      // total assignment cost
   double objective = 0;     // the objective that was minimised
-  double seconds = 0;
+  double seconds = 0;         // wall time, the model's construction included
+  double engine_seconds = 0;  // the LP engine's own solve time
   bool optimal = false;
 };
+
+// LpEngine: which exact LP solver the reference runs. CLP (COIN-OR, Debian's
+// coinor-libclp-dev) runs in this process, barrier with crossover. HiGHS runs
+// out of process through PyPI's highspy: bench/reference/highs_venv.sh makes
+// its venv, at build/<preset>/highs-venv by default or wherever the
+// environment variable AZIMUTH_HIGHS_PYTHON names a python with highspy.
+enum class LpEngine { kClp, kHighs };
+const char* LpEngineName(LpEngine engine);
 
 // LpReference
 class LpReference {
  public:
-  explicit LpReference(const kernels::ProblemView& problem);
+  explicit LpReference(const kernels::ProblemView& problem, LpEngine engine = LpEngine::kClp);
 
   // The LP optimum of one mode's objective: kOff (cost + rejection),
   // kWeighted (Azure costs discounted). For kStrict, the three lexicographic
@@ -73,6 +84,7 @@ class LpReference {
 
  private:
   ReferenceModel model_;
+  LpEngine engine_;
 };
 
 // MinCostFlowOptimum()
