@@ -52,6 +52,8 @@ struct Args {
   std::string json;
   bool trace = false;      // every price pass to stderr
   int repair_rounds = -1;  // SolverOptions::repair_rounds
+  double tolerance = kernels::SolverOptions{}.tolerance;
+  int bound_passes = -1;  // SolverOptions::bound_passes
   unsigned long long seed = 1;
   bool warm = false;  // warm-start from the previous batch's prices
   std::vector<std::string> lp = {"clp"};
@@ -65,11 +67,12 @@ std::vector<std::string> Split(const std::string& s) {
 }
 
 [[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr,
-               "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
-               "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
-               "[--trace 1] [--repair_rounds R] [--seed S] [--warm 1] [--lp clp,highs]\n",
-               why);
+  std::fprintf(
+      stderr,
+      "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
+      "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
+      "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--warm 1] [--lp clp,highs]\n",
+      why);
   std::exit(2);
 }
 
@@ -113,6 +116,10 @@ Args Parse(int argc, char** argv) {
       a.seed = std::strtoull(value.c_str(), nullptr, 10);
     } else if (flag == "--repair_rounds") {
       a.repair_rounds = std::atoi(value.c_str());
+    } else if (flag == "--bound_passes") {
+      a.bound_passes = std::atoi(value.c_str());
+    } else if (flag == "--tolerance") {
+      a.tolerance = std::atof(value.c_str());
     } else if (flag == "--warm") {
       a.warm = value == "1" || value == "true";
     } else if (flag == "--lp") {
@@ -183,6 +190,8 @@ int main(int argc, char** argv) {
       kernels::SolverOptions options;
       options.backend = args.backend;
       options.repair_rounds = args.repair_rounds;
+      options.tolerance = args.tolerance;
+      options.bound_passes = args.bound_passes;
       if (args.warm) {
         bench::WorkloadSpec before = spec;
         before.seed = args.seed + 1;
@@ -229,8 +238,8 @@ int main(int argc, char** argv) {
                                           : lp.SolveMode(mode, data.policy.azure_discount);
           const double seconds = Seconds(start);
           const double gap = (ours.mode_objective - opt.objective) / ours.mode_objective;
-          engines_json << (e == 0 ? "" : ", ") << "{\"engine\": \"" << args.lp[e] << "\", \"optimal\": "
-                       << (opt.optimal ? "true" : "false") << ", \"seconds\": " << seconds
+          engines_json << (e == 0 ? "" : ", ") << "{\"engine\": \"" << args.lp[e]
+                       << "\", \"optimal\": " << (opt.optimal ? "true" : "false") << ", \"seconds\": " << seconds
                        << ", \"engine_seconds\": " << opt.engine_seconds << ", \"objective\": " << opt.objective
                        << ", \"measured_gap\": " << gap << "}";
           char text[200];

@@ -48,10 +48,10 @@ ReferenceModel BuildReferenceModel(const kernels::ProblemView& problem);
 
 // LpLevels: one LP solution's values.
 struct LpLevels {
-  double reject_usd = 0;    // total rejection cost
-  double azure_tokens = 0;  // tokens served on Azure
-  double cost_usd = 0;      // total assignment cost
-  double objective = 0;     // the objective that was minimised
+  double reject_usd = 0;      // total rejection cost
+  double azure_tokens = 0;    // tokens served on Azure
+  double cost_usd = 0;        // total assignment cost
+  double objective = 0;       // the objective that was minimised
   double seconds = 0;         // wall time, the model's construction included
   double engine_seconds = 0;  // the LP engine's own solve time
   bool optimal = false;

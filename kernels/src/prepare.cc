@@ -522,12 +522,18 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
 }
 
 double ModeLowerBound(const HostModel& host, const PhaseResult& phase) {
-  double capacity_value = 0;
-  for (std::int32_t p = 0; p < host.num_endpoints; ++p) {
-    capacity_value += phase.prices.per_token[p] * static_cast<double>(host.cap_tokens[p]) +
-                      phase.prices.per_request[p] * static_cast<double>(host.cap_requests[p]);
-  }
-  return phase.sum_best - capacity_value;
+  auto dual = [&host](double sum_best, const Prices& prices) {
+    double capacity_value = 0;
+    for (std::int32_t p = 0; p < host.num_endpoints; ++p) {
+      capacity_value += prices.per_token[p] * static_cast<double>(host.cap_tokens[p]) +
+                        prices.per_request[p] * static_cast<double>(host.cap_requests[p]);
+    }
+    return sum_best - capacity_value;
+  };
+  const double at_prices = dual(phase.sum_best, phase.prices);
+  if (phase.bound_prices.per_token.size() != phase.prices.per_token.size()) return at_prices;
+  const double refined = dual(phase.bound_sum_best, phase.bound_prices);
+  return std::max(at_prices, refined);
 }
 
 }  // namespace internal

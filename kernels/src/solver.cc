@@ -87,6 +87,9 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
   if (!(options.repair_target_gap >= 0 && options.repair_target_gap <= 1)) {
     return Error{ErrorCode::kInvalidArgument, "options.repair_target_gap: must be in [0, 1]"};
   }
+  if (options.bound_passes > 1000) {
+    return Error{ErrorCode::kInvalidArgument, "options.bound_passes: must be at most 1000 (negative: automatic)"};
+  }
   for (const auto& [name, value] :
        {std::pair{"options.initial_strict_azure_price", options.initial_strict_azure_price},
         std::pair{"options.initial_strict_reject_weight", options.initial_strict_reject_weight}}) {

@@ -57,7 +57,8 @@ TEST_P(LpEngines, HighsAndClpFindTheSameOptimum) {
       EXPECT_NEAR(b.azure_tokens, a.azure_tokens, 1e-6 * (1 + a.azure_tokens));
     }
   } else {
-    ExpectSameLevels(clp.SolveMode(mode, data.policy.azure_discount), highs.SolveMode(mode, data.policy.azure_discount));
+    ExpectSameLevels(clp.SolveMode(mode, data.policy.azure_discount),
+                     highs.SolveMode(mode, data.policy.azure_discount));
   }
 }
 

@@ -85,6 +85,13 @@ struct SolverOptions {
   // assignment's certified gap is computed (one pass over the batch), and
   // once it is within this target the rounds stop. 0: every round runs.
   double repair_target_gap = 0;
+  // Passes over the single requests for the certificate's prices, after the
+  // price phase (which works on groups of requests with their mean token
+  // counts). The assignment is unchanged; the certified lower bound is the
+  // better of the two prices' dual values. Negative: automatic, 10 in strict
+  // mode on batches up to 200,000 requests (where the groups' prices left
+  // up to half the certified gap), none otherwise. At most 1,000.
+  int bound_passes = -1;
   // Warm start: prices from a previous solve over the same endpoint table.
   // They are tried first at the final temperature: when they already clear
   // this problem's loads, that one pass ends the price phase.
