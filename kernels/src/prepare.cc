@@ -532,8 +532,7 @@ double ModeLowerBound(const HostModel& host, const PhaseResult& phase) {
   };
   const double at_prices = dual(phase.sum_best, phase.prices);
   if (phase.bound_prices.per_token.size() != phase.prices.per_token.size()) return at_prices;
-  const double refined = dual(phase.bound_sum_best, phase.bound_prices);
-  return std::max(at_prices, refined);
+  return std::max(at_prices, dual(phase.bound_sum_best, phase.bound_prices));
 }
 
 }  // namespace internal

@@ -73,8 +73,9 @@ struct PhaseResult {
   std::vector<std::int32_t> endpoint;     // [N]
   double sum_best = 0;                    // sum over requests of the priced minimum
   Prices prices;
-  // The same at the prices of the certificate (ModeLowerBound): the better
-  // of `prices` and those a few passes over the single requests reach.
+  // The same at the prices a few passes over the single requests reach
+  // (empty when none ran); the certificate is the better of the two
+  // (ModeLowerBound).
   double bound_sum_best = 0;
   Prices bound_prices;
   int iterations = 0;

@@ -159,11 +159,6 @@ struct IsHead {
   AZ_HD std::int32_t operator()(std::int64_t i) const { return (i == 0 || keys[i] != keys[i - 1]) ? 1 : 0; }
 };
 
-struct TokenCount {
-  const std::int32_t* tokens;
-  AZ_HD double operator()(std::int32_t i) const { return static_cast<double>(tokens[i]); }
-};
-
 struct MeanOf {
   AZ_HD double operator()(std::int64_t sum, std::int64_t count) const {
     return static_cast<double>(sum) / static_cast<double>(count);
@@ -627,6 +622,7 @@ struct GroupStart {
 // [endpoint + 1 : 16][descending regret : 48]: the regret is what the
 // next-best option (another eligible endpoint or rejection) costs more under
 // the prices, so an overfull endpoint evicts the requests that lose least.
+// With akey null, the dual terms only (the certificate's own prices).
 struct FinalPass {
   ModelView m;
   RequestCols r;
@@ -656,6 +652,7 @@ struct FinalPass {
       }
     }
     best[i] = low;
+    if (akey == nullptr) return;
     double gain = p >= 0 ? other - here : 0.0;
     gain = gain > 0 ? gain : 0.0;
     std::uint64_t bits;
@@ -1145,8 +1142,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     single.count.assign(n, 1);
     single.tin.resize(n);
     single.tout.resize(n);
-    thrust::transform(policy, order.begin(), order.end(), single.tin.begin(), TokenCount{cols.tokens_in});
-    thrust::transform(policy, order.begin(), order.end(), single.tout.begin(), TokenCount{cols.tokens_out});
+    thrust::transform(policy, order.begin(), order.end(), single.tin.begin(), TokensAt{cols.tokens_in});
+    thrust::transform(policy, order.begin(), order.end(), single.tout.begin(), TokensAt{cols.tokens_out});
     single.eoff.assign(n + 1, 0);
     thrust::transform(policy, iota, iota + n, single.eoff.begin() + 1,
                       ListLength{RawOf<std::int32_t>(gid), RawOf<std::int64_t>(fine.eoff)});
@@ -1198,16 +1195,13 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
                 RawOf<std::int64_t>(fine.eoff), RawOf<std::int32_t>(fine.elist), RawOf<double>(d_lam),
                 RawOf<double>(d_mu), RawOf<std::int32_t>(choice), RawOf<double>(best), RawOf<std::uint64_t>(akey)});
   out.sum_best = DeterministicSum<Backend>(RawOf<double>(best), n);
-  out.bound_sum_best = out.sum_best;
-  out.bound_prices = {lam, mu};
   if (bound_lam != lam || bound_mu != mu) {
     F64 b_lam(bound_lam.begin(), bound_lam.end()), b_mu(bound_mu.begin(), bound_mu.end()), b_best(n);
-    U64 b_key(n);
     thrust::for_each_n(policy, iota, n,
                        FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(fine.key),
                                  RawOf<std::int64_t>(fine.eoff), RawOf<std::int32_t>(fine.elist), RawOf<double>(b_lam),
                                  RawOf<double>(b_mu), RawOf<std::int32_t>(choice), RawOf<double>(b_best),
-                                 RawOf<std::uint64_t>(b_key)});
+                                 /*akey=*/nullptr});
     out.bound_sum_best = DeterministicSum<Backend>(RawOf<double>(b_best), n);
     out.bound_prices = {bound_lam, bound_mu};
   }

@@ -29,7 +29,6 @@ void ExpectSameLevels(const LpLevels& clp, const LpLevels& highs) {
   EXPECT_NEAR(highs.objective, clp.objective, 1e-7 * (1 + std::abs(clp.objective)));
   EXPECT_NEAR(highs.reject_usd + highs.cost_usd, clp.reject_usd + clp.cost_usd,
               1e-6 * (1 + clp.reject_usd + clp.cost_usd));
-  EXPECT_GT(highs.engine_seconds, 0);
 }
 
 using EngineCase = std::tuple<AzureFirst, int /*endpoints*/>;
