@@ -399,6 +399,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   options.backend = options_.backend;
   options.repair_rounds = options_.repair_rounds;
   options.repair_target_gap = options_.repair_target_gap;
+  options.bound_passes = options_.bound_passes;
   if (warm) {
     options.initial_prices = std::move(warm);
     options.initial_strict_azure_price = warm_azure_price;
