@@ -10,11 +10,14 @@
 #   deploy/install-deps.sh --runtime  # shared libraries azimuthd needs at run time
 set -euo pipefail
 
-runtime=(libabsl20220623 libprotobuf32 libgomp1 libgrpc++1.51 libgrpc29 libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libssl3)
+runtime=(libabsl20220623 libprotobuf32 libgomp1 libgrpc++1.51 libgrpc29 libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libssl3 libhiredis0.14)
 build=(
   build-essential cmake ninja-build pkg-config
   libabsl-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc prometheus-cpp-dev
+  # Replicas sharing Redis: the client library, TLS, and the server the
+  # tests start.
+  libhiredis-dev libssl-dev redis-server
   # Tests: certificates for the TLS tests, a venv for the deploy checks.
   openssl python3-venv
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -33,17 +33,92 @@ std::int64_t Engine::WallClockMs() {
       .count();
 }
 
-Engine::Engine(EngineOptions options, Clock clock) : options_(options), clock_(std::move(clock)) {}
+Engine::Engine(EngineOptions options, Clock clock) : options_(options), clock_(std::move(clock)) {
+  if (options_.leased) ledger_.EnableLeases();
+}
+
+void Engine::SetListener(EngineListener* listener) { listener_ = listener; }
 
 absl::Status Engine::ReportTelemetry(const EndpointSample& sample, bool pinned) {
+  EndpointSample resolved;
+  {
+    MutexLock lock(&mu_);
+    // An agent's sample older than the one held (from another agent, or
+    // from another replica) changes nothing.
+    bool applied = false;
+    AZ_RETURN_IF_ERROR(store_.Apply(sample, clock_(), pinned, /*only_newer=*/!pinned, &applied));
+    if (!applied || pinned || listener_ == nullptr) return absl::OkStatus();
+    resolved = store_.Find(sample.row.id)->sample;
+  }
+  listener_->OnTelemetry(resolved);
+  return absl::OkStatus();
+}
+
+absl::Status Engine::SetReplicatedTelemetry(const EndpointSample& sample, bool* applied) {
   MutexLock lock(&mu_);
-  return store_.Apply(sample, clock_(), pinned);
+  return store_.Apply(sample, clock_(), /*pinned=*/false, /*only_newer=*/true, applied);
 }
 
 void Engine::SetPolicy(const kernels::PolicyData& policy) {
+  SetReplicatedPolicy(policy);
+  if (listener_ != nullptr) listener_->OnPolicy(policy);
+}
+
+void Engine::SetReplicatedPolicy(const kernels::PolicyData& policy) {
   MutexLock lock(&mu_);
   policy_ = policy;
   ++policy_version_;
+}
+
+LeaseState Engine::Leases() const {
+  MutexLock lock(&mu_);
+  LeaseState out;
+  const std::int64_t now_s = clock_() / 1000;
+  const std::int64_t w = policy_.window_s;
+  out.window_s = w;
+  out.window_start_s = now_s - ((now_s % w) + w) % w;
+  const bool current = ledger_.window_start_s() == out.window_start_s;
+  const std::size_t m = store_.size();
+  out.ids.resize(m);
+  out.tokens_capacity.resize(m);
+  out.requests_capacity.resize(m);
+  out.tokens_reserved.assign(m, 0);
+  out.requests_reserved.assign(m, 0);
+  out.tokens_granted.assign(m, 0);
+  out.requests_granted.assign(m, 0);
+  out.next_tokens_granted.assign(m, 0);
+  out.next_requests_granted.assign(m, 0);
+  for (std::size_t p = 0; p < m; ++p) {
+    const TelemetryStore::Entry& e = store_.at(p);
+    out.ids[p] = e.sample.row.id;
+    // An endpoint that is unavailable needs no grant.
+    const bool available = store_.Available(p, clock_(), policy_.telemetry_ttl_s);
+    out.tokens_capacity[p] = available ? WindowTokenCapacity(e.sample, w) : 0;
+    out.requests_capacity[p] = available ? WindowRequestCapacity(e.sample, w) : 0;
+    if (current && p < ledger_.size()) {
+      out.tokens_reserved[p] = ledger_.tokens_reserved(p);
+      out.requests_reserved[p] = ledger_.requests_reserved(p);
+      out.tokens_granted[p] = ledger_.tokens_granted(p);
+      out.requests_granted[p] = ledger_.requests_granted(p);
+      out.next_tokens_granted[p] = ledger_.next_tokens_granted(p);
+      out.next_requests_granted[p] = ledger_.next_requests_granted(p);
+    }
+  }
+  return out;
+}
+
+void Engine::SetGrants(const Grants& grants) {
+  MutexLock lock(&mu_);
+  ledger_.Resize(store_.size());
+  ledger_.Roll(clock_() / 1000, policy_.window_s);
+  for (std::size_t p = 0; p < grants.tokens.size() && p < grants.requests.size(); ++p) {
+    ledger_.SetGrant(grants.window_start_s, p, grants.tokens[p], grants.requests[p]);
+  }
+  if (grants.window_start_s == ledger_.window_start_s()) {
+    cluster_window_s_ = grants.window_start_s;
+    cluster_tokens_left_ = grants.tokens_left;
+    cluster_requests_left_ = grants.requests_left;
+  }
 }
 
 kernels::PolicyData Engine::policy() const {
@@ -146,12 +221,13 @@ void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r
   tokens_left_.resize(m);
   requests_left_.resize(m);
   for (std::size_t p = 0; p < m; ++p) {
-    tokens_left_[p] = ctx.token_capacity[p] - ledger_.tokens_reserved(p);
-    requests_left_[p] = ctx.request_capacity[p] - ledger_.requests_reserved(p);
+    tokens_left_[p] = ledger_.TokenLimit(p, ctx.token_capacity[p]) - ledger_.tokens_reserved(p);
+    requests_left_[p] = ledger_.RequestLimit(p, ctx.request_capacity[p]) - ledger_.requests_reserved(p);
   }
   const kernels::OnlineDecision d = ctx.pricer->Decide(r, tokens_left_, requests_left_);
   if (d.endpoint >= 0 && !ledger_.TryReserve(d.endpoint, static_cast<std::int64_t>(r.tokens_in) + r.tokens_out,
-                                             ctx.token_capacity[d.endpoint], ctx.request_capacity[d.endpoint])) {
+                                             ledger_.TokenLimit(d.endpoint, ctx.token_capacity[d.endpoint]),
+                                             ledger_.RequestLimit(d.endpoint, ctx.request_capacity[d.endpoint]))) {
     *endpoint = -1;  // unreachable: Decide() only picks endpoints with room
     *reason = Reason::kCapacityExhausted;
     *cost = RejectCost(policy_, r.priority);
@@ -321,8 +397,16 @@ Decisions Engine::DecideOnline(BatchJob* job) {
   d.endpoint_ids = ctx->ids;
   if (last_solution_) d.info.backend = last_solution_->backend;
   lock.Release();
+  NoteShortage(d);
   Remember(0, std::move(ctx), job, d);
   return d;
+}
+
+void Engine::NoteShortage(const Decisions& d) const {
+  if (!options_.leased || listener_ == nullptr) return;
+  if (std::find(d.reason.begin(), d.reason.end(), Reason::kCapacityExhausted) != d.reason.end()) {
+    listener_->OnShortage();
+  }
 }
 
 absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector<Decisions>* out) {
@@ -337,8 +421,10 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
     tokens_left.resize(m);
     requests_left.resize(m);
     for (std::size_t p = 0; p < m; ++p) {
-      tokens_left[p] = std::max<std::int64_t>(0, ctx->token_capacity[p] - ledger_.tokens_reserved(p));
-      requests_left[p] = std::max<std::int64_t>(0, ctx->request_capacity[p] - ledger_.requests_reserved(p));
+      tokens_left[p] =
+          std::max<std::int64_t>(0, ledger_.TokenLimit(p, ctx->token_capacity[p]) - ledger_.tokens_reserved(p));
+      requests_left[p] =
+          std::max<std::int64_t>(0, ledger_.RequestLimit(p, ctx->request_capacity[p]) - ledger_.requests_reserved(p));
     }
     if (last_solution_ && !last_solution_->prices.per_token.empty()) {
       warm = Padded(last_solution_->prices, m);
@@ -420,7 +506,8 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
       d.reason[i] = solution.reason[k];
       d.cost[i] = solution.cost[k];
     } else if (now_ctx->table.ep_available[p] &&
-               ledger_.TryReserve(p, w, now_ctx->token_capacity[p], now_ctx->request_capacity[p])) {
+               ledger_.TryReserve(p, w, ledger_.TokenLimit(p, now_ctx->token_capacity[p]),
+                                  ledger_.RequestLimit(p, now_ctx->request_capacity[p]))) {
       d.endpoint[i] = p;
       d.reason[i] = solution.reason[k];
       d.cost[i] = solution.cost[k];
@@ -455,6 +542,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   lock.Release();
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     Decisions& d = (*out)[j];
+    NoteShortage(d);
     d.endpoint_ids = priced->ids;
     d.info.batch_ids = {batch_id};
     d.info.backend = solution.backend;
@@ -532,6 +620,14 @@ std::vector<EndpointState> Engine::Endpoints() const {
     if (same_window && p < ledger_.size()) {
       s.tokens_reserved = ledger_.tokens_reserved(p);
       s.requests_reserved = ledger_.requests_reserved(p);
+      s.tokens_granted = ledger_.tokens_granted(p);
+      s.requests_granted = ledger_.requests_granted(p);
+    }
+    s.leased = ledger_.leased();
+    if (s.leased && same_window && cluster_window_s_ == ledger_.window_start_s() && p < cluster_tokens_left_.size() &&
+        p < cluster_requests_left_.size()) {
+      s.tokens_left_cluster = cluster_tokens_left_[p];
+      s.requests_left_cluster = cluster_requests_left_[p];
     }
     if (last_solution_ && p < last_solution_->prices.per_token.size()) {
       s.token_price = last_solution_->prices.per_token[p];

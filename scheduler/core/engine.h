@@ -59,6 +59,46 @@ struct EngineOptions {
   // RSS after a burst of 3,000-request strict streams grew by 35-38 MB with
   // them against 23-27 MB without (azimuthd_test, SurvivesAbuse...).
   int bound_passes = 0;
+  // Replicas sharing quotas (scheduler/cluster/): decide only against the
+  // capacity SetGrants() granted, never beyond.
+  bool leased = false;
+};
+
+// EngineListener
+//
+// Told of every change made on this replica (not of those SetReplicated*()
+// brings from others), after it took effect: the cluster publishes them.
+// Called without the engine's locks held; must not block.
+class EngineListener {
+ public:
+  virtual ~EngineListener() = default;
+  virtual void OnTelemetry(const EndpointSample& sample) = 0;  // timestamp resolved
+  virtual void OnPolicy(const kernels::PolicyData& policy) = 0;
+  // With leases: a decision found no capacity left in the grants held.
+  virtual void OnShortage() {}
+};
+
+// LeaseState
+//
+// What a replica holds and has used this window, by endpoint index.
+struct LeaseState {
+  std::int64_t window_start_s = 0, window_s = 60;
+  std::vector<std::string> ids;
+  std::vector<std::int64_t> tokens_capacity, requests_capacity;  // the window's, from telemetry
+  std::vector<std::int64_t> tokens_reserved, requests_reserved;
+  std::vector<std::int64_t> tokens_granted, requests_granted;
+  std::vector<std::int64_t> next_tokens_granted, next_requests_granted;  // taken ahead for the next window
+};
+
+// Grants
+//
+// The cluster's answer for one window, by endpoint index (shorter vectors:
+// no grant for the rest).
+struct Grants {
+  std::int64_t window_start_s = 0;
+  std::vector<std::int64_t> tokens, requests;
+  // What the cluster can still grant, all replicas together (ListEndpoints).
+  std::vector<std::int64_t> tokens_left, requests_left;
 };
 
 // EndpointState
@@ -73,6 +113,11 @@ struct EndpointState {
   std::int64_t tokens_capacity = 0, tokens_reserved = 0;
   std::int64_t requests_capacity = 0, requests_reserved = 0;
   double token_price = 0, request_price = 0;
+  // With leases: this replica's grant, and what is left to grant
+  // cluster-wide (-1: not known yet).
+  bool leased = false;
+  std::int64_t tokens_granted = 0, requests_granted = 0;
+  std::int64_t tokens_left_cluster = -1, requests_left_cluster = -1;
 };
 
 // Explained
@@ -121,6 +166,24 @@ class Engine {
   // (the engine's clock is used).
   void SetPolicy(const kernels::PolicyData& policy);
   kernels::PolicyData policy() const;
+
+  // SetListener() (nullptr: none). Set it before serving.
+  void SetListener(EngineListener* listener);
+
+  // SetReplicatedTelemetry() / SetReplicatedPolicy()
+  //
+  // A change another replica made: the listener is not told. A sample is
+  // applied only when newer than the one held (*applied says whether).
+  absl::Status SetReplicatedTelemetry(const EndpointSample& sample, bool* applied = nullptr);
+  void SetReplicatedPolicy(const kernels::PolicyData& policy);
+
+  // Leases() / SetGrants()
+  //
+  // With EngineOptions::leased: what this replica holds and used in the
+  // current window, and the cluster's grants for the current window or the
+  // next (never lowered; ignored for another window).
+  LeaseState Leases() const;
+  void SetGrants(const Grants& grants);
 
   // DecideBatch()
   //
@@ -193,12 +256,15 @@ class Engine {
   void Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job, const Decisions& d)
       ABSL_LOCKS_EXCLUDED(history_mu_);
   void TrimHistory() ABSL_LOCKS_EXCLUDED(history_mu_);
+  // Tells the listener when leased decisions ran short of capacity.
+  void NoteShortage(const Decisions& d) const;
   // Appends `one`'s only request to an online block, interning its strings.
   static void AppendRow(const RequestBatch& one, Record* block);
   static std::int64_t RowBytes(const std::string& id);
 
   const EngineOptions options_;
   const Clock clock_;
+  EngineListener* listener_ = nullptr;
 
   mutable Mutex mu_;
   TelemetryStore store_ ABSL_GUARDED_BY(mu_);
@@ -213,6 +279,9 @@ class Engine {
   std::uint64_t next_batch_id_ ABSL_GUARDED_BY(mu_) = 1;
   BatchStats last_batch_ ABSL_GUARDED_BY(mu_);
   std::vector<std::int64_t> tokens_left_ ABSL_GUARDED_BY(mu_), requests_left_ ABSL_GUARDED_BY(mu_);
+  // The cluster's latest view (Grants::tokens_left), for ListEndpoints.
+  std::int64_t cluster_window_s_ ABSL_GUARDED_BY(mu_) = -1;
+  std::vector<std::int64_t> cluster_tokens_left_ ABSL_GUARDED_BY(mu_), cluster_requests_left_ ABSL_GUARDED_BY(mu_);
 
   mutable Mutex history_mu_;  // never held with mu_
   std::deque<Record> history_ ABSL_GUARDED_BY(history_mu_);

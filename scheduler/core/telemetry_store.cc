@@ -43,10 +43,18 @@ absl::Status ValidateSample(const EndpointSample& s) {
   return absl::OkStatus();
 }
 
-absl::Status TelemetryStore::Apply(const EndpointSample& sample, std::int64_t now_ms, bool pinned) {
+absl::Status TelemetryStore::Apply(const EndpointSample& sample, std::int64_t now_ms, bool pinned, bool only_newer,
+                                   bool* applied) {
+  if (applied != nullptr) *applied = false;
   if (absl::Status s = ValidateSample(sample); !s.ok()) return s;
   Entry entry{sample, pinned};
   if (entry.sample.timestamp_ms == 0 || entry.sample.timestamp_ms > now_ms) entry.sample.timestamp_ms = now_ms;
+  if (only_newer) {
+    const Entry* old = Find(sample.row.id);
+    if (old != nullptr && !old->pinned && old->sample.timestamp_ms >= entry.sample.timestamp_ms) {
+      return absl::OkStatus();
+    }
+  }
   if (entries_.size() >= kernels::kMaxEndpoints && index_.count(sample.row.id) == 0) {
     return absl::ResourceExhaustedError(
         absl::StrCat("endpoint '", sample.row.id, "': the table is full (", kernels::kMaxEndpoints, " endpoints)"));
@@ -58,7 +66,13 @@ absl::Status TelemetryStore::Apply(const EndpointSample& sample, std::int64_t no
     entries_[it->second] = std::move(entry);
   }
   ++version_;
+  if (applied != nullptr) *applied = true;
   return absl::OkStatus();
+}
+
+const TelemetryStore::Entry* TelemetryStore::Find(const std::string& id) const {
+  const auto it = index_.find(id);
+  return it == index_.end() ? nullptr : &entries_[it->second];
 }
 
 double TelemetryStore::AgeSeconds(std::size_t i, std::int64_t now_ms) const {
@@ -78,11 +92,46 @@ void CapacityLedger::Roll(std::int64_t now_s, std::int64_t window_s) {
   window_s_ = window_s;
   std::fill(tokens_.begin(), tokens_.end(), 0);
   std::fill(requests_.begin(), requests_.end(), 0);
+  std::fill(granted_tokens_.begin(), granted_tokens_.end(), 0);
+  std::fill(granted_requests_.begin(), granted_requests_.end(), 0);
+  if (next_window_s_ == start) {
+    std::swap(granted_tokens_, next_tokens_);
+    std::swap(granted_requests_, next_requests_);
+  }
+  next_window_s_ = -1;
+  std::fill(next_tokens_.begin(), next_tokens_.end(), 0);
+  std::fill(next_requests_.begin(), next_requests_.end(), 0);
 }
 
 void CapacityLedger::Resize(std::size_t num_endpoints) {
   tokens_.resize(num_endpoints, 0);
   requests_.resize(num_endpoints, 0);
+  granted_tokens_.resize(num_endpoints, 0);
+  granted_requests_.resize(num_endpoints, 0);
+  next_tokens_.resize(num_endpoints, 0);
+  next_requests_.resize(num_endpoints, 0);
+}
+
+void CapacityLedger::SetGrant(std::int64_t window_start_s, std::size_t p, std::int64_t tokens, std::int64_t requests) {
+  if (p >= tokens_.size()) return;
+  std::vector<std::int64_t>* t = nullptr;
+  std::vector<std::int64_t>* r = nullptr;
+  if (window_start_s == window_start_s_) {
+    t = &granted_tokens_;
+    r = &granted_requests_;
+  } else if (window_start_s == window_start_s_ + window_s_) {
+    if (next_window_s_ != window_start_s) {
+      std::fill(next_tokens_.begin(), next_tokens_.end(), 0);
+      std::fill(next_requests_.begin(), next_requests_.end(), 0);
+      next_window_s_ = window_start_s;
+    }
+    t = &next_tokens_;
+    r = &next_requests_;
+  } else {
+    return;
+  }
+  (*t)[p] = std::max((*t)[p], tokens);
+  (*r)[p] = std::max((*r)[p], requests);
 }
 
 bool CapacityLedger::TryReserve(std::size_t p, std::int64_t tokens, std::int64_t token_capacity,

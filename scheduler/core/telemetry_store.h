@@ -11,12 +11,15 @@
 //
 // CapacityLedger counts tokens and requests reserved per endpoint in the
 // current window of `window_s` seconds (aligned to the unix epoch) and
-// releases them all when the window rolls.
+// releases them all when the window rolls. With leases (several replicas
+// sharing quotas, scheduler/cluster/), an endpoint's capacity is also bounded
+// by what the cluster granted this replica for the window.
 //
 // Neither class is thread-safe: the Engine serialises access.
 #ifndef AZIMUTH_SCHEDULER_CORE_TELEMETRY_STORE_H_
 #define AZIMUTH_SCHEDULER_CORE_TELEMETRY_STORE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -52,8 +55,13 @@ class TelemetryStore {
   //
   // Validates and stores `sample` as its endpoint's latest, received at
   // `now_ms`; a new id is appended (RESOURCE_EXHAUSTED beyond
-  // kernels::kMaxEndpoints). An agent's sample unpins the endpoint.
-  absl::Status Apply(const EndpointSample& sample, std::int64_t now_ms, bool pinned);
+  // kernels::kMaxEndpoints). An agent's sample unpins the endpoint. With
+  // `only_newer`, a sample not newer than the stored agent sample is
+  // dropped (*applied false): replicas exchange samples in any order.
+  absl::Status Apply(const EndpointSample& sample, std::int64_t now_ms, bool pinned, bool only_newer = false,
+                     bool* applied = nullptr);
+  // The stored entry for `id`, or nullptr.
+  const Entry* Find(const std::string& id) const;
 
   std::size_t size() const { return entries_.size(); }
   const Entry& at(std::size_t i) const { return entries_[i]; }
@@ -86,13 +94,52 @@ class CapacityLedger {
   // TryReserve()
   //
   // Reserves `tokens` and one request on endpoint p when both fit under the
-  // window's capacities; returns whether it did.
+  // window's capacities (and, with leases, the grant); returns whether it did.
   bool TryReserve(std::size_t p, std::int64_t tokens, std::int64_t token_capacity, std::int64_t request_capacity);
+
+  // EnableLeases()
+  //
+  // From now on nothing is reserved beyond the grants SetGrant() records; an
+  // endpoint without a grant for the current window has no capacity.
+  void EnableLeases() { leased_ = true; }
+  bool leased() const { return leased_; }
+
+  // SetGrant()
+  //
+  // What endpoint p is granted in total for the window starting at
+  // `window_start_s`: the current window or the next (a grant taken ahead of
+  // the roll); other windows are ignored. A grant is never lowered.
+  void SetGrant(std::int64_t window_start_s, std::size_t p, std::int64_t tokens, std::int64_t requests);
+  std::int64_t tokens_granted(std::size_t p) const { return p < granted_tokens_.size() ? granted_tokens_[p] : 0; }
+  std::int64_t requests_granted(std::size_t p) const { return p < granted_requests_.size() ? granted_requests_[p] : 0; }
+
+  // The grants taken for the next window (zero when none).
+  std::int64_t next_tokens_granted(std::size_t p) const {
+    return next_window_s_ >= 0 && p < next_tokens_.size() ? next_tokens_[p] : 0;
+  }
+  std::int64_t next_requests_granted(std::size_t p) const {
+    return next_window_s_ >= 0 && p < next_requests_.size() ? next_requests_[p] : 0;
+  }
+
+  // TokenLimit() / RequestLimit()
+  //
+  // The most endpoint p may hold reserved this window: its capacity, and
+  // with leases no more than its grant.
+  std::int64_t TokenLimit(std::size_t p, std::int64_t capacity) const {
+    return leased_ ? std::min(capacity, tokens_granted(p)) : capacity;
+  }
+  std::int64_t RequestLimit(std::size_t p, std::int64_t capacity) const {
+    return leased_ ? std::min(capacity, requests_granted(p)) : capacity;
+  }
 
  private:
   std::int64_t window_start_s_ = -1;
   std::int64_t window_s_ = 0;
   std::vector<std::int64_t> tokens_, requests_;
+  bool leased_ = false;
+  std::vector<std::int64_t> granted_tokens_, granted_requests_;  // the current window
+  std::int64_t next_window_s_ = -1;                              // grants taken for the next window
+  std::vector<std::int64_t> next_tokens_, next_requests_;
 };
 
 // WindowCapacity()

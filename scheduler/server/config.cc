@@ -1,8 +1,14 @@
 // Copyright 2026 Azimuth authors.
 #include "scheduler/server/config.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
 #include <google/protobuf/util/json_util.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -52,7 +58,74 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.explain_history_bytes() == 0) c.set_explain_history_bytes(std::int64_t{64} << 20);
   if (c.drain_timeout_s() == 0) c.set_drain_timeout_s(20);
   if (c.max_message_bytes() == 0) c.set_max_message_bytes(256 << 20);
+  if (!c.cluster().redis_address().empty()) {
+    v1::ClusterConfig* k = c.mutable_cluster();
+    if (k->key_prefix().empty()) k->set_key_prefix("{azimuth}:");
+    if (k->sync_interval_ms() == 0) k->set_sync_interval_ms(100);
+    if (k->lease_horizon_s() == 0) k->set_lease_horizon_s(1);
+    if (k->redis_timeout_ms() == 0) k->set_redis_timeout_ms(250);
+    if (k->recovery_grace_s() == 0) k->set_recovery_grace_s(5);
+  }
   return c;
+}
+
+namespace {
+
+// "host:port" (host may be a bracketed IPv6 address).
+bool SplitHostPort(const std::string& address, std::string* host, int* port) {
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  *host = address.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  return absl::SimpleAtoi(address.substr(colon + 1), port) && *port > 0 && *port < 65536;
+}
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
+}  // namespace
+
+absl::StatusOr<ClusterOptions> ClusterOptionsFromConfig(const v1::ServerConfig& config, int tcp_port) {
+  const v1::ClusterConfig& k = config.cluster();
+  ClusterOptions o;
+  if (!SplitHostPort(k.redis_address(), &o.redis.host, &o.redis.port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field 'cluster.redis_address': '", k.redis_address(), "' is not host:port"));
+  }
+  o.redis.tls = k.tls();
+  o.redis.ca_file = k.tls_ca_file();
+  o.redis.server_name = k.tls_server_name();
+  o.redis.cert_file = k.tls_cert_file();
+  o.redis.key_file = k.tls_key_file();
+  o.redis.username = k.username();
+  o.redis.io_timeout_ms = k.redis_timeout_ms();
+  o.redis.connect_timeout_ms = std::max(1000, k.redis_timeout_ms());
+  if (!k.password_file().empty()) {
+    AZ_ASSIGN_OR_RETURN(std::string text, ReadTextFile(k.password_file(), "cluster.password_file"));
+    const std::vector<std::string> lines = absl::StrSplit(text, '\n');
+    o.redis.password = std::string(absl::StripAsciiWhitespace(lines.front()));
+    if (o.redis.password.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("field 'cluster.password_file': ", k.password_file(), " has no password on its first line"));
+    }
+  }
+  o.key_prefix = k.key_prefix();
+  o.replica_id =
+      !k.replica_id().empty() ? k.replica_id() : EnvOr("POD_NAME", absl::StrCat(HostName(), "-", ::getpid()));
+  o.advertise_address =
+      !k.advertise_address().empty() ? k.advertise_address() : absl::StrCat(EnvOr("POD_IP", HostName()), ":", tcp_port);
+  o.interval = std::chrono::milliseconds(k.sync_interval_ms());
+  o.lease_horizon_s = k.lease_horizon_s();
+  o.recovery_grace_s = k.recovery_grace_s();
+  return o;
 }
 
 v1::ServerConfig DemoConfig(int endpoints) {
@@ -111,6 +184,31 @@ absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const 
   }
   if (config.listen() == "none" && config.unix_socket().empty()) {
     return bad("listen", "with no TCP address a unix_socket is needed");
+  }
+  if (const v1::ClusterConfig& k = config.cluster(); !k.redis_address().empty()) {
+    std::string host;
+    int port = 0;
+    if (!SplitHostPort(k.redis_address(), &host, &port)) return bad("cluster.redis_address", "must be host:port");
+    if (k.sync_interval_ms() < 10 || k.sync_interval_ms() > 1000) {
+      return bad("cluster.sync_interval_ms", "must be in [10, 1000]");
+    }
+    if (!(k.lease_horizon_s() > 0 && k.lease_horizon_s() <= 60)) {
+      return bad("cluster.lease_horizon_s", "must be in (0, 60]");
+    }
+    if (k.redis_timeout_ms() < 1 || k.redis_timeout_ms() > 60000) {
+      return bad("cluster.redis_timeout_ms", "must be in [1, 60000]");
+    }
+    if (!(k.recovery_grace_s() >= 0 && k.recovery_grace_s() <= 3600)) {
+      return bad("cluster.recovery_grace_s", "must be in [0, 3600]");
+    }
+    if (k.tls_cert_file().empty() != k.tls_key_file().empty()) {
+      return bad("cluster.tls_cert_file", "tls_cert_file and tls_key_file go together");
+    }
+    if (k.replica_id().find_first_of(" \t\n|") != std::string::npos) {
+      return bad("cluster.replica_id", "must not contain spaces or '|'");
+    }
+  } else if (k.tls() || !k.password_file().empty() || !k.replica_id().empty()) {
+    return bad("cluster.redis_address", "required when other cluster fields are set");
   }
   return out;
 }

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "azimuth/kernels/problem_data.h"
 #include "azimuth/v1/config.pb.h"
+#include "scheduler/cluster/cluster.h"
 #include "scheduler/core/telemetry_store.h"
 
 namespace azimuth::scheduler {
@@ -52,6 +53,14 @@ absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const 
 absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path);
 
 std::string ConfigJson(const v1::ServerConfig& config);
+
+// ClusterOptionsFromConfig()
+//
+// The cluster section (redis_address set, CheckConfig() passed) as the
+// Cluster takes it: the password read from its file, the replica id and the
+// advertised address defaulted from the pod ($POD_NAME, $POD_IP) or the host,
+// with `tcp_port`.
+absl::StatusOr<ClusterOptions> ClusterOptionsFromConfig(const v1::ServerConfig& config, int tcp_port);
 
 }  // namespace azimuth::scheduler
 

@@ -60,15 +60,6 @@ class Server::HealthOnly final : public grpc::health::v1::Health::Service {
   std::atomic<bool> serving_{false};
 };
 
-void Log(const std::string& message) {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  absl::FPrintF(stderr, "azimuthd %s %s\n", stamp, message);
-}
-
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& raw, std::string config_path,
                                                       std::vector<std::string> tokens) {
   const v1::ServerConfig config = WithDefaults(raw);
@@ -103,6 +94,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
   engine_options.repair_target_gap = std::max(0.0, config.batcher().repair_target_gap());
   engine_options.explain_history = config.explain_history();
   engine_options.explain_history_bytes = config.explain_history_bytes();
+  const bool clustered = !config.cluster().redis_address().empty();
+  engine_options.leased = clustered;
   s->engine_ = std::make_unique<Engine>(engine_options);
   s->metrics_ = std::make_unique<Metrics>();
   if (absl::Status applied = s->Apply(*checked, true); !applied.ok()) return applied;
@@ -122,6 +115,27 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
   SchedulerServiceOptions scheduler_options;
   scheduler_options.online_max_requests = config.batcher().online_max_requests();
   scheduler_options.max_message_requests = config.batcher().max_message_requests();
+  if (clustered) {
+    scheduler_options.peers = [server = s.get()] {
+      std::vector<std::string> addresses;
+      if (const Cluster* cluster = server->cluster_view_.load()) {
+        for (const Peer& p : cluster->Peers()) addresses.push_back(p.address);
+      }
+      return addresses;
+    };
+    const v1::TlsConfig& tls = config.tls();
+    if (!tls.cert_file().empty()) {
+      // Peers serve the same TLS as this replica: trust the client CA (or the
+      // system's roots) and present this replica's certificate for mTLS.
+      grpc::SslCredentialsOptions ssl;
+      if (!tls.client_ca_file().empty()) {
+        AZ_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadTextFile(tls.client_ca_file(), "client CA"));
+        AZ_ASSIGN_OR_RETURN(ssl.pem_private_key, ReadTextFile(tls.key_file(), "TLS key"));
+        AZ_ASSIGN_OR_RETURN(ssl.pem_cert_chain, ReadTextFile(tls.cert_file(), "TLS certificate"));
+      }
+      scheduler_options.peer_credentials = grpc::SslCredentials(ssl);
+    }
+  }
   s->scheduler_ = std::make_unique<SchedulerServiceImpl>(engine, s->batcher_.get(), metrics, scheduler_options);
   s->policy_ = std::make_unique<PolicyServiceImpl>(engine, s->auth_.get(), metrics);
 
@@ -207,6 +221,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
     }
   }
   s->metrics_->SetEndpoints(s->engine_->Endpoints());
+  if (clustered) {
+    AZ_ASSIGN_OR_RETURN(ClusterOptions cluster_options, ClusterOptionsFromConfig(config, s->tcp_port_));
+    const std::string redis = absl::StrCat(cluster_options.redis.host, ":", cluster_options.redis.port,
+                                           cluster_options.redis.tls ? " (TLS)" : "");
+    const std::string replica = cluster_options.replica_id;
+    AZ_ASSIGN_OR_RETURN(s->cluster_, Cluster::Start(std::move(cluster_options), s->engine_.get()));
+    s->cluster_view_.store(s->cluster_.get());
+    Log(absl::StrCat("cluster: replica ", replica, " sharing quotas, telemetry and policy through redis ", redis));
+  }
   s->watcher_ = std::thread([server = s.get()] { server->Watch(); });
   Log(absl::StrCat(
       "serving: tcp ", config.listen() == "none" ? "off" : absl::StrCat("port ", s->tcp_port_),
@@ -264,6 +287,7 @@ void Server::Watch() {
     }
     metrics_->SetEndpoints(engine_->Endpoints());
     metrics_->SetQueueDepth(batcher_->queued_requests());
+    if (cluster_) metrics_->SetCluster(cluster_->stats());
     if (!config_path_.empty()) {
       absl::StatusOr<std::string> text = ReadTextFile(config_path_, "config file");
       if (text.ok() && *text != config_text_) {
@@ -292,8 +316,12 @@ void Server::Drain() {
   if (health_only_) health_only_->Set(false);
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(config_.drain_timeout_s()));
   if (batcher_) batcher_->Drain();
-  if (!server_) return;
+  if (!server_) {
+    if (cluster_) cluster_->Stop();
+    return;
+  }
   server_->Wait();
+  if (cluster_) cluster_->Stop();
   if (health_server_) {
     health_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     health_server_->Wait();

@@ -23,6 +23,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "azimuth/v1/config.pb.h"
+#include "scheduler/cluster/cluster.h"
+#include "scheduler/common/log.h"
 #include "scheduler/common/mutex.h"
 #include "scheduler/core/batcher.h"
 #include "scheduler/core/engine.h"
@@ -76,6 +78,8 @@ class Server {
   std::string config_text_;
   kernels::Backend backend_ = kernels::Backend::kCpu;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Cluster> cluster_;                   // with ServerConfig.cluster; before engine_ goes
+  std::atomic<const Cluster*> cluster_view_{nullptr};  // for calls that start before cluster_ is set
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Batcher> batcher_;
   std::unique_ptr<Auth> auth_;
@@ -99,11 +103,6 @@ class Server {
   bool drained_ ABSL_GUARDED_BY(mu_) = false;
   std::thread watcher_;
 };
-
-// Log()
-//
-// One line on stderr: "azimuthd <time> <message>".
-void Log(const std::string& message);
 
 }  // namespace azimuth::scheduler
 

@@ -1,6 +1,8 @@
 // Copyright 2026 Azimuth authors.
 #include "scheduler/service/metrics.h"
 
+#include <algorithm>
+
 #include <string>
 
 namespace azimuth::scheduler {
@@ -90,6 +92,57 @@ void Metrics::ObserveBatch(std::int64_t requests, double seconds, double gap) {
 }
 
 void Metrics::SetQueueDepth(std::int64_t requests) { queue_depth_.Set(static_cast<double>(requests)); }
+
+struct Metrics::ClusterGauges {
+  prometheus::Gauge* up;
+  prometheus::Counter* errors;
+  prometheus::Counter* lease_calls;
+  prometheus::Counter* losses;
+  prometheus::Gauge* replicas;
+  prometheus::Gauge* granted_tokens;
+  prometheus::Gauge* granted_requests;
+  prometheus::Gauge* stranded_tokens;
+  prometheus::Gauge* stranded_requests;
+  ClusterStats last;
+};
+
+Metrics::~Metrics() = default;
+
+void Metrics::SetCluster(const ClusterStats& stats) {
+  MutexLock lock(&endpoints_mu_);
+  if (!cluster_) {
+    auto gauge = [&](const char* name, const char* help) -> prometheus::Family<prometheus::Gauge>& {
+      return prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
+    };
+    auto counter = [&](const char* name, const char* help) -> prometheus::Counter* {
+      return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+    };
+    cluster_ = std::make_unique<ClusterGauges>();
+    cluster_->up = &gauge("azimuth_cluster_redis_up", "1 while the last sync with Redis succeeded").Add({});
+    cluster_->errors = counter("azimuth_cluster_redis_errors_total", "Syncs with Redis that failed");
+    cluster_->lease_calls = counter("azimuth_cluster_lease_calls_total", "Capacity lease scripts run");
+    cluster_->losses = counter("azimuth_cluster_data_losses_total", "Times Redis was found without its data");
+    cluster_->replicas = &gauge("azimuth_cluster_replicas", "Live replicas, by their heartbeats").Add({});
+    auto& granted = gauge("azimuth_cluster_granted", "This replica's grants for the window, summed over endpoints");
+    cluster_->granted_tokens = &granted.Add({{"resource", "tokens"}});
+    cluster_->granted_requests = &granted.Add({{"resource", "requests"}});
+    auto& stranded = gauge("azimuth_cluster_stranded_fraction",
+                           "Capacity granted but never reserved in the last finished window, as a fraction");
+    cluster_->stranded_tokens = &stranded.Add({{"resource", "tokens"}});
+    cluster_->stranded_requests = &stranded.Add({{"resource", "requests"}});
+  }
+  ClusterGauges& g = *cluster_;
+  g.up->Set(stats.redis_up ? 1 : 0);
+  g.errors->Increment(static_cast<double>(std::max<std::int64_t>(0, stats.redis_errors - g.last.redis_errors)));
+  g.lease_calls->Increment(static_cast<double>(std::max<std::int64_t>(0, stats.lease_calls - g.last.lease_calls)));
+  g.losses->Increment(static_cast<double>(std::max<std::int64_t>(0, stats.data_losses - g.last.data_losses)));
+  g.replicas->Set(stats.live_replicas);
+  g.granted_tokens->Set(static_cast<double>(stats.tokens_granted));
+  g.granted_requests->Set(static_cast<double>(stats.requests_granted));
+  if (stats.stranded_tokens >= 0) g.stranded_tokens->Set(stats.stranded_tokens);
+  if (stats.stranded_requests >= 0) g.stranded_requests->Set(stats.stranded_requests);
+  g.last = stats;
+}
 
 void Metrics::SetEndpoints(const std::vector<EndpointState>& endpoints) {
   MutexLock lock(&endpoints_mu_);

@@ -13,6 +13,17 @@
 //   azimuth_telemetry_age_seconds{endpoint}   age of each endpoint's sample
 //   azimuth_endpoint_available{endpoint}      1 when it may receive requests
 //
+// With replicas sharing Redis (ServerConfig.cluster), also:
+//
+//   azimuth_cluster_redis_up                  1 while the last sync succeeded
+//   azimuth_cluster_redis_errors_total        syncs that failed
+//   azimuth_cluster_lease_calls_total         lease scripts run
+//   azimuth_cluster_data_losses_total         times Redis was found empty
+//   azimuth_cluster_replicas                  live replicas (heartbeats)
+//   azimuth_cluster_granted{resource}         this replica's grants, summed
+//   azimuth_cluster_stranded_fraction{resource}  the last finished window's
+//                                             capacity granted but unused
+//
 // Thread-safe.
 #ifndef AZIMUTH_SCHEDULER_SERVICE_METRICS_H_
 #define AZIMUTH_SCHEDULER_SERVICE_METRICS_H_
@@ -30,6 +41,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "scheduler/cluster/cluster.h"
 #include "scheduler/common/mutex.h"
 #include "scheduler/core/batch.h"
 #include "scheduler/core/engine.h"
@@ -39,6 +51,7 @@ namespace azimuth::scheduler {
 class Metrics {
  public:
   Metrics();
+  ~Metrics();
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
   void CountRpc(const std::string& method, int grpc_code);
@@ -50,6 +63,7 @@ class Metrics {
   void ObserveBatch(std::int64_t requests, double seconds, double gap);
   void SetQueueDepth(std::int64_t requests);
   void SetEndpoints(const std::vector<EndpointState>& endpoints);
+  void SetCluster(const ClusterStats& stats);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -66,6 +80,8 @@ class Metrics {
   prometheus::Gauge& queue_depth_;
   prometheus::Family<prometheus::Gauge>& telemetry_age_;
   prometheus::Family<prometheus::Gauge>& available_;
+  struct ClusterGauges;
+  std::unique_ptr<ClusterGauges> cluster_;  // made by the first SetCluster()
   // SetEndpoints() callers (the watcher, telemetry calls) one at a time; the
   // prometheus families lock themselves.
   Mutex endpoints_mu_;

@@ -150,6 +150,11 @@ grpc::Status TelemetryServiceImpl::ListEndpoints(grpc::ServerContext*, const v1:
     s->set_requests_reserved(e.requests_reserved);
     s->set_token_price(e.token_price);
     s->set_request_price(e.request_price);
+    s->set_leased(e.leased);
+    s->set_tokens_granted(e.tokens_granted);
+    s->set_requests_granted(e.requests_granted);
+    s->set_tokens_left_cluster(e.tokens_left_cluster);
+    s->set_requests_left_cluster(e.requests_left_cluster);
   }
   return done(grpc::Status::OK);
 }
@@ -333,13 +338,50 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SchedulerServiceImp
   return new StreamReactor(this, static_cast<std::size_t>(std::max(1, options_.max_in_flight_per_stream)));
 }
 
-grpc::Status SchedulerServiceImpl::Explain(grpc::ServerContext*, const v1::ExplainRequest* request,
+std::shared_ptr<v1::SchedulerService::Stub> SchedulerServiceImpl::PeerStub(const std::string& address) {
+  MutexLock lock(&peers_mu_);
+  auto it = peer_stubs_.find(address);
+  if (it == peer_stubs_.end()) {
+    // Bounded: replicas come and go (new pod addresses); start over past it.
+    if (peer_stubs_.size() >= 64) peer_stubs_.clear();
+    auto creds = options_.peer_credentials ? options_.peer_credentials : grpc::InsecureChannelCredentials();
+    it = peer_stubs_
+             .emplace(address, std::shared_ptr<v1::SchedulerService::Stub>(
+                                   v1::SchedulerService::NewStub(grpc::CreateChannel(address, creds))))
+             .first;
+  }
+  return it->second;
+}
+
+grpc::Status SchedulerServiceImpl::Explain(grpc::ServerContext* context, const v1::ExplainRequest* request,
                                            v1::ExplainResponse* response) {
   RpcCounter counted(metrics_, "Explain");
   if (request->request_id().empty()) {
     return counted(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "field 'request_id': must not be empty"));
   }
   absl::StatusOr<Explained> e = engine_->Explain(request->request_id());
+  if (!e.ok() && absl::IsNotFound(e.status()) && options_.peers &&
+      context->client_metadata().count(kForwardedHeader) == 0) {
+    // Another replica may have decided it: ask each live one, once (a
+    // forwarded call is never forwarded again).
+    const std::vector<std::string> peers = options_.peers();
+    for (const std::string& address : peers) {
+      grpc::ClientContext call;
+      call.AddMetadata(kForwardedHeader, "1");
+      call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      v1::ExplainResponse theirs;
+      const grpc::Status st = PeerStub(address)->Explain(&call, *request, &theirs);
+      if (st.ok()) {
+        *response = std::move(theirs);
+        return counted(grpc::Status::OK);
+      }
+    }
+    if (!peers.empty()) {
+      return counted(grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          absl::StrCat(e.status().message(), " of this replica, nor of the ", peers.size(), " other replicas")));
+    }
+  }
   if (!e.ok()) return counted(ToGrpcStatus(e.status()));
   response->set_request_id(e->request_id);
   response->set_endpoint(e->endpoint);

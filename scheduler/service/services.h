@@ -12,6 +12,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "azimuth/v1/policy_service.grpc.pb.h"
 #include "azimuth/v1/scheduler.grpc.pb.h"
 #include "azimuth/v1/telemetry.grpc.pb.h"
+#include "scheduler/common/mutex.h"
 #include "scheduler/core/batcher.h"
 #include "scheduler/core/engine.h"
 #include "scheduler/service/convert.h"
@@ -64,7 +67,14 @@ struct SchedulerServiceOptions {
   // Messages of one AssignStream being decided at once; the stream's reader
   // waits beyond it (flow control reaches the client).
   int max_in_flight_per_stream = 64;
+  // Replicas (ServerConfig.cluster): the other live replicas' addresses; an
+  // Explain for a request this replica did not decide is asked of them.
+  std::function<std::vector<std::string>()> peers;
+  std::shared_ptr<grpc::ChannelCredentials> peer_credentials;  // default: insecure
 };
+
+// Metadata marking an Explain forwarded by another replica.
+inline constexpr char kForwardedHeader[] = "azimuth-forwarded";
 
 // AssignStream takes its messages as bytes (the callback API) and parses
 // them itself: a message that does not parse is answered with an error and
@@ -87,11 +97,14 @@ class SchedulerServiceImpl final
   // Decides one message; `done` gets the response (error_code set when the
   // whole message was refused), on this thread or the batcher's.
   void Process(const v1::AssignRequest& request, std::function<void(v1::AssignResponse)> done);
+  std::shared_ptr<v1::SchedulerService::Stub> PeerStub(const std::string& address);
 
   Engine* const engine_;
   Batcher* const batcher_;
   Metrics* const metrics_;
   const SchedulerServiceOptions options_;
+  Mutex peers_mu_;
+  std::map<std::string, std::shared_ptr<v1::SchedulerService::Stub>> peer_stubs_ ABSL_GUARDED_BY(peers_mu_);
 };
 
 class PolicyServiceImpl final : public v1::PolicyService::Service {

@@ -34,83 +34,20 @@
 #include "scheduler/common/policy.h"
 #include "scheduler/server/config.h"
 #include "tests/scheduler/loopback.h"
+#include "tests/scheduler/processes.h"
 
 namespace azimuth::scheduler {
 namespace {
 
-namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 // A running azimuthd, its stderr in a file; killed if the test did not stop it.
-class Daemon {
+class Daemon : public Process {
  public:
-  Daemon(const fs::path& dir, std::vector<std::string> args) : log_(dir / "azimuthd.log") {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      std::string bin = AZIMUTHD_PATH;
-      argv.push_back(bin.data());
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(bin.c_str(), argv.data());
-      ::_exit(127);
-    }
-  }
-  ~Daemon() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string Log() const {
-    std::ifstream in(log_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  // Waits until the log matches `pattern`; returns the first group or "".
-  std::string WaitForLog(const std::string& pattern, milliseconds timeout = milliseconds(15000)) const {
-    const std::regex re(pattern);
-    const auto deadline = steady_clock::now() + timeout;
-    while (steady_clock::now() < deadline) {
-      std::smatch m;
-      const std::string text = Log();
-      if (std::regex_search(text, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    return "";
-  }
-  void Signal(int sig) { ::kill(pid_, sig); }
-  pid_t pid() const { return pid_; }
-  // Exit status, or -1 if it did not exit in time.
-  int Wait(milliseconds timeout = milliseconds(20000)) {
-    const auto deadline = steady_clock::now() + timeout;
-    while (steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    return -1;
-  }
-
- private:
-  fs::path log_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
+  Daemon(const fs::path& dir, std::vector<std::string> args)
+      : Process(AZIMUTHD_PATH, dir / "azimuthd.log", std::move(args)) {}
 };
-
-fs::path TempDir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 v1::RequestBatch Batch(int n, const std::string& prefix, const std::string& model = "gpt-5") {
   v1::RequestBatch b;

@@ -35,19 +35,12 @@
 #include "scheduler/common/policy.h"
 #include "scheduler/service/convert.h"
 #include "tests/scheduler/loopback.h"
+#include "tests/scheduler/processes.h"
 
 namespace azimuth::scheduler {
 namespace {
 
-namespace fs = std::filesystem;
 constexpr char kToken[] = "t0k3n-for-tests";
-
-fs::path TempDir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 v1::EndpointSample Sample(const std::string& id, v1::Cloud cloud, double price, std::int64_t tpm, std::int64_t rpm,
                           const std::string& zone = "us") {
@@ -587,24 +580,6 @@ TEST_F(MetricsTest, MetricsAreExposedForPrometheus) {
 }
 
 // --- TLS ---------------------------------------------------------------------
-
-void Openssl(const fs::path& dir, const std::string& args) {
-  const std::string command = "cd '" + dir.string() + "' && openssl " + args + " >/dev/null 2>&1";
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-}
-
-// A CA, a server certificate for localhost/127.0.0.1 and a client
-// certificate, all signed by the CA.
-void MakeCertificates(const fs::path& dir) {
-  Openssl(dir, "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=azimuth-test-ca");
-  std::ofstream(dir / "san.ext") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
-  for (const char* who : {"server", "client"}) {
-    const std::string w = who;
-    Openssl(dir, "req -newkey rsa:2048 -nodes -keyout " + w + ".key -out " + w + ".csr -subj /CN=localhost");
-    Openssl(dir, "x509 -req -in " + w + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " + w +
-                     ".pem -days 1 -extfile san.ext");
-  }
-}
 
 grpc::Status HealthOver(const Connection& c) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenChannel(c);

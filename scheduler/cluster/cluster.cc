@@ -1,0 +1,666 @@
+// Copyright 2026 Azimuth authors.
+#include "scheduler/cluster/cluster.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "azimuth/v1/policy.pb.h"
+#include "azimuth/v1/telemetry.pb.h"
+#include "scheduler/common/log.h"
+#include "scheduler/common/policy.h"
+#include "scheduler/common/status.h"
+#include "scheduler/service/convert.h"
+
+namespace azimuth::scheduler {
+
+namespace {
+
+// The scripts run atomically on the Redis server: each is one round trip and
+// no other client sees a half-made change. Numbers go back to Redis through
+// string.format('%d'), exact to 2^53 (capacities are clamped below it).
+//
+// lease: KEYS[1] the data generation (epoch: "<created_ms>-<random>"),
+// KEYS[2] the time (ms) until which no new grants are made, KEYS[3] the
+// window start (s) before which no new grants are made, KEYS[4..] one hash
+// per (window, endpoint): gt/gr granted in all, t:<r>/r:<r> granted to
+// replica r, ut:<r>/ur:<r> what r reported reserved, ct/cr the capacity.
+// ARGV: replica, a new epoch, now_ms, grace_ms, live replicas, the epoch the
+// replica knew, the window's start (s), how far ahead (s) grants are taken;
+// then per key: ttl_ms, cap_t, cap_r, held_t, held_r, ask_t, ask_r, used_t,
+// used_r, floor_t.
+//
+// A new epoch (Redis started empty) grants nothing for grace_ms. A replica
+// that knew another epoch tells that Redis lost its data: every window that
+// may have had grants before then gets none again (reservations made against
+// grants Redis forgot, by replicas alive or dead, are unknown). A grant is at
+// most what is left, and at most an even share of it among the live replicas
+// (but at least one floor). Returns {epoch, then per key: mine_t, mine_r,
+// left_t, left_r}.
+constexpr const char* kLeaseScript = R"lua(
+local function s(x) return string.format('%d', x) end
+local now = tonumber(ARGV[3])
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', KEYS[1], epoch)
+  redis.call('SET', KEYS[2], s(now + tonumber(ARGV[4])))
+end
+if ARGV[6] ~= '' and ARGV[6] ~= epoch then
+  local created = tonumber(string.match(epoch, '^(%d+)')) or now
+  local before = math.floor(created / 1000) + tonumber(ARGV[8]) + 1
+  if before > tonumber(redis.call('GET', KEYS[3]) or '0') then redis.call('SET', KEYS[3], s(before)) end
+end
+local frozen = now < tonumber(redis.call('GET', KEYS[2]) or '0') or
+               tonumber(ARGV[7]) < tonumber(redis.call('GET', KEYS[3]) or '0')
+local k = math.max(1, tonumber(ARGV[5]))
+local me = ARGV[1]
+local out = {epoch}
+for i = 4, #KEYS do
+  local h = KEYS[i]
+  local a = 9 + (i - 4) * 10
+  local cap_t, cap_r = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local held_t, held_r = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local ask_t, ask_r = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+  local floor_t = tonumber(ARGV[a + 9])
+  local mine_t = tonumber(redis.call('HGET', h, 't:' .. me) or '0')
+  local mine_r = tonumber(redis.call('HGET', h, 'r:' .. me) or '0')
+  local gt = tonumber(redis.call('HGET', h, 'gt') or '0')
+  local gr = tonumber(redis.call('HGET', h, 'gr') or '0')
+  -- What this replica holds but Redis lost is counted again first.
+  if held_t > mine_t then gt = gt + held_t - mine_t; mine_t = held_t end
+  if held_r > mine_r then gr = gr + held_r - mine_r; mine_r = held_r end
+  if not frozen then
+    local left_t, left_r = cap_t - gt, cap_r - gr
+    if ask_t > 0 and left_t > 0 then
+      local g = math.min(ask_t, left_t, math.max(math.ceil(left_t / k), floor_t))
+      gt = gt + g; mine_t = mine_t + g
+    end
+    if ask_r > 0 and left_r > 0 then
+      local g = math.min(ask_r, left_r, math.max(math.ceil(left_r / k), 1))
+      gr = gr + g; mine_r = mine_r + g
+    end
+  end
+  redis.call('HSET', h, 'gt', s(gt), 'gr', s(gr), 't:' .. me, s(mine_t), 'r:' .. me, s(mine_r),
+             'ut:' .. me, ARGV[a + 7], 'ur:' .. me, ARGV[a + 8], 'ct', ARGV[a + 1], 'cr', ARGV[a + 2])
+  redis.call('PEXPIRE', h, ARGV[a])
+  out[#out + 1] = s(mine_t)
+  out[#out + 1] = s(mine_r)
+  out[#out + 1] = s(math.max(0, cap_t - gt))
+  out[#out + 1] = s(math.max(0, cap_r - gr))
+end
+return out
+)lua";
+
+// stranded: KEYS one lease hash each (a finished window). Returns
+// {granted_t, used_t, cap_t, granted_r, used_r, cap_r} summed over the keys.
+constexpr const char* kStrandedScript = R"lua(
+local function s(x) return string.format('%d', x) end
+local sum = {0, 0, 0, 0, 0, 0}
+for i = 1, #KEYS do
+  local f = redis.call('HGETALL', KEYS[i])
+  for j = 1, #f, 2 do
+    local name, v = f[j], tonumber(f[j + 1]) or 0
+    if name == 'gt' then sum[1] = sum[1] + v
+    elseif name == 'ct' then sum[3] = sum[3] + v
+    elseif name == 'gr' then sum[4] = sum[4] + v
+    elseif name == 'cr' then sum[6] = sum[6] + v
+    elseif string.sub(name, 1, 3) == 'ut:' then sum[2] = sum[2] + v
+    elseif string.sub(name, 1, 3) == 'ur:' then sum[5] = sum[5] + v
+    end
+  end
+end
+for i = 1, 6 do sum[i] = s(sum[i]) end
+return sum
+)lua";
+
+// telemetry_put: KEYS[1] samples (hash id -> bytes), KEYS[2] their
+// timestamps, KEYS[3] the change counter, KEYS[4] changes (zset id by
+// counter). ARGV: id, timestamp_ms, bytes. Stores the sample unless an
+// equally new or newer one is there; returns its change number or 0.
+constexpr const char* kTelemetryScript = R"lua(
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old and tonumber(old) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local n = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[4], n, ARGV[1])
+return n
+)lua";
+
+// policy_put: KEYS[1] the policy's bytes, KEYS[2] its version. ARGV: bytes,
+// '1' to set it only when there is none. Returns {version, bytes} as stored.
+constexpr const char* kPolicyScript = R"lua(
+local v = redis.call('GET', KEYS[2])
+if ARGV[2] == '1' and v then return {tonumber(v), redis.call('GET', KEYS[1])} end
+redis.call('SET', KEYS[1], ARGV[1])
+return {redis.call('INCR', KEYS[2]), ARGV[1]}
+)lua";
+
+enum ScriptId { kLease = 0, kStranded = 1, kTelemetry = 2, kPolicy = 3 };
+constexpr const char* kScripts[] = {kLeaseScript, kStrandedScript, kTelemetryScript, kPolicyScript};
+
+// Lua numbers are doubles.
+constexpr std::int64_t kMaxCount = std::int64_t{1} << 52;
+
+std::int64_t NowMs() { return Engine::WallClockMs(); }
+
+// How long before a window starts its grants are taken.
+std::int64_t AheadSeconds(std::int64_t window_s) {
+  return std::max<std::int64_t>(1, std::min<std::int64_t>(2, window_s / 4));
+}
+
+std::int64_t ToInt(const RedisReply& r) {
+  if (r.type == RedisReply::Type::kInteger) return r.integer;
+  std::int64_t v = 0;
+  if (!absl::SimpleAtoi(r.str, &v)) return 0;
+  return v;
+}
+
+}  // namespace
+
+// What one endpoint's grants should cover: a rate of use, and a boost that
+// doubles while the grant runs dry (the rate is measured under the grant, so
+// alone it would never grow past it).
+struct Cluster::Demand {
+  double tokens_per_s = 0, requests_per_s = 0;
+  double tokens_boost = 1, requests_boost = 1;
+  std::int64_t tokens_reserved = 0, requests_reserved = 0;  // at the last sync
+  std::int64_t reported_tokens = -1, reported_requests = -1;
+  std::int64_t reported_ms = 0;
+};
+
+Cluster::Cluster(ClusterOptions options, Engine* engine) : options_(std::move(options)), engine_(engine) {}
+
+absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options, Engine* engine) {
+  if (options.replica_id.empty()) return absl::InvalidArgumentError("cluster: replica_id must not be empty");
+  if (options.replica_id.find_first_of(" \t\n|") != std::string::npos) {
+    return absl::InvalidArgumentError("cluster: replica_id must not contain spaces or '|'");
+  }
+  if (options.interval < std::chrono::milliseconds(10) || options.interval > std::chrono::milliseconds(1000)) {
+    return absl::InvalidArgumentError("cluster: sync_interval_ms must be in [10, 1000]");
+  }
+  std::unique_ptr<Cluster> c(new Cluster(std::move(options), engine));
+  engine->SetListener(c.get());
+  c->thread_ = std::thread([cluster = c.get()] { cluster->Run(); });
+  return c;
+}
+
+Cluster::~Cluster() { Stop(); }
+
+void Cluster::Stop() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+    cv_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+  engine_->SetListener(nullptr);
+}
+
+void Cluster::OnTelemetry(const EndpointSample& sample) {
+  MutexLock lock(&mu_);
+  // Bounded: past this the oldest are dropped (a newer sample of the same
+  // endpoint supersedes them anyway).
+  constexpr std::size_t kMaxOutbox = 65536;
+  if (outbox_telemetry_.size() >= kMaxOutbox) outbox_telemetry_.erase(outbox_telemetry_.begin());
+  outbox_telemetry_.push_back(sample);
+}
+
+void Cluster::OnPolicy(const kernels::PolicyData& policy) {
+  MutexLock lock(&mu_);
+  outbox_policy_ = policy;
+  outbox_policy_set_ = true;
+}
+
+void Cluster::OnShortage() {
+  if (short_flag_.exchange(true)) return;
+  MutexLock lock(&mu_);
+  short_ = true;
+  cv_.SignalAll();
+}
+
+std::vector<Peer> Cluster::Peers() const {
+  MutexLock lock(&mu_);
+  return peers_;
+}
+
+ClusterStats Cluster::stats() const {
+  MutexLock lock(&mu_);
+  return stats_;
+}
+
+std::string Cluster::LeaseKey(std::int64_t window_start_s, const std::string& endpoint) const {
+  return absl::StrCat(options_.key_prefix, "lease:", window_start_s, ":", endpoint);
+}
+
+void Cluster::Run() {
+  for (;;) {
+    const std::int64_t started = NowMs();
+    absl::Status s = Sync();
+    std::chrono::milliseconds wait = options_.interval;
+    if (!s.ok()) {
+      redis_.reset();
+      backoff_ = std::min(std::chrono::milliseconds(2000),
+                          backoff_.count() == 0 ? std::chrono::milliseconds(100) : backoff_ * 2);
+      wait = backoff_;
+      bool log = false;
+      {
+        MutexLock lock(&mu_);
+        ++stats_.redis_errors;
+        stats_.redis_up = false;
+        log = !logged_down_;
+      }
+      if (log) {
+        Log(absl::StrCat("cluster: ", s.message(),
+                         "; deciding within the grants held, retrying with back-off up to 2 s"));
+        logged_down_ = true;
+      }
+    } else {
+      if (logged_down_) Log("cluster: redis reachable again; syncing");
+      logged_down_ = false;
+      backoff_ = std::chrono::milliseconds(0);
+      MutexLock lock(&mu_);
+      stats_.redis_up = true;
+    }
+    const std::chrono::milliseconds spent(NowMs() - started);
+    MutexLock lock(&mu_);
+    if (stopping_) return;
+    // A shortage cuts the wait short, but never below a quarter interval,
+    // and never while Redis is failing.
+    const std::chrono::milliseconds least = s.ok() ? options_.interval / 4 : wait;
+    if (spent < least) cv_.WaitFor(&mu_, least - spent);
+    if (spent < wait && !short_ && !stopping_) cv_.WaitFor(&mu_, wait - std::max(spent, least));
+    short_ = false;
+    short_flag_.store(false);
+    if (stopping_) return;
+  }
+}
+
+absl::Status Cluster::Connect() {
+  AZ_ASSIGN_OR_RETURN(redis_, RedisConnection::Connect(options_.redis));
+  shas_.clear();
+  epoch_check_needed_ = true;
+  for (const char* script : kScripts) {
+    AZ_ASSIGN_OR_RETURN(RedisReply r, redis_->Command({"SCRIPT", "LOAD", script}));
+    if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: SCRIPT LOAD: ", r.str));
+    shas_.push_back(r.str);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RedisReply> Cluster::Script(int which, const std::vector<std::string>& keys,
+                                           const std::vector<std::string>& args) {
+  std::vector<std::string> command = {"EVALSHA", shas_[which], std::to_string(keys.size())};
+  command.insert(command.end(), keys.begin(), keys.end());
+  command.insert(command.end(), args.begin(), args.end());
+  AZ_ASSIGN_OR_RETURN(RedisReply r, redis_->Command(command));
+  if (r.is_error() && r.str.rfind("NOSCRIPT", 0) == 0) {
+    // Redis restarted (or flushed its scripts) since Connect().
+    AZ_ASSIGN_OR_RETURN(RedisReply loaded, redis_->Command({"SCRIPT", "LOAD", kScripts[which]}));
+    if (loaded.is_error()) return absl::UnavailableError(absl::StrCat("redis: SCRIPT LOAD: ", loaded.str));
+    shas_[which] = loaded.str;
+    command[1] = loaded.str;
+    AZ_ASSIGN_OR_RETURN(r, redis_->Command(command));
+  }
+  if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: script failed: ", r.str));
+  return r;
+}
+
+absl::Status Cluster::Sync() {
+  if (!redis_ || !redis_->ok()) AZ_RETURN_IF_ERROR(Connect());
+  const std::int64_t now_ms = NowMs();
+  AZ_RETURN_IF_ERROR(Heartbeat(now_ms));
+  if (!policy_seeded_) {
+    // First contact: the cluster's policy wins over the config file's.
+    AZ_ASSIGN_OR_RETURN(RedisReply r, Script(kPolicy, {Key("policy"), Key("policy:version")},
+                                             {PolicyToProto(engine_->policy()).SerializeAsString(), "1"}));
+    AZ_RETURN_IF_ERROR(PollPolicy());
+    policy_seeded_ = true;
+  }
+  const LeaseState state = engine_->Leases();
+  AZ_RETURN_IF_ERROR(Lease(state, now_ms));
+  AZ_RETURN_IF_ERROR(Publish());
+  AZ_RETURN_IF_ERROR(PollTelemetry());
+  AZ_RETURN_IF_ERROR(PollPolicy());
+  if (stranded_window_s_ >= 0 &&
+      now_ms / 1000 >= stranded_window_s_ + state.window_s + std::min<std::int64_t>(2, state.window_s / 4 + 1)) {
+    AZ_RETURN_IF_ERROR(MeasureStranded(stranded_window_s_, stranded_ids_));
+    stranded_window_s_ = -1;
+  }
+  last_sync_ms_ = now_ms;
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::Heartbeat(std::int64_t now_ms) {
+  // Four times a second: replicas that start together soon know of each
+  // other (grants are sized by how many there are).
+  if (now_ms - last_heartbeat_ms_ < 250) return absl::OkStatus();
+  AZ_ASSIGN_OR_RETURN(std::vector<RedisReply> r,
+                      redis_->Pipeline({{"HSET", Key("replicas"), options_.replica_id,
+                                         absl::StrCat(now_ms, "|", options_.advertise_address)},
+                                        {"HGETALL", Key("replicas")}}));
+  if (r[1].type != RedisReply::Type::kArray) return absl::UnavailableError("redis: HGETALL replicas: unexpected reply");
+  std::vector<Peer> peers;
+  std::vector<std::string> gone;
+  int live = 0;
+  for (std::size_t i = 0; i + 1 < r[1].elements.size(); i += 2) {
+    const std::string& id = r[1].elements[i].str;
+    const std::string& value = r[1].elements[i + 1].str;
+    const std::size_t bar = value.find('|');
+    std::int64_t seen = 0;
+    if (bar == std::string::npos || !absl::SimpleAtoi(value.substr(0, bar), &seen)) continue;
+    const double age_s = (now_ms - seen) / 1000.0;
+    if (age_s > 60 * options_.replica_ttl_s) gone.push_back(id);
+    if (age_s > options_.replica_ttl_s) continue;
+    ++live;
+    if (id != options_.replica_id) peers.push_back(Peer{id, value.substr(bar + 1)});
+  }
+  if (!gone.empty()) {
+    std::vector<std::string> hdel = {"HDEL", Key("replicas")};
+    hdel.insert(hdel.end(), gone.begin(), gone.end());
+    AZ_RETURN_IF_ERROR(redis_->Command(hdel).status());
+  }
+  last_heartbeat_ms_ = now_ms;
+  MutexLock lock(&mu_);
+  peers_ = std::move(peers);
+  stats_.live_replicas = std::max(1, live);
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::Lease(const LeaseState& state, std::int64_t now_ms) {
+  const std::size_t m = state.ids.size();
+  demand_.resize(m);
+  if (window_start_s_ != state.window_start_s) {
+    // A new window: the last one's waste is measured once every replica has
+    // reported (it lapses by itself).
+    if (window_start_s_ >= 0) {
+      stranded_window_s_ = window_start_s_;
+      stranded_ids_ = last_state_.ids;
+    }
+    for (Demand& d : demand_) {
+      d.tokens_reserved = d.requests_reserved = 0;
+      d.reported_tokens = d.reported_requests = -1;
+    }
+    window_start_s_ = state.window_start_s;
+  }
+  // The rates of use since the last sync (an exponential average over about
+  // a second).
+  const double dt = last_sync_ms_ > 0 ? std::max(1e-3, (now_ms - last_sync_ms_) / 1000.0) : 0;
+  const double alpha = dt > 0 ? 1 - std::exp(-dt / 1.0) : 0;
+  for (std::size_t p = 0; p < m; ++p) {
+    Demand& d = demand_[p];
+    if (dt > 0) {
+      d.tokens_per_s +=
+          alpha * (std::max<std::int64_t>(0, state.tokens_reserved[p] - d.tokens_reserved) / dt - d.tokens_per_s);
+      d.requests_per_s +=
+          alpha * (std::max<std::int64_t>(0, state.requests_reserved[p] - d.requests_reserved) / dt - d.requests_per_s);
+    }
+    d.tokens_reserved = state.tokens_reserved[p];
+    d.requests_reserved = state.requests_reserved[p];
+  }
+  // Every endpoint held goes into the call when the epoch must be checked
+  // again (after a reconnect, and every second): if Redis lost its data,
+  // what this replica holds is counted again at once.
+  const bool all = epoch_.empty() || epoch_check_needed_ || now_ms - last_epoch_check_ms_ >= 1000;
+  AZ_RETURN_IF_ERROR(LeaseWindow(state, state.window_start_s, false, all, now_ms));
+  // Ahead of the roll, the next window's grant, so that its first requests
+  // find capacity.
+  if (now_ms / 1000 >= state.window_start_s + state.window_s - AheadSeconds(state.window_s)) {
+    AZ_RETURN_IF_ERROR(LeaseWindow(state, state.window_start_s + state.window_s, true, all, now_ms));
+  }
+  if (all) {
+    last_epoch_check_ms_ = now_ms;
+    epoch_check_needed_ = false;
+  }
+  last_state_ = state;
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::LeaseWindow(const LeaseState& state, std::int64_t window_start_s, bool next, bool all,
+                                  std::int64_t now_ms) {
+  const std::size_t m = state.ids.size();
+  int live = 1;
+  {
+    MutexLock lock(&mu_);
+    live = std::max(1, stats_.live_replicas);
+  }
+  std::vector<std::string> keys = {Key("epoch"), Key("frozen_until"), Key("frozen_before")};
+  std::vector<std::string> args = {options_.replica_id,
+                                   absl::StrCat(now_ms, "-", std::random_device{}()),
+                                   std::to_string(now_ms),
+                                   std::to_string(static_cast<std::int64_t>(options_.recovery_grace_s * 1000)),
+                                   std::to_string(live),
+                                   epoch_,
+                                   std::to_string(window_start_s),
+                                   std::to_string(AheadSeconds(state.window_s))};
+  std::vector<std::size_t> rows;
+  // A grant lapses with its window; the key stays a window longer, for the
+  // waste measurement.
+  const std::int64_t ttl_ms = std::max<std::int64_t>(
+      1000, (window_start_s + 2 * state.window_s) * 1000 - now_ms + 10 * options_.interval.count());
+  for (std::size_t p = 0; p < m; ++p) {
+    Demand& d = demand_[p];
+    const std::int64_t cap_t = std::min(kMaxCount, state.tokens_capacity[p]);
+    const std::int64_t cap_r = std::min(kMaxCount, state.requests_capacity[p]);
+    const std::int64_t held_t = next ? state.next_tokens_granted[p] : state.tokens_granted[p];
+    const std::int64_t held_r = next ? state.next_requests_granted[p] : state.requests_granted[p];
+    const std::int64_t used_t = next ? 0 : state.tokens_reserved[p];
+    const std::int64_t used_r = next ? 0 : state.requests_reserved[p];
+    // The smallest useful grant: about two requests' tokens.
+    const std::int64_t floor_t = std::clamp<std::int64_t>(
+        d.requests_reserved > 0 ? 2 * ((d.tokens_reserved + d.requests_reserved - 1) / d.requests_reserved) : 4096, 1,
+        std::max<std::int64_t>(1, cap_t));
+    const std::int64_t head_t = held_t - used_t, head_r = held_r - used_r;
+    if (!next) {
+      // Dry: the grant cannot take another request; hold twice as much
+      // ahead, up to 1024 times the rate.
+      const bool dry_t = held_t > 0 && head_t < floor_t / 2;
+      const bool dry_r = held_r > 0 && head_r < 1;
+      d.tokens_boost = dry_t ? std::min(1024.0, d.tokens_boost * 2) : std::max(1.0, d.tokens_boost * 0.9);
+      d.requests_boost = dry_r ? std::min(1024.0, d.requests_boost * 2) : std::max(1.0, d.requests_boost * 0.9);
+    }
+    const std::int64_t target_t = std::max<std::int64_t>(
+        floor_t, static_cast<std::int64_t>(std::ceil(d.tokens_per_s * options_.lease_horizon_s * d.tokens_boost)));
+    const std::int64_t target_r = std::max<std::int64_t>(
+        1, static_cast<std::int64_t>(std::ceil(d.requests_per_s * options_.lease_horizon_s * d.requests_boost)));
+    const std::int64_t ask_t = cap_t > 0 && head_t < target_t / 2 + 1 ? target_t - head_t : 0;
+    const std::int64_t ask_r = cap_r > 0 && head_r < target_r / 2 + 1 ? target_r - head_r : 0;
+    const bool report =
+        !next && (used_t != d.reported_tokens || used_r != d.reported_requests) && now_ms - d.reported_ms >= 1000;
+    const bool holds = held_t > 0 || held_r > 0;
+    if (ask_t <= 0 && ask_r <= 0 && !report && !(all && holds)) continue;
+    rows.push_back(p);
+    keys.push_back(LeaseKey(window_start_s, state.ids[p]));
+    for (std::int64_t v : {ttl_ms, cap_t, cap_r, held_t, held_r, ask_t, ask_r, used_t, used_r, floor_t}) {
+      args.push_back(std::to_string(v));
+    }
+    if (!next) {
+      d.reported_tokens = used_t;
+      d.reported_requests = used_r;
+      d.reported_ms = now_ms;
+    }
+  }
+  if (rows.empty() && !all) return absl::OkStatus();
+  AZ_ASSIGN_OR_RETURN(RedisReply r, Script(kLease, keys, args));
+  if (r.type != RedisReply::Type::kArray || r.elements.size() != 1 + 4 * rows.size()) {
+    return absl::UnavailableError("redis: lease script: unexpected reply");
+  }
+  const std::string epoch = r.elements[0].str;
+  const bool lost = !epoch_.empty() && epoch != epoch_;
+  epoch_ = epoch;
+  Grants g;
+  g.window_start_s = window_start_s;
+  g.tokens.assign(m, 0);
+  g.requests.assign(m, 0);
+  g.tokens_left.assign(m, -1);
+  g.requests_left.assign(m, -1);
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const std::size_t p = rows[k];
+    g.tokens[p] = ToInt(r.elements[1 + 4 * k]);
+    g.requests[p] = ToInt(r.elements[2 + 4 * k]);
+    g.tokens_left[p] = ToInt(r.elements[3 + 4 * k]);
+    g.requests_left[p] = ToInt(r.elements[4 + 4 * k]);
+  }
+  engine_->SetGrants(g);
+  {
+    MutexLock lock(&mu_);
+    ++stats_.lease_calls;
+    if (!next) {
+      std::int64_t granted_t = 0, granted_r = 0;
+      for (std::size_t p = 0; p < m; ++p) {
+        granted_t += std::max(g.tokens[p], state.tokens_granted[p]);
+        granted_r += std::max(g.requests[p], state.requests_granted[p]);
+      }
+      stats_.tokens_granted = granted_t;
+      stats_.requests_granted = granted_r;
+    }
+    if (lost) ++stats_.data_losses;
+  }
+  if (lost) {
+    // This call told the cluster: no more grants for the windows Redis may
+    // have granted before it lost them.
+    Recovered();
+  }
+  return absl::OkStatus();
+}
+
+void Cluster::Recovered() {
+  Log("cluster: redis lost its data (restarted empty?): deciding within the grants held until the next window; "
+      "publishing telemetry and policy again");
+  telemetry_cursor_ = 0;
+  policy_version_ = 0;
+  policy_seeded_ = false;
+  const std::vector<EndpointState> endpoints = engine_->Endpoints();
+  MutexLock lock(&mu_);
+  for (const EndpointState& e : endpoints) {
+    if (!e.pinned) outbox_telemetry_.push_back(e.sample);
+  }
+}
+
+absl::Status Cluster::Publish() {
+  std::vector<EndpointSample> samples;
+  bool policy_set = false;
+  kernels::PolicyData policy;
+  {
+    MutexLock lock(&mu_);
+    samples.swap(outbox_telemetry_);
+    policy_set = outbox_policy_set_;
+    policy = outbox_policy_;
+    outbox_policy_set_ = false;
+  }
+  for (const EndpointSample& s : samples) {
+    const std::string bytes = ToProto(s).SerializeAsString();
+    absl::StatusOr<RedisReply> r =
+        Script(kTelemetry, {Key("telemetry"), Key("telemetry:ts"), Key("telemetry:seq"), Key("telemetry:changes")},
+               {s.row.id, std::to_string(s.timestamp_ms), bytes});
+    if (!r.ok()) {
+      // Kept for the next sync, with whatever arrived meanwhile.
+      MutexLock lock(&mu_);
+      outbox_telemetry_.insert(outbox_telemetry_.begin(), samples.begin(), samples.end());
+      if (policy_set && !outbox_policy_set_) {
+        outbox_policy_ = policy;
+        outbox_policy_set_ = true;
+      }
+      return r.status();
+    }
+    MutexLock lock(&mu_);
+    ++stats_.telemetry_published;
+  }
+  if (policy_set) {
+    absl::StatusOr<RedisReply> r =
+        Script(kPolicy, {Key("policy"), Key("policy:version")}, {PolicyToProto(policy).SerializeAsString(), "0"});
+    if (!r.ok()) {
+      MutexLock lock(&mu_);
+      if (!outbox_policy_set_) {
+        outbox_policy_ = policy;
+        outbox_policy_set_ = true;
+      }
+      return r.status();
+    }
+    // Our own write: no need to read it back.
+    if (r->elements.size() == 2) policy_version_ = ToInt(r->elements[0]);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::PollTelemetry() {
+  for (;;) {
+    AZ_ASSIGN_OR_RETURN(RedisReply changes, redis_->Command({"ZRANGEBYSCORE", Key("telemetry:changes"),
+                                                             absl::StrCat("(", telemetry_cursor_), "+inf", "WITHSCORES",
+                                                             "LIMIT", "0", "1024"}));
+    if (changes.type != RedisReply::Type::kArray) {
+      return absl::UnavailableError("redis: ZRANGEBYSCORE: unexpected reply");
+    }
+    if (changes.elements.empty()) return absl::OkStatus();
+    std::vector<std::string> hmget = {"HMGET", Key("telemetry")};
+    std::int64_t cursor = telemetry_cursor_;
+    for (std::size_t i = 0; i + 1 < changes.elements.size(); i += 2) {
+      hmget.push_back(changes.elements[i].str);
+      double score = 0;
+      if (absl::SimpleAtod(changes.elements[i + 1].str, &score)) {
+        cursor = std::max(cursor, static_cast<std::int64_t>(score));
+      }
+    }
+    AZ_ASSIGN_OR_RETURN(RedisReply samples, redis_->Command(hmget));
+    std::int64_t applied_n = 0;
+    for (const RedisReply& bytes : samples.elements) {
+      v1::EndpointSample msg;
+      if (bytes.is_nil() || !msg.ParseFromString(bytes.str)) continue;
+      absl::StatusOr<EndpointSample> sample = FromProto(msg);
+      if (!sample.ok()) continue;  // another replica validated it; a newer version may differ
+      bool applied = false;
+      if (engine_->SetReplicatedTelemetry(*sample, &applied).ok() && applied) ++applied_n;
+    }
+    telemetry_cursor_ = cursor;
+    {
+      MutexLock lock(&mu_);
+      stats_.telemetry_applied += applied_n;
+    }
+    if (changes.elements.size() < 2 * 1024) return absl::OkStatus();
+  }
+}
+
+absl::Status Cluster::PollPolicy() {
+  AZ_ASSIGN_OR_RETURN(RedisReply version, redis_->Command({"GET", Key("policy:version")}));
+  if (version.is_nil()) return absl::OkStatus();
+  const std::int64_t v = ToInt(version);
+  if (v == policy_version_) return absl::OkStatus();
+  AZ_ASSIGN_OR_RETURN(std::vector<RedisReply> r,
+                      redis_->Pipeline({{"GET", Key("policy")}, {"GET", Key("policy:version")}}));
+  v1::Policy msg;
+  if (r[0].is_nil() || !msg.ParseFromString(r[0].str)) return absl::OkStatus();
+  absl::StatusOr<kernels::PolicyData> policy = PolicyFromProto(msg, "cluster policy");
+  if (!policy.ok()) {
+    Log(absl::StrCat("cluster: ignoring the cluster's policy: ", policy.status().message()));
+    policy_version_ = ToInt(r[1]);
+    return absl::OkStatus();
+  }
+  engine_->SetReplicatedPolicy(*policy);
+  policy_version_ = ToInt(r[1]);
+  MutexLock lock(&mu_);
+  ++stats_.policies_applied;
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::MeasureStranded(std::int64_t window_start_s, const std::vector<std::string>& ids) {
+  if (ids.empty()) return absl::OkStatus();
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const std::string& id : ids) keys.push_back(LeaseKey(window_start_s, id));
+  AZ_ASSIGN_OR_RETURN(RedisReply r, Script(kStranded, keys, {}));
+  if (r.type != RedisReply::Type::kArray || r.elements.size() != 6) {
+    return absl::UnavailableError("redis: stranded script: unexpected reply");
+  }
+  std::int64_t v[6];
+  for (int i = 0; i < 6; ++i) v[i] = ToInt(r.elements[i]);
+  MutexLock lock(&mu_);
+  stats_.stranded_tokens = v[2] > 0 ? std::max<std::int64_t>(0, v[0] - v[1]) / static_cast<double>(v[2]) : 0;
+  stats_.stranded_requests = v[5] > 0 ? std::max<std::int64_t>(0, v[3] - v[4]) / static_cast<double>(v[5]) : 0;
+  return absl::OkStatus();
+}
+
+}  // namespace azimuth::scheduler

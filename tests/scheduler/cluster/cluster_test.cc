@@ -1,0 +1,353 @@
+// Copyright 2026 Azimuth authors.
+//
+// Replicas as engines in one process, sharing a real redis-server: quotas
+// true across replicas under contention (online and batched), telemetry and
+// policy everywhere, and Redis stopped, restarted empty and flushed while
+// the replicas decide. The invariant is checked against the engines' own
+// ledgers: for every endpoint, the sum over replicas of reserved is at most
+// its capacity.
+#include "scheduler/cluster/cluster.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "scheduler/common/policy.h"
+#include "scheduler/core/batch.h"
+#include "tests/scheduler/processes.h"
+
+namespace azimuth::scheduler {
+namespace {
+
+using kernels::Cloud;
+using kernels::Reason;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+EndpointSample Endpoint(const std::string& id, Cloud cloud, double price, std::int64_t tpm, std::int64_t rpm,
+                        const std::string& model = "gpt-5") {
+  EndpointSample s;
+  s.row.id = id;
+  s.row.cloud = cloud;
+  s.row.region = "r";
+  s.row.zone = "us";
+  s.row.model = model;
+  s.row.price_in_per_1k = price;
+  s.row.price_out_per_1k = 4 * price;
+  s.row.latency_p50_ms = 100;
+  s.row.latency_p95_ms = 200;
+  s.row.tpm_limit = tpm;
+  s.row.rpm_limit = rpm;
+  s.row.healthy = true;
+  return s;
+}
+
+BatchJob Job(int n, const std::string& prefix, const std::string& model = "gpt-5", int tokens_in = 500) {
+  RequestBatch b;
+  b.strings = {model, "us"};
+  for (int i = 0; i < n; ++i) {
+    b.id.push_back(prefix + std::to_string(i));
+    b.model.push_back(0);
+    b.zone.push_back(1);
+    b.tokens_in.push_back(tokens_in + 37 * (i % 7));
+    b.tokens_out.push_back(100);
+  }
+  absl::StatusOr<BatchJob> job = ValidateBatch(std::move(b), {});
+  EXPECT_TRUE(job.ok()) << job.status();
+  return *std::move(job);
+}
+
+// Window capacities (window 3600 s = 60 minutes): requests bind on three
+// endpoints, tokens on the fourth.
+std::vector<EndpointSample> Footprint() {
+  return {Endpoint("azure-a", Cloud::kAzure, 0.001, 1'000'000, 2),   // 120 requests
+          Endpoint("azure-b", Cloud::kAzure, 0.0012, 1'000'000, 3),  // 180
+          Endpoint("aws-c", Cloud::kAws, 0.0015, 1'000'000, 2),      // 120
+          Endpoint("gcp-d", Cloud::kGcp, 0.0018, 1'500, 100)};       // 90,000 tokens
+}
+
+struct Replica {
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Cluster> cluster;
+};
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir("azimuth-cluster-test");
+    redis_ = std::make_unique<RedisServer>(dir_);
+    ASSERT_TRUE(redis_->Start());
+  }
+
+  // Starts `n` replicas with the footprint pinned and the policy set, and
+  // waits until each holds a grant on every endpoint.
+  void StartReplicas(int n, const std::string& prefix = "{azimuth}:") {
+    const std::vector<EndpointSample> footprint = Footprint();
+    for (int i = 0; i < n; ++i) {
+      Replica r;
+      EngineOptions options;
+      options.backend = kernels::Backend::kCpu;
+      options.leased = true;
+      r.engine = std::make_unique<Engine>(options);
+      kernels::PolicyData policy = DefaultPolicy();
+      policy.window_s = 3600;
+      policy.azure_first = kernels::AzureFirst::kOff;
+      r.engine->SetPolicy(policy);
+      for (const EndpointSample& e : footprint) ASSERT_TRUE(r.engine->ReportTelemetry(e, /*pinned=*/true).ok());
+      ClusterOptions o;
+      o.redis.host = "127.0.0.1";
+      o.redis.port = redis_->port();
+      o.redis.io_timeout_ms = 250;
+      o.key_prefix = prefix;
+      o.replica_id = "r" + std::to_string(i);
+      o.advertise_address = "127.0.0.1:" + std::to_string(50000 + i);
+      o.interval = milliseconds(50);
+      o.recovery_grace_s = 0.5;
+      absl::StatusOr<std::unique_ptr<Cluster>> c = Cluster::Start(o, r.engine.get());
+      ASSERT_TRUE(c.ok()) << c.status();
+      r.cluster = *std::move(c);
+      replicas_.push_back(std::move(r));
+    }
+    ASSERT_TRUE(Eventually([&] {
+      for (const Replica& r : replicas_) {
+        for (const EndpointState& e : r.engine->Endpoints()) {
+          if (e.requests_granted < 1) return false;
+        }
+      }
+      return true;
+    })) << "no grants within 10 s";
+    ASSERT_TRUE(Eventually([&] {
+      for (const Replica& r : replicas_) {
+        if (r.cluster->stats().live_replicas != n) return false;
+      }
+      return true;
+    })) << "the replicas do not see each other";
+    window_ = replicas_[0].engine->Endpoints()[0].window_start_s;
+  }
+
+  static bool Eventually(const std::function<bool()>& done, milliseconds timeout = milliseconds(10000)) {
+    const auto deadline = steady_clock::now() + timeout;
+    while (steady_clock::now() < deadline) {
+      if (done()) return true;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return done();
+  }
+
+  // Sum over replicas of what each reserved, per endpoint id.
+  struct Totals {
+    std::map<std::string, std::int64_t> tokens, requests, tokens_capacity, requests_capacity;
+  };
+  Totals Reserved() const {
+    Totals t;
+    for (const Replica& r : replicas_) {
+      for (const EndpointState& e : r.engine->Endpoints()) {
+        t.tokens[e.sample.row.id] += e.tokens_reserved;
+        t.requests[e.sample.row.id] += e.requests_reserved;
+        t.tokens_capacity[e.sample.row.id] = e.tokens_capacity;
+        t.requests_capacity[e.sample.row.id] = e.requests_capacity;
+      }
+    }
+    return t;
+  }
+  void ExpectWithinCapacity(const std::string& when) const {
+    const Totals t = Reserved();
+    for (const auto& [id, requests] : t.requests) {
+      EXPECT_LE(requests, t.requests_capacity.at(id)) << id << " " << when;
+      EXPECT_LE(t.tokens.at(id), t.tokens_capacity.at(id)) << id << " " << when;
+    }
+  }
+  bool SameWindow() const { return replicas_[0].engine->Endpoints()[0].window_start_s == window_; }
+
+  // Every replica decides `calls` calls of `per_call` requests (online for
+  // 1, batched above), as fast as it can; returns the requests served.
+  std::int64_t Drive(int calls, int per_call, const std::string& tag,
+                     const std::function<void(int)>& between = nullptr) {
+    std::atomic<std::int64_t> served{0};
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < replicas_.size(); ++i) {
+      threads.emplace_back([&, i] {
+        Engine& engine = *replicas_[i].engine;
+        for (int c = 0; c < calls; ++c) {
+          if (between && i == 0) between(c);
+          BatchJob job = Job(per_call, absl::StrCat(tag, "-", i, "-", c, "-"));
+          Decisions d;
+          if (per_call == 1) {
+            d = engine.DecideOnline(&job);
+          } else {
+            std::vector<Decisions> out;
+            ASSERT_TRUE(engine.DecideBatch({&job}, &out).ok());
+            d = std::move(out[0]);
+          }
+          ASSERT_EQ(d.endpoint.size(), static_cast<std::size_t>(per_call));
+          for (std::int32_t p : d.endpoint) served += p >= 0;
+          std::this_thread::sleep_for(milliseconds(2));
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    return served.load();
+  }
+
+  fs::path dir_;
+  std::unique_ptr<RedisServer> redis_;
+  std::vector<Replica> replicas_;
+  std::int64_t window_ = 0;
+};
+
+std::int64_t Capacity() {
+  // 120 + 180 + 120 requests, and gcp-d's 90,000 tokens at 600-822 tokens a
+  // request: at least 109 more.
+  return 120 + 180 + 120 + 109;
+}
+
+// Demand about five times the capacity, a tenth online, the rest in
+// batches of 20: first one replica with the whole quota, then three sharing
+// it (fresh keys), on the same requests.
+TEST_F(ClusterTest, QuotasHoldAcrossReplicasAndServeWhatOneReplicaServes) {
+  StartReplicas(1, "{one}:");
+  const std::int64_t alone = Drive(300, 1, "o") + Drive(120, 20, "b");
+  ExpectWithinCapacity("one replica");
+  replicas_.clear();
+  StartReplicas(3, "{three}:");
+  const std::int64_t online = Drive(100, 1, "o");
+  ExpectWithinCapacity("after the online load");
+  const std::int64_t batched = Drive(40, 20, "b");
+  ExpectWithinCapacity("after the batched load");
+  if (!SameWindow()) GTEST_SKIP() << "the hour rolled during the test";
+  const std::int64_t served = online + batched;
+  std::printf("one replica served %lld, three served %lld (%lld online, %lld batched): %.1f%%\n",
+              static_cast<long long>(alone), static_cast<long long>(served), static_cast<long long>(online),
+              static_cast<long long>(batched), 100.0 * static_cast<double>(served) / static_cast<double>(alone));
+  EXPECT_GE(alone, Capacity());
+  EXPECT_GE(served * 100, alone * 97);
+  const Totals t = Reserved();
+  std::int64_t reserved = 0;
+  for (const auto& [id, n] : t.requests) reserved += n;
+  EXPECT_EQ(reserved, served);
+  for (const Replica& r : replicas_) {
+    const ClusterStats s = r.cluster->stats();
+    EXPECT_TRUE(s.redis_up);
+    EXPECT_EQ(s.live_replicas, 3);
+    EXPECT_GT(s.lease_calls, 0);
+    EXPECT_EQ(r.cluster->Peers().size(), 2u);
+  }
+}
+
+TEST_F(ClusterTest, TelemetryAndPolicyReachEveryReplica) {
+  StartReplicas(3);
+  Engine& a = *replicas_[0].engine;
+  Engine& b = *replicas_[1].engine;
+  // A new endpoint reported to A is decided on by B within a second.
+  EndpointSample fresh = Endpoint("aws-new", Cloud::kAws, 0.001, 1'000'000, 1000, "model-x");
+  fresh.timestamp_ms = Engine::WallClockMs();
+  const auto reported = steady_clock::now();
+  ASSERT_TRUE(a.ReportTelemetry(fresh).ok());
+  int tries = 0;
+  ASSERT_TRUE(Eventually([&] {
+    BatchJob job = Job(1, "x" + std::to_string(tries++), "model-x");
+    return b.DecideOnline(&job).endpoint[0] >= 0;
+  }));
+  EXPECT_LT(steady_clock::now() - reported, milliseconds(1000)) << "after " << tries << " tries";
+
+  // An older sample arriving later (at C) does not bring back what it said.
+  EndpointSample newer = fresh;
+  newer.row.healthy = false;
+  newer.timestamp_ms = fresh.timestamp_ms + 2;
+  EndpointSample older = fresh;
+  older.timestamp_ms = fresh.timestamp_ms + 1;
+  ASSERT_TRUE(a.ReportTelemetry(newer).ok());
+  ASSERT_TRUE(Eventually([&] {
+    for (const EndpointState& e : b.Endpoints()) {
+      if (e.sample.row.id == "aws-new") return !e.sample.row.healthy;
+    }
+    return false;
+  }));
+  ASSERT_TRUE(replicas_[2].engine->ReportTelemetry(older).ok());
+  std::this_thread::sleep_for(milliseconds(500));
+  for (const Replica& r : replicas_) {
+    for (const EndpointState& e : r.engine->Endpoints()) {
+      if (e.sample.row.id == "aws-new") {
+        EXPECT_FALSE(e.sample.row.healthy) << "an older sample won";
+      }
+    }
+  }
+
+  // SetPolicy on B applies on A and C.
+  kernels::PolicyData policy = b.policy();
+  policy.reject_usd[0] = 0.125;
+  b.SetPolicy(policy);
+  for (const Replica& r : replicas_) {
+    EXPECT_TRUE(Eventually([&] { return r.engine->policy().reject_usd[0] == 0.125; }, milliseconds(1000)));
+  }
+}
+
+TEST_F(ClusterTest, RedisDownThenBackDecidesWithinGrantsOnly) {
+  StartReplicas(3);
+  Drive(20, 1, "warm");
+  redis_->Stop();
+  // Decisions go on, within what each replica holds, and never wait.
+  const auto start = steady_clock::now();
+  Drive(100, 1, "down");
+  EXPECT_LT(steady_clock::now() - start, milliseconds(20000));
+  ExpectWithinCapacity("with redis down");
+  for (const Replica& r : replicas_) {
+    EXPECT_TRUE(Eventually([&] { return !r.cluster->stats().redis_up; }));
+    EXPECT_GT(r.cluster->stats().redis_errors, 0);
+  }
+  // Redis comes back empty: the replicas reconnect, find the data lost, and
+  // grant nothing more this window; what they hold, they still serve.
+  ASSERT_TRUE(redis_->Restart());
+  for (const Replica& r : replicas_) {
+    EXPECT_TRUE(Eventually([&] { return r.cluster->stats().redis_up && r.cluster->stats().data_losses == 1; }))
+        << r.cluster->stats().redis_errors;
+  }
+  Drive(200, 1, "after");
+  ExpectWithinCapacity("after redis came back empty");
+  // Telemetry flows again.
+  EndpointSample fresh = Endpoint("aws-late", Cloud::kAws, 0.001, 1'000'000, 1000, "model-y");
+  ASSERT_TRUE(replicas_[0].engine->ReportTelemetry(fresh).ok());
+  EXPECT_TRUE(Eventually([&] {
+    for (const EndpointState& e : replicas_[2].engine->Endpoints()) {
+      if (e.sample.row.id == "aws-late") return true;
+    }
+    return false;
+  }));
+}
+
+TEST_F(ClusterTest, FlushMidLoadNeverOvercommits) {
+  StartReplicas(3);
+  // The data vanish while the replicas decide (FLUSHALL, as a failover to an
+  // empty replica would): the windows granted before are frozen.
+  absl::StatusOr<std::unique_ptr<RedisConnection>> admin = RedisConnection::Connect([&] {
+    RedisOptions o;
+    o.port = redis_->port();
+    return o;
+  }());
+  ASSERT_TRUE(admin.ok());
+  Drive(200, 1, "f", [&](int c) {
+    if (c == 50) {
+      ASSERT_TRUE((*admin)->Command({"FLUSHALL"}).ok());
+    }
+  });
+  ExpectWithinCapacity("after FLUSHALL");
+  for (const Replica& r : replicas_) {
+    EXPECT_TRUE(Eventually([&] { return r.cluster->stats().data_losses >= 1; }));
+  }
+  // The killed-replica case: one stops (as SIGKILL would: no goodbye) and
+  // the others go on.
+  replicas_[2].cluster->Stop();
+  Drive(100, 1, "g");
+  ExpectWithinCapacity("after a replica stopped");
+}
+
+}  // namespace
+}  // namespace azimuth::scheduler
