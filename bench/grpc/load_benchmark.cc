@@ -16,13 +16,20 @@
 // With no --server it starts azimuthd itself (--azimuthd) on a free port with
 // the demo endpoints, their quotas scaled by --capacity_scale (by default so
 // large that none binds), and samples the server's resident memory every
-// second (flat memory = no leak).
+// second (flat memory = no leak). With --replicas N (and --redis) it starts N
+// replicas sharing one redis-server it also starts (docs/cluster.md), spreads
+// the streams and callers over them, and reports how much of the quota the
+// replicas served together.
 //
 //   load_benchmark --mode stream --duration_s 60 --json stream.json
 //   load_benchmark --mode unary --threads 4 --duration_s 30
 //   load_benchmark --mode mixed --capacity_scale 300 --duration_s 600
+//   load_benchmark --mode stream --replicas 3 --redis --streams 3
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,6 +55,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "azimuth/v1/scheduler.grpc.pb.h"
 #include "azimuth/v1/telemetry.grpc.pb.h"
 #include "bench/workload/generator.h"
@@ -69,6 +77,9 @@ ABSL_FLAG(int, endpoints, 64,
 ABSL_FLAG(int, warm_iterations, 0, "the started azimuthd's batcher.warm_iterations (0: its default)");
 ABSL_FLAG(int, repair_rounds, 0, "the started azimuthd's batcher.repair_rounds (0: its default, -1: none)");
 ABSL_FLAG(std::string, json, "", "write the results as JSON here");
+ABSL_FLAG(int, replicas, 1, "azimuthd replicas to start (no --server); without --redis each has the whole quota");
+ABSL_FLAG(bool, redis, false, "start a redis-server (--redis_server) and let the replicas share quotas through it");
+ABSL_FLAG(std::string, redis_server, "redis-server", "the redis-server binary --redis starts");
 ABSL_FLAG(double, capacity_scale, 100000,
           "the started azimuthd's endpoint quotas, x the demo's (sized for 200k requests/min at load 0.9); "
           "300 makes capacity bind at about 1M requests/s");
@@ -96,10 +107,80 @@ std::int64_t RssKb(pid_t pid) {
   return 0;
 }
 
-// A child azimuthd on a free loopback port.
-class Child {
+// Waits until `log` matches `pattern`; its first group, or "" after 15 s.
+std::string WaitForLog(const fs::path& log, const std::string& pattern) {
+  const std::regex re(pattern);
+  for (int i = 0; i < 300; ++i) {
+    std::ifstream in(log);
+    std::stringstream s;
+    s << in.rdbuf();
+    const std::string text = s.str();
+    std::smatch m;
+    if (std::regex_search(text, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return "";
+}
+
+// Forks and execs `argv`, its stderr and stdout in `log`; the child goes
+// with the benchmark, however the benchmark ends.
+pid_t Spawn(const std::vector<std::string>& argv, const fs::path& log) {
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(0);
+    std::freopen(log.c_str(), "w", stderr);
+    std::freopen(log.c_str(), "a", stdout);
+    std::vector<char*> args;
+    std::vector<std::string> copy = argv;
+    for (std::string& a : copy) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// A child redis-server on a free loopback port, without persistence.
+class RedisChild {
  public:
   bool Start(const std::string& binary, const fs::path& dir) {
+    // A port nobody listens on now.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    port_ = ntohs(addr.sin_port);
+    const fs::path log = dir / "redis.log";
+    pid_ = Spawn({binary, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                  "--dir", dir.string()},
+                 log);
+    return !WaitForLog(log, "Ready to accept connections").empty();
+  }
+  ~RedisChild() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// A child azimuthd on a free loopback port; with `redis`, replica `index`
+// of a cluster sharing it.
+class Child {
+ public:
+  bool Start(const std::string& binary, const fs::path& dir, int index, const std::string& redis) {
     v1::ServerConfig config = scheduler::DemoConfig(absl::GetFlag(FLAGS_endpoints));
     const double scale = absl::GetFlag(FLAGS_capacity_scale);
     for (auto& e : *config.mutable_endpoints()) {
@@ -116,35 +197,20 @@ class Child {
     // The token mixed mode's telemetry agent reports with.
     std::ofstream(dir / "tokens") << kToken << "\n";
     config.set_auth_tokens_file((dir / "tokens").string());
+    if (!redis.empty()) {
+      v1::ClusterConfig* cluster = config.mutable_cluster();
+      cluster->set_redis_address(redis);
+      cluster->set_replica_id(absl::StrCat("bench-", index));
+    }
     samples_.assign(config.endpoints().begin(), config.endpoints().end());
-    std::ofstream(dir / "config.json") << scheduler::ConfigJson(config);
-    log_ = dir / "azimuthd.log";
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // The server goes with the benchmark, however the benchmark ends.
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent) ::_exit(0);
-      std::freopen(log_.c_str(), "w", stderr);
-      std::freopen("/dev/null", "w", stdout);
-      const std::string cfg = "--config=" + (dir / "config.json").string();
-      ::execl(binary.c_str(), binary.c_str(), cfg.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    const std::regex re("serving: tcp port ([0-9]+)");
-    for (int i = 0; i < 300; ++i) {
-      std::ifstream in(log_);
-      std::stringstream s;
-      s << in.rdbuf();
-      const std::string text = s.str();
-      std::smatch m;
-      if (std::regex_search(text, m, re)) {
-        address_ = "127.0.0.1:" + m[1].str();
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    const fs::path path = dir / absl::StrCat("config-", index, ".json");
+    std::ofstream(path) << scheduler::ConfigJson(config);
+    const fs::path log = dir / absl::StrCat("azimuthd-", index, ".log");
+    pid_ = Spawn({binary, "--config=" + path.string()}, log);
+    const std::string port = WaitForLog(log, "serving: tcp port ([0-9]+)");
+    if (port.empty()) return false;
+    address_ = "127.0.0.1:" + port;
+    return true;
   }
   ~Child() {
     if (pid_ > 0) {
@@ -160,14 +226,15 @@ class Child {
  private:
   std::vector<v1::EndpointSample> samples_;
   pid_t pid_ = -1;
-  fs::path log_;
   std::string address_;
 };
+
+using Channels = std::vector<std::shared_ptr<grpc::Channel>>;
 
 struct Results {
   std::string mode;
   double seconds = 0;
-  std::int64_t decisions = 0, messages = 0, errors = 0;
+  std::int64_t decisions = 0, messages = 0, errors = 0, served = 0;
   std::vector<double> latency_ms, server_latency_ms, solve_ms, gap, iterations, solver_requests;
   std::string backend;
 };
@@ -189,7 +256,7 @@ double Measure(double duration_s, std::atomic<bool>* measuring, std::atomic<bool
   return seconds;
 }
 
-Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration_s) {
+Results RunStream(const Channels& channels, double duration_s) {
   const int streams = absl::GetFlag(FLAGS_streams), batch = absl::GetFlag(FLAGS_batch);
   const int in_flight = std::max(1, absl::GetFlag(FLAGS_in_flight));
   WorkloadSpec spec;
@@ -211,7 +278,7 @@ Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration
       // Each stream sets the sequence of its own copies: a message another
       // stream is serializing must not change under it.
       std::vector<v1::AssignRequest> mine = messages;
-      auto stub = v1::SchedulerService::NewStub(channel);
+      auto stub = v1::SchedulerService::NewStub(channels[static_cast<std::size_t>(s) % channels.size()]);
       grpc::ClientContext context;
       auto stream = stub->AssignStream(&context);
       std::mutex smu;
@@ -238,6 +305,7 @@ Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration
             continue;
           }
           res.decisions += r.reason_size();
+          for (const std::int32_t p : r.endpoint()) res.served += p >= 0;
           res.latency_ms.push_back(std::chrono::duration<double, std::milli>(now - at.first).count());
           res.server_latency_ms.push_back(r.info().latency_ms());
           res.solve_ms.push_back(r.info().solve_ms());
@@ -267,7 +335,7 @@ Results RunStream(const std::shared_ptr<grpc::Channel>& channel, double duration
   return res;
 }
 
-Results RunUnary(const std::shared_ptr<grpc::Channel>& channel, double duration_s) {
+Results RunUnary(const Channels& channels, double duration_s) {
   WorkloadSpec spec;
   spec.requests = 4096;
   spec.endpoints = absl::GetFlag(FLAGS_endpoints);
@@ -279,9 +347,9 @@ Results RunUnary(const std::shared_ptr<grpc::Channel>& channel, double duration_
   std::vector<std::thread> threads;
   for (int t = 0; t < absl::GetFlag(FLAGS_threads); ++t) {
     threads.emplace_back([&, t] {
-      auto stub = v1::SchedulerService::NewStub(channel);
+      auto stub = v1::SchedulerService::NewStub(channels[static_cast<std::size_t>(t) % channels.size()]);
       std::vector<double> latencies;
-      std::int64_t errors = 0, calls = 0;
+      std::int64_t errors = 0, calls = 0, served = 0;
       std::string backend;
       for (std::size_t i = static_cast<std::size_t>(t) * 1000; !stop.load(); ++i) {
         v1::AssignRequest request;
@@ -300,8 +368,10 @@ Results RunUnary(const std::shared_ptr<grpc::Channel>& channel, double duration_
         }
         latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - at).count());
         backend = response.info().backend();
+        for (const std::int32_t p : response.endpoint()) served += p >= 0;
       }
       std::lock_guard<std::mutex> lock(mu);
+      res.served += served;
       res.latency_ms.insert(res.latency_ms.end(), latencies.begin(), latencies.end());
       res.decisions += calls - errors;
       res.messages += calls;
@@ -360,6 +430,44 @@ void RunTelemetry(const std::shared_ptr<grpc::Channel>& channel, const std::vect
   }
 }
 
+struct Quota {
+  std::int64_t window_start_s = 0;
+  double requests_fraction = 0, tokens_fraction = 0;
+  int endpoints = 0, binding = 0, over = 0;
+};
+
+// Quota(): ListEndpoints of every replica, summed per endpoint.
+Quota ReadQuota(const Channels& channels) {
+  std::map<std::string, std::int64_t> tokens, requests, tokens_cap, requests_cap;
+  Quota q;
+  for (const auto& channel : channels) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::ListEndpointsResponse list;
+    if (!v1::TelemetryService::NewStub(channel)->ListEndpoints(&context, {}, &list).ok()) continue;
+    for (const v1::EndpointStatus& e : list.endpoints()) {
+      tokens[e.sample().id()] += e.tokens_reserved();
+      requests[e.sample().id()] += e.requests_reserved();
+      tokens_cap[e.sample().id()] = e.tokens_capacity();
+      requests_cap[e.sample().id()] = e.requests_capacity();
+      q.window_start_s = e.window_start_unix_s();
+    }
+  }
+  double t = 0, tc = 0, r = 0, rc = 0;
+  for (const auto& [id, cap] : requests_cap) {
+    ++q.endpoints;
+    r += static_cast<double>(requests[id]);
+    rc += static_cast<double>(cap);
+    t += static_cast<double>(tokens[id]);
+    tc += static_cast<double>(tokens_cap[id]);
+    if (requests[id] > cap || tokens[id] > tokens_cap[id]) ++q.over;
+    if (requests[id] * 100 >= cap * 99 || tokens[id] * 100 >= tokens_cap[id] * 99) ++q.binding;
+  }
+  q.requests_fraction = rc > 0 ? r / rc : 0;
+  q.tokens_fraction = tc > 0 ? t / tc : 0;
+  return q;
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage("load_benchmark [--mode stream|unary] [--server ADDR] [--duration_s 10] ...");
   absl::ParseCommandLine(argc, argv);
@@ -372,23 +480,67 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "load_benchmark: --endpoints must be in [1, 4096]\n");
     return 2;
   }
-  std::unique_ptr<Child> child;
-  std::string address = absl::GetFlag(FLAGS_server);
-  fs::path dir = fs::temp_directory_path() / ("azimuth-load-" + std::to_string(::getpid()));
-  if (address.empty()) {
-    fs::create_directories(dir);
-    child = std::make_unique<Child>();
-    if (!child->Start(absl::GetFlag(FLAGS_azimuthd), dir)) {
-      std::fprintf(stderr, "load_benchmark: could not start %s (log in %s)\n", absl::GetFlag(FLAGS_azimuthd).c_str(),
-                   dir.c_str());
-      return 1;
-    }
-    address = child->address();
+  const int replicas = absl::GetFlag(FLAGS_replicas);
+  if (replicas < 1 || replicas > 16) {
+    std::fprintf(stderr, "load_benchmark: --replicas must be in [1, 16]\n");
+    return 2;
   }
-  scheduler::Connection c;
-  c.server = address;
-  auto channel = scheduler::OpenChannel(c);
-  if (!channel.ok()) return 1;
+  if (replicas > 1 && !absl::GetFlag(FLAGS_redis)) {
+    std::fprintf(stderr,
+                 "load_benchmark: without --redis each replica has the whole quota (together they "
+                 "promise it %d times)\n",
+                 replicas);
+  }
+  std::vector<std::unique_ptr<Child>> children;
+  std::unique_ptr<RedisChild> redis;
+  std::vector<std::string> addresses;
+  if (!absl::GetFlag(FLAGS_server).empty()) addresses.push_back(absl::GetFlag(FLAGS_server));
+  fs::path dir = fs::temp_directory_path() / ("azimuth-load-" + std::to_string(::getpid()));
+  if (addresses.empty()) {
+    fs::create_directories(dir);
+    if (absl::GetFlag(FLAGS_redis)) {
+      redis = std::make_unique<RedisChild>();
+      if (!redis->Start(absl::GetFlag(FLAGS_redis_server), dir)) {
+        std::fprintf(stderr, "load_benchmark: could not start %s (log in %s)\n",
+                     absl::GetFlag(FLAGS_redis_server).c_str(), dir.c_str());
+        return 1;
+      }
+    }
+    for (int i = 0; i < replicas; ++i) {
+      children.push_back(std::make_unique<Child>());
+      if (!children.back()->Start(absl::GetFlag(FLAGS_azimuthd), dir, i, redis ? redis->address() : "")) {
+        std::fprintf(stderr, "load_benchmark: could not start %s (log in %s)\n", absl::GetFlag(FLAGS_azimuthd).c_str(),
+                     dir.c_str());
+        return 1;
+      }
+      addresses.push_back(children.back()->address());
+    }
+  }
+  Child* child = children.empty() ? nullptr : children.front().get();
+  Channels channels;
+  for (const std::string& a : addresses) {
+    scheduler::Connection c;
+    c.server = a;
+    auto channel = scheduler::OpenChannel(c);
+    if (!channel.ok()) return 1;
+    channels.push_back(*channel);
+  }
+  const std::string address = absl::StrJoin(addresses, ",");
+  if (redis) {
+    // A new cluster grants nothing for its recovery grace (docs/cluster.md):
+    // the load starts once every replica holds grants.
+    const Clock::time_point deadline = Clock::now() + std::chrono::seconds(30);
+    for (const auto& channel : channels) {
+      for (bool granted = false; !granted && Clock::now() < deadline;) {
+        grpc::ClientContext context;
+        v1::ListEndpointsResponse list;
+        granted = v1::TelemetryService::NewStub(channel)->ListEndpoints(&context, {}, &list).ok() &&
+                  list.endpoints_size() > 0;
+        for (const v1::EndpointStatus& e : list.endpoints()) granted = granted && e.requests_granted() > 0;
+        if (!granted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  }
   // Memory of the server, sampled every second.
   std::vector<std::int64_t> rss;
   std::atomic<bool> done{false};
@@ -412,10 +564,12 @@ int Main(int argc, char** argv) {
     spec.endpoints = absl::GetFlag(FLAGS_endpoints);
     const kernels::ProblemData ids = GenerateWorkload(spec);
     std::atomic<bool> stop_side{false};
-    std::thread explain([&] { RunExplain(*channel, ids, stop_side, &side); });
-    std::thread telemetry([&] { RunTelemetry(*channel, child->samples(), stop_side, &side); });
-    std::thread unary_thread([&] { unary = RunUnary(*channel, duration); });
-    r = RunStream(*channel, duration);
+    // Explain and telemetry at the last replica: with several, its answers
+    // come from the others (forwarded Explain, shared telemetry).
+    std::thread explain([&] { RunExplain(channels.back(), ids, stop_side, &side); });
+    std::thread telemetry([&] { RunTelemetry(channels.back(), child->samples(), stop_side, &side); });
+    std::thread unary_thread([&] { unary = RunUnary(channels, duration); });
+    r = RunStream(channels, duration);
     unary_thread.join();
     stop_side = true;
     explain.join();
@@ -423,14 +577,24 @@ int Main(int argc, char** argv) {
     r.mode = "mixed";
     r.errors += unary.errors + side.errors.load();
   } else {
-    r = mode == "stream" ? RunStream(*channel, duration) : RunUnary(*channel, duration);
+    r = mode == "stream" ? RunStream(channels, duration) : RunUnary(channels, duration);
   }
   done = true;
   sampler.join();
   const double p50 = Percentile(r.latency_ms, 0.50), p99 = Percentile(r.latency_ms, 0.99);
   const double rate = static_cast<double>(r.decisions) / r.seconds;
-  std::printf("mode %s, server %s, backend %s, %d endpoints, %.1f s measured\n", r.mode.c_str(), address.c_str(),
-              r.backend.c_str(), absl::GetFlag(FLAGS_endpoints), r.seconds);
+  std::printf("mode %s, server %s, backend %s, %d endpoints, %zu replica(s)%s, %.1f s measured\n", r.mode.c_str(),
+              address.c_str(), r.backend.c_str(), absl::GetFlag(FLAGS_endpoints), channels.size(),
+              redis ? " sharing redis" : "", r.seconds);
+  // The quota across replicas, the window the run ended in: what they
+  // reserved together against each endpoint's capacity.
+  const Quota quota = ReadQuota(channels);
+  std::printf(
+      "  quota (window from %lld): reserved %.2f%% of requests capacity, %.2f%% of tokens; %d of %d endpoints "
+      "at >= 99%% of a capacity; over capacity: %d endpoints; served %.2f%% of the decisions\n",
+      static_cast<long long>(quota.window_start_s), 100 * quota.requests_fraction, 100 * quota.tokens_fraction,
+      quota.binding, quota.endpoints, quota.over,
+      r.decisions > 0 ? 100.0 * static_cast<double>(r.served) / static_cast<double>(r.decisions) : 0.0);
   if (r.mode == "mixed") {
     std::printf("  unary: %d threads, calls/s %.0f, p50 %.3f ms, p99 %.3f ms, errors %lld\n",
                 absl::GetFlag(FLAGS_threads), static_cast<double>(unary.decisions) / unary.seconds,
@@ -475,15 +639,20 @@ int Main(int argc, char** argv) {
         "\"messages\": %d, "
         "\"errors\": %d, \"latency_p50_ms\": %.4f, \"latency_p99_ms\": %.4f, \"streams\": %d, \"batch\": %d, "
         "\"in_flight\": %d, \"threads\": %d, \"rss_kb_first\": %d, \"rss_kb_last\": %d, \"rss_kb_max\": %d, "
-        "\"solve_ms_p50\": %.3f, \"solve_ms_p99\": %.3f, \"gap_p50\": %.3e, \"gap_p99\": %.3e}\n",
+        "\"solve_ms_p50\": %.3f, \"solve_ms_p99\": %.3f, \"gap_p50\": %.3e, \"gap_p99\": %.3e, \"replicas\": %d, "
+        "\"redis\": %s, \"served\": %d, \"quota_requests_fraction\": %.5f, \"quota_tokens_fraction\": %.5f, "
+        "\"endpoints_over_capacity\": %d}\n",
         r.mode, r.backend, absl::GetFlag(FLAGS_endpoints), r.seconds, rate, r.messages, r.errors, p50, p99,
         absl::GetFlag(FLAGS_streams), absl::GetFlag(FLAGS_batch), absl::GetFlag(FLAGS_in_flight),
         absl::GetFlag(FLAGS_threads), rss_first, rss_last, rss_max, Percentile(r.solve_ms, 0.5),
-        Percentile(r.solve_ms, 0.99), Percentile(r.gap, 0.5), Percentile(r.gap, 0.99));
+        Percentile(r.solve_ms, 0.99), Percentile(r.gap, 0.5), Percentile(r.gap, 0.99),
+        static_cast<int>(channels.size()), redis ? "true" : "false", r.served, quota.requests_fraction,
+        quota.tokens_fraction, quota.over);
   }
-  child.reset();
+  children.clear();
+  redis.reset();
   fs::remove_all(dir);
-  return r.errors == 0 ? 0 : 1;
+  return r.errors == 0 && quota.over == 0 ? 0 : 1;
 }
 
 }  // namespace

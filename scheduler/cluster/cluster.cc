@@ -162,15 +162,14 @@ std::int64_t ToInt(const RedisReply& r) {
 
 }  // namespace
 
-// What one endpoint's grants should cover: a rate of use, and a boost that
-// doubles while the grant runs dry (the rate is measured under the grant, so
-// alone it would never grow past it).
+// What one endpoint's grants should cover: a rate of use (measured under
+// the grant; a grant that runs short is doubled instead).
 struct Cluster::Demand {
   double tokens_per_s = 0, requests_per_s = 0;
-  double tokens_boost = 1, requests_boost = 1;
   std::int64_t tokens_reserved = 0, requests_reserved = 0;  // at the last sync
   std::int64_t reported_tokens = -1, reported_requests = -1;
   std::int64_t reported_ms = 0;
+  std::int64_t left_tokens = 0, left_requests = 0;  // to grant cluster-wide, at the last call
 };
 
 Cluster::Cluster(ClusterOptions options, Engine* engine) : options_(std::move(options)), engine_(engine) {}
@@ -217,6 +216,7 @@ void Cluster::OnPolicy(const kernels::PolicyData& policy) {
 }
 
 void Cluster::OnShortage() {
+  shortages_.fetch_add(1, std::memory_order_relaxed);
   if (short_flag_.exchange(true)) return;
   MutexLock lock(&mu_);
   short_ = true;
@@ -406,11 +406,13 @@ absl::Status Cluster::Lease(const LeaseState& state, std::int64_t now_ms) {
   // again (after a reconnect, and every second): if Redis lost its data,
   // what this replica holds is counted again at once.
   const bool all = epoch_.empty() || epoch_check_needed_ || now_ms - last_epoch_check_ms_ >= 1000;
-  AZ_RETURN_IF_ERROR(LeaseWindow(state, state.window_start_s, false, all, now_ms));
+  // Decisions since the last sync that found no capacity in the grants.
+  const bool shortage = shortages_.exchange(0) > 0;
+  AZ_RETURN_IF_ERROR(LeaseWindow(state, state.window_start_s, false, all, shortage, now_ms));
   // Ahead of the roll, the next window's grant, so that its first requests
   // find capacity.
   if (now_ms / 1000 >= state.window_start_s + state.window_s - AheadSeconds(state.window_s)) {
-    AZ_RETURN_IF_ERROR(LeaseWindow(state, state.window_start_s + state.window_s, true, all, now_ms));
+    AZ_RETURN_IF_ERROR(LeaseWindow(state, state.window_start_s + state.window_s, true, all, false, now_ms));
   }
   if (all) {
     last_epoch_check_ms_ = now_ms;
@@ -421,7 +423,7 @@ absl::Status Cluster::Lease(const LeaseState& state, std::int64_t now_ms) {
 }
 
 absl::Status Cluster::LeaseWindow(const LeaseState& state, std::int64_t window_start_s, bool next, bool all,
-                                  std::int64_t now_ms) {
+                                  bool shortage, std::int64_t now_ms) {
   const std::size_t m = state.ids.size();
   int live = 1;
   {
@@ -455,20 +457,24 @@ absl::Status Cluster::LeaseWindow(const LeaseState& state, std::int64_t window_s
         d.requests_reserved > 0 ? 2 * ((d.tokens_reserved + d.requests_reserved - 1) / d.requests_reserved) : 4096, 1,
         std::max<std::int64_t>(1, cap_t));
     const std::int64_t head_t = held_t - used_t, head_r = held_r - used_r;
+    // Short: the grant cannot take another request, or decisions ran out of
+    // capacity and the solver priced this grant (it binds here, so the
+    // measured rate says nothing of the demand). Then hold twice as much,
+    // and at least half an even share of what is left (the script grants
+    // at most an even share).
+    bool dry_t = false, dry_r = false;
     if (!next) {
-      // Dry: the grant cannot take another request; hold twice as much
-      // ahead, up to 1024 times the rate.
-      const bool dry_t = held_t > 0 && head_t < floor_t / 2;
-      const bool dry_r = held_r > 0 && head_r < 1;
-      d.tokens_boost = dry_t ? std::min(1024.0, d.tokens_boost * 2) : std::max(1.0, d.tokens_boost * 0.9);
-      d.requests_boost = dry_r ? std::min(1024.0, d.requests_boost * 2) : std::max(1.0, d.requests_boost * 0.9);
+      dry_t = held_t > 0 && (head_t < floor_t / 2 || (shortage && state.tokens_priced[p]));
+      dry_r = held_r > 0 && (head_r < 1 || (shortage && state.requests_priced[p]));
     }
-    const std::int64_t target_t = std::max<std::int64_t>(
-        floor_t, static_cast<std::int64_t>(std::ceil(d.tokens_per_s * options_.lease_horizon_s * d.tokens_boost)));
-    const std::int64_t target_r = std::max<std::int64_t>(
-        1, static_cast<std::int64_t>(std::ceil(d.requests_per_s * options_.lease_horizon_s * d.requests_boost)));
-    const std::int64_t ask_t = cap_t > 0 && head_t < target_t / 2 + 1 ? target_t - head_t : 0;
-    const std::int64_t ask_r = cap_r > 0 && head_r < target_r / 2 + 1 ? target_r - head_r : 0;
+    const std::int64_t target_t =
+        std::max({floor_t, static_cast<std::int64_t>(std::ceil(d.tokens_per_s * options_.lease_horizon_s)),
+                  dry_t ? std::max(2 * held_t, held_t + d.left_tokens / (2 * live)) : std::int64_t{0}});
+    const std::int64_t target_r =
+        std::max({std::int64_t{1}, static_cast<std::int64_t>(std::ceil(d.requests_per_s * options_.lease_horizon_s)),
+                  dry_r ? std::max(2 * held_r, held_r + d.left_requests / (2 * live)) : std::int64_t{0}});
+    const std::int64_t ask_t = cap_t > 0 && (dry_t || head_t < target_t / 2 + 1) ? target_t - head_t : 0;
+    const std::int64_t ask_r = cap_r > 0 && (dry_r || head_r < target_r / 2 + 1) ? target_r - head_r : 0;
     const bool report =
         !next && (used_t != d.reported_tokens || used_r != d.reported_requests) && now_ms - d.reported_ms >= 1000;
     const bool holds = held_t > 0 || held_r > 0;
@@ -491,6 +497,10 @@ absl::Status Cluster::LeaseWindow(const LeaseState& state, std::int64_t window_s
   }
   const std::string epoch = r.elements[0].str;
   const bool lost = !epoch_.empty() && epoch != epoch_;
+  if (epoch_.empty() && epoch == args[1]) {
+    Log(absl::StrCat("cluster: redis held no data (a new cluster, or one whose data were lost): no grants for ",
+                     options_.recovery_grace_s, " s, while replicas that hold grants report"));
+  }
   epoch_ = epoch;
   Grants g;
   g.window_start_s = window_start_s;
@@ -504,6 +514,10 @@ absl::Status Cluster::LeaseWindow(const LeaseState& state, std::int64_t window_s
     g.requests[p] = ToInt(r.elements[2 + 4 * k]);
     g.tokens_left[p] = ToInt(r.elements[3 + 4 * k]);
     g.requests_left[p] = ToInt(r.elements[4 + 4 * k]);
+    if (!next) {
+      demand_[p].left_tokens = g.tokens_left[p];
+      demand_[p].left_requests = g.requests_left[p];
+    }
   }
   engine_->SetGrants(g);
   {

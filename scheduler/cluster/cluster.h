@@ -114,7 +114,7 @@ class Cluster final : public EngineListener {
   absl::StatusOr<RedisReply> Script(int which, const std::vector<std::string>& keys,
                                     const std::vector<std::string>& args);
   absl::Status Lease(const LeaseState& state, std::int64_t now_ms);
-  absl::Status LeaseWindow(const LeaseState& state, std::int64_t window_start_s, bool next, bool all,
+  absl::Status LeaseWindow(const LeaseState& state, std::int64_t window_start_s, bool next, bool all, bool shortage,
                            std::int64_t now_ms);
   absl::Status Publish();
   absl::Status PollTelemetry();
@@ -153,6 +153,7 @@ class Cluster final : public EngineListener {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool short_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> short_flag_{false};  // OnShortage() without the lock when already set
+  std::atomic<std::int64_t> shortages_{0};
   std::vector<EndpointSample> outbox_telemetry_ ABSL_GUARDED_BY(mu_);
   bool outbox_policy_set_ ABSL_GUARDED_BY(mu_) = false;
   kernels::PolicyData outbox_policy_ ABSL_GUARDED_BY(mu_);

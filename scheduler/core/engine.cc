@@ -88,6 +88,15 @@ LeaseState Engine::Leases() const {
   out.requests_granted.assign(m, 0);
   out.next_tokens_granted.assign(m, 0);
   out.next_requests_granted.assign(m, 0);
+  out.tokens_priced.assign(m, 0);
+  out.requests_priced.assign(m, 0);
+  if (last_solution_) {
+    const kernels::Prices& prices = last_solution_->prices;
+    for (std::size_t p = 0; p < m && p < prices.per_token.size() && p < prices.per_request.size(); ++p) {
+      out.tokens_priced[p] = prices.per_token[p] > 0;
+      out.requests_priced[p] = prices.per_request[p] > 0;
+    }
+  }
   for (std::size_t p = 0; p < m; ++p) {
     const TelemetryStore::Entry& e = store_.at(p);
     out.ids[p] = e.sample.row.id;

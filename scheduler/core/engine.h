@@ -88,6 +88,9 @@ struct LeaseState {
   std::vector<std::int64_t> tokens_reserved, requests_reserved;
   std::vector<std::int64_t> tokens_granted, requests_granted;
   std::vector<std::int64_t> next_tokens_granted, next_requests_granted;  // taken ahead for the next window
+  // The latest batch priced the endpoint's tokens (requests): its capacity
+  // here bound.
+  std::vector<std::uint8_t> tokens_priced, requests_priced;
 };
 
 // Grants
