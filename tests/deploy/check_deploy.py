@@ -3,8 +3,8 @@
 """Checks deploy/ without a cluster or a Docker engine.
 
 - Renders every kustomization (deploy/k8s/service/overlays/*, deploy/k8s/sidecar)
-  the way kustomize does for the features they use (resources, labels, images,
-  JSON 6902 patches) and validates each object against the Kubernetes API
+  the way kustomize does for the features they use (resources, components,
+  labels, images, JSON 6902 patches) and validates each object against the Kubernetes API
   schemas (kubernetes-validate, offline, strict). CRDs (ServiceMonitor) are
   checked against the fields the Prometheus Operator requires.
 - Checks the house rules on every pod: non-root, read-only root filesystem,
@@ -56,6 +56,12 @@ def render(directory):
     for res in k.get("resources", []):
         path = os.path.normpath(os.path.join(directory, res))
         objects += render(path) if os.path.isdir(path) else load_yaml(path)
+    for component in k.get("components", []):
+        path = os.path.normpath(os.path.join(directory, component))
+        (c,) = load_yaml(os.path.join(path, "kustomization.yaml"))
+        if c.get("kind") != "Component" or c.get("apiVersion") != "kustomize.config.k8s.io/v1alpha1":
+            problem(path, "a component must be kind Component, apiVersion kustomize.config.k8s.io/v1alpha1")
+        objects += render(path)
     objects = copy.deepcopy(objects)
     for entry in k.get("labels", []):
         for obj in objects:
@@ -82,7 +88,7 @@ def render(directory):
             continue
         objects[objects.index(matched[0])] = patched
     for key in k:
-        if key not in ("apiVersion", "kind", "resources", "labels", "images", "patches"):
+        if key not in ("apiVersion", "kind", "resources", "components", "labels", "images", "patches"):
             problem(kfile, f"'{key}' is not supported by this checker")
     return objects
 
@@ -126,8 +132,9 @@ def check_pod(where, obj):
                 if r not in res.get(kind, {}):
                     problem(cw, f"resources.{kind}.{r} missing")
         for port in c.get("ports", []):
-            if not re.fullmatch(r"(grpc|http)(-[a-z0-9]+)*", port.get("name", "")):
-                problem(cw, f"port {port.get('containerPort')} should be named grpc* or http* (got {port.get('name')})")
+            if not re.fullmatch(r"(grpc|http|tcp)(-[a-z0-9]+)*", port.get("name", "")):
+                problem(cw, f"port {port.get('containerPort')} should be named grpc*, http* or tcp* "
+                            f"(got {port.get('name')})")
         if "azimuthd" in c.get("image", ""):
             for probe in ("livenessProbe", "readinessProbe"):
                 if "grpc" not in c.get(probe, {}):
@@ -179,11 +186,47 @@ def check_service(directory, objects):
     for want in ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"):
         if want not in kinds:
             problem(directory, f"no {want}")
+    if not any(o["kind"] == "Service" and o["metadata"]["name"] == "azimuth" for o in objects):
+        problem(directory, "no Service named azimuth")
     for o in objects:
-        if o["kind"] == "Service":
+        if o["kind"] == "Service" and o["metadata"]["name"] == "azimuth":
             names = {p["name"] for p in o["spec"]["ports"]}
             if not {"grpc", "http-metrics"} <= names:
                 problem(directory, f"Service ports must include grpc and http-metrics, got {sorted(names)}")
+
+
+def check_cluster(directory, objects):
+    """The replicas share Redis: config, pod identity, the Redis objects, the network path."""
+    (dep,) = [o for o in objects if o["kind"] == "Deployment"]
+    (config,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "azimuth-config"]
+    cluster = json.loads(config["data"]["config.json"]).get("cluster", {})
+    if not cluster.get("redis_address"):
+        problem(directory, "config.json: the replicas need cluster.redis_address")
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container.get("env", [])}
+    if env.get("POD_NAME") != "metadata.name" or env.get("POD_IP") != "status.podIP":
+        problem(directory, "azimuthd needs POD_NAME and POD_IP from the downward API (replica id, Explain forwarding)")
+    mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+    password = cluster.get("password_file", "")
+    if password and os.path.dirname(password) not in mounts:
+        problem(directory, f"cluster.password_file {password} is not on a mounted volume")
+    redis = [o for o in objects if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "azimuth-redis"]
+    services = {o["metadata"]["name"] for o in objects if o["kind"] == "Service"}
+    host = cluster.get("redis_address", "").rsplit(":", 1)[0]
+    if redis:
+        args = redis[0]["spec"]["template"]["spec"]["containers"][0].get("args", [])
+        if "noeviction" not in args:
+            problem(directory, "the in-cluster Redis must run with maxmemory-policy noeviction")
+        if host not in services:
+            problem(directory, f"cluster.redis_address names {host}, which is no Service here")
+    egress_ports = set()
+    for o in objects:
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "azimuth":
+            for rule in o["spec"].get("egress", []):
+                egress_ports |= {p.get("port") for p in rule.get("ports", [])}
+    port = int(cluster.get("redis_address", ":0").rsplit(":", 1)[1])
+    if port not in egress_ports:
+        problem(directory, f"the NetworkPolicy does not let azimuthd reach Redis on port {port}")
 
 
 def check_gpu(directory, objects):
@@ -270,6 +313,7 @@ def main():
         d = os.path.join(k8s, "service", "overlays", overlay)
         objects = check_kustomization(d, args.azimuthd)
         check_service(d, objects)
+        check_cluster(d, objects)
         if overlay == "gpu":
             check_gpu(d, objects)
     d = os.path.join(k8s, "sidecar")
