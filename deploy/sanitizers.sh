@@ -2,7 +2,7 @@
 # The sanitizer stages of CI, each runnable alone:
 #
 #   deploy/sanitizers.sh asan   # the whole suite under AddressSanitizer + UBSan (leaks checked)
-#   deploy/sanitizers.sh tsan   # engine, batcher, ledger and server tests under ThreadSanitizer,
+#   deploy/sanitizers.sh tsan   # engine, batcher, ledger, cluster and server tests under ThreadSanitizer,
 #                               # one OpenMP thread; built with clang's -Wthread-safety as an error
 #   deploy/sanitizers.sh fuzz [SECONDS]   # every libFuzzer target (deploy/fuzz.sh), 60 s each
 #   deploy/sanitizers.sh all [SECONDS]

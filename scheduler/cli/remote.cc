@@ -207,14 +207,21 @@ absl::Status RunEndpoints(const Connection& c, std::ostream& out) {
   Prepare(c, &context);
   v1::ListEndpointsResponse response;
   AZ_RETURN_IF_ERROR(FromGrpc(stub->ListEndpoints(&context, v1::ListEndpointsRequest(), &response), c));
-  out << absl::StrFormat("%-28s %-6s %-5s %-11s %-9s %8s %21s %15s %11s\n", "endpoint", "cloud", "zone", "model",
+  // Replicas sharing quotas: this replica's grant and what the cluster has
+  // left to grant, after what it reserved.
+  const bool leased = response.endpoints_size() > 0 && response.endpoints(0).leased();
+  out << absl::StrFormat("%-28s %-6s %-5s %-11s %-9s %8s %21s %15s %11s", "endpoint", "cloud", "zone", "model",
                          "available", "age_s", "tokens used/cap", "requests", "token_price");
+  out << (leased ? absl::StrFormat(" %21s %15s\n", "tokens granted/left", "requests g/left") : "\n");
   for (const v1::EndpointStatus& s : response.endpoints()) {
     const v1::EndpointSample& e = s.sample();
-    out << absl::StrFormat("%-28s %-6s %-5s %-11s %-9s %8s %10d/%-10d %7d/%-7d %11.3g\n", e.id(),
+    out << absl::StrFormat("%-28s %-6s %-5s %-11s %-9s %8s %10d/%-10d %7d/%-7d %11.3g", e.id(),
                            v1::Cloud_Name(e.cloud()), e.zone(), e.model(), s.available() ? "yes" : "NO",
                            s.pinned() ? "pinned" : absl::StrFormat("%.1f", s.age_s()), s.tokens_reserved(),
                            s.tokens_capacity(), s.requests_reserved(), s.requests_capacity(), s.token_price());
+    out << (leased ? absl::StrFormat(" %10d/%-10d %7d/%-7d\n", s.tokens_granted(), s.tokens_left_cluster(),
+                                     s.requests_granted(), s.requests_left_cluster())
+                   : "\n");
   }
   return absl::OkStatus();
 }

@@ -316,8 +316,9 @@ absl::Status Cluster::Sync() {
   AZ_RETURN_IF_ERROR(Heartbeat(now_ms));
   if (!policy_seeded_) {
     // First contact: the cluster's policy wins over the config file's.
-    AZ_ASSIGN_OR_RETURN(RedisReply r, Script(kPolicy, {Key("policy"), Key("policy:version")},
-                                             {PolicyToProto(engine_->policy()).SerializeAsString(), "1"}));
+    AZ_RETURN_IF_ERROR(Script(kPolicy, {Key("policy"), Key("policy:version")},
+                              {PolicyToProto(engine_->policy()).SerializeAsString(), "1"})
+                           .status());
     AZ_RETURN_IF_ERROR(PollPolicy());
     policy_seeded_ = true;
   }

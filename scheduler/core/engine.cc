@@ -37,7 +37,7 @@ Engine::Engine(EngineOptions options, Clock clock) : options_(options), clock_(s
   if (options_.leased) ledger_.EnableLeases();
 }
 
-void Engine::SetListener(EngineListener* listener) { listener_ = listener; }
+void Engine::SetListener(EngineListener* listener) { listener_.store(listener); }
 
 absl::Status Engine::ReportTelemetry(const EndpointSample& sample, bool pinned) {
   EndpointSample resolved;
@@ -47,10 +47,10 @@ absl::Status Engine::ReportTelemetry(const EndpointSample& sample, bool pinned) 
     // from another replica) changes nothing.
     bool applied = false;
     AZ_RETURN_IF_ERROR(store_.Apply(sample, clock_(), pinned, /*only_newer=*/!pinned, &applied));
-    if (!applied || pinned || listener_ == nullptr) return absl::OkStatus();
+    if (!applied || pinned) return absl::OkStatus();
     resolved = store_.Find(sample.row.id)->sample;
   }
-  listener_->OnTelemetry(resolved);
+  if (EngineListener* listener = listener_.load()) listener->OnTelemetry(resolved);
   return absl::OkStatus();
 }
 
@@ -61,7 +61,7 @@ absl::Status Engine::SetReplicatedTelemetry(const EndpointSample& sample, bool* 
 
 void Engine::SetPolicy(const kernels::PolicyData& policy) {
   SetReplicatedPolicy(policy);
-  if (listener_ != nullptr) listener_->OnPolicy(policy);
+  if (EngineListener* listener = listener_.load()) listener->OnPolicy(policy);
 }
 
 void Engine::SetReplicatedPolicy(const kernels::PolicyData& policy) {
@@ -412,9 +412,10 @@ Decisions Engine::DecideOnline(BatchJob* job) {
 }
 
 void Engine::NoteShortage(const Decisions& d) const {
-  if (!options_.leased || listener_ == nullptr) return;
+  EngineListener* listener = listener_.load();
+  if (!options_.leased || listener == nullptr) return;
   if (std::find(d.reason.begin(), d.reason.end(), Reason::kCapacityExhausted) != d.reason.end()) {
-    listener_->OnShortage();
+    listener->OnShortage();
   }
 }
 

@@ -21,6 +21,7 @@
 #ifndef AZIMUTH_SCHEDULER_CORE_ENGINE_H_
 #define AZIMUTH_SCHEDULER_CORE_ENGINE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -267,7 +268,9 @@ class Engine {
 
   const EngineOptions options_;
   const Clock clock_;
-  EngineListener* listener_ = nullptr;
+  // Set and cleared while calls run (Cluster::Start/Stop); the listener
+  // outlives every call that may see it.
+  std::atomic<EngineListener*> listener_{nullptr};
 
   mutable Mutex mu_;
   TelemetryStore store_ ABSL_GUARDED_BY(mu_);

@@ -624,6 +624,69 @@ TEST(TlsTest, TlsAndMutualTls) {
   fs::remove_all(dir);
 }
 
+// The cluster section: every bad value names its field, and the defaults
+// come from the pod (POD_NAME, POD_IP) and the bound port.
+TEST(ServerConfigTest, ClusterSectionIsCheckedAndDefaulted) {
+  const fs::path dir = TempDir("azimuth-cluster-config-test");
+  struct Case {
+    const char* name;
+    void (*mutate)(v1::ClusterConfig*);
+    const char* field;
+  };
+  const Case cases[] = {
+      {"no port", [](v1::ClusterConfig* c) { c->set_redis_address("redis"); }, "cluster.redis_address"},
+      {"bad port", [](v1::ClusterConfig* c) { c->set_redis_address("redis:99999"); }, "cluster.redis_address"},
+      {"interval", [](v1::ClusterConfig* c) { c->set_sync_interval_ms(5); }, "cluster.sync_interval_ms"},
+      {"horizon", [](v1::ClusterConfig* c) { c->set_lease_horizon_s(100); }, "cluster.lease_horizon_s"},
+      {"timeout", [](v1::ClusterConfig* c) { c->set_redis_timeout_ms(-1); }, "cluster.redis_timeout_ms"},
+      {"grace", [](v1::ClusterConfig* c) { c->set_recovery_grace_s(-1); }, "cluster.recovery_grace_s"},
+      {"replica id", [](v1::ClusterConfig* c) { c->set_replica_id("a b"); }, "cluster.replica_id"},
+      {"half a client certificate", [](v1::ClusterConfig* c) { c->set_tls_cert_file("c.pem"); },
+       "cluster.tls_cert_file"},
+      {"tls without redis",
+       [](v1::ClusterConfig* c) {
+         c->clear_redis_address();
+         c->set_tls(true);
+       },
+       "cluster.redis_address"},
+  };
+  for (const Case& c : cases) {
+    v1::ServerConfig config = TestConfig(dir);
+    config.mutable_cluster()->set_redis_address("127.0.0.1:6379");
+    c.mutate(config.mutable_cluster());
+    absl::StatusOr<CheckedConfig> checked = CheckConfig(WithDefaults(config), "cfg");
+    ASSERT_FALSE(checked.ok()) << c.name;
+    EXPECT_NE(checked.status().message().find(c.field), absl::string_view::npos) << c.name << ": " << checked.status();
+  }
+  // A password file that is missing, or empty, stops the start.
+  v1::ServerConfig config = TestConfig(dir);
+  config.mutable_cluster()->set_redis_address("127.0.0.1:6379");
+  config.mutable_cluster()->set_password_file((dir / "missing").string());
+  auto server = Server::Start(config, "", {});
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("cluster.password_file"), absl::string_view::npos) << server.status();
+  std::ofstream(dir / "empty") << "\n";
+  config.mutable_cluster()->set_password_file((dir / "empty").string());
+  EXPECT_FALSE(ClusterOptionsFromConfig(WithDefaults(config), 1234).ok());
+
+  std::ofstream(dir / "password") << "s3cret\n# ignored\n";
+  config.mutable_cluster()->set_password_file((dir / "password").string());
+  ::setenv("POD_NAME", "azimuth-7d9f-x2k4q", 1);
+  ::setenv("POD_IP", "10.1.2.3", 1);
+  absl::StatusOr<ClusterOptions> o = ClusterOptionsFromConfig(WithDefaults(config), 50051);
+  ::unsetenv("POD_NAME");
+  ::unsetenv("POD_IP");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->redis.host, "127.0.0.1");
+  EXPECT_EQ(o->redis.port, 6379);
+  EXPECT_EQ(o->redis.password, "s3cret");
+  EXPECT_EQ(o->replica_id, "azimuth-7d9f-x2k4q");
+  EXPECT_EQ(o->advertise_address, "10.1.2.3:50051");
+  EXPECT_EQ(o->key_prefix, "{azimuth}:");
+  EXPECT_EQ(o->interval, std::chrono::milliseconds(100));
+  fs::remove_all(dir);
+}
+
 TEST(ServerConfigTest, BadConfigsAreRefusedWithTheField) {
   const fs::path dir = TempDir("azimuth-config-test");
   v1::ServerConfig config = TestConfig(dir);
