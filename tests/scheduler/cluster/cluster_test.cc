@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "scheduler/common/policy.h"
 #include "scheduler/core/batch.h"
+#include "tests/scheduler/endpoints.h"
 #include "tests/scheduler/processes.h"
 
 namespace azimuth::scheduler {
@@ -34,20 +35,7 @@ using std::chrono::steady_clock;
 
 EndpointSample Endpoint(const std::string& id, Cloud cloud, double price, std::int64_t tpm, std::int64_t rpm,
                         const std::string& model = "gpt-5") {
-  EndpointSample s;
-  s.row.id = id;
-  s.row.cloud = cloud;
-  s.row.region = "r";
-  s.row.zone = "us";
-  s.row.model = model;
-  s.row.price_in_per_1k = price;
-  s.row.price_out_per_1k = 4 * price;
-  s.row.latency_p50_ms = 100;
-  s.row.latency_p95_ms = 200;
-  s.row.tpm_limit = tpm;
-  s.row.rpm_limit = rpm;
-  s.row.healthy = true;
-  return s;
+  return TestEndpoint(id, cloud, price, tpm, rpm, model);
 }
 
 BatchJob Job(int n, const std::string& prefix, const std::string& model = "gpt-5", int tokens_in = 500) {

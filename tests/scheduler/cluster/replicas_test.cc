@@ -33,6 +33,7 @@
 #include "gtest/gtest.h"
 #include "scheduler/server/config.h"
 #include "scheduler/service/convert.h"
+#include "tests/scheduler/endpoints.h"
 #include "tests/scheduler/processes.h"
 
 namespace azimuth::scheduler {
@@ -45,20 +46,7 @@ constexpr char kToken[] = "replicas-test-token";
 
 v1::EndpointSample Endpoint(const std::string& id, v1::Cloud cloud, double price, std::int64_t tpm, std::int64_t rpm,
                             const std::string& model = "gpt-5") {
-  v1::EndpointSample s;
-  s.set_id(id);
-  s.set_cloud(cloud);
-  s.set_region("r");
-  s.set_zone("us");
-  s.set_model(model);
-  s.set_price_in_per_1k(price);
-  s.set_price_out_per_1k(4 * price);
-  s.set_latency_p50_ms(100);
-  s.set_latency_p95_ms(200);
-  s.set_tpm_limit(tpm);
-  s.set_rpm_limit(rpm);
-  s.set_healthy(true);
-  return s;
+  return ToProto(TestEndpoint(id, static_cast<kernels::Cloud>(cloud), price, tpm, rpm, model));
 }
 
 // Requests for `model` in zone "us", 600-822 tokens each.
