@@ -14,6 +14,7 @@
 #include "scheduler/common/policy.h"
 #include "scheduler/core/batch.h"
 #include "scheduler/core/batcher.h"
+#include "tests/scheduler/endpoints.h"
 
 namespace azimuth::scheduler {
 namespace {
@@ -23,20 +24,7 @@ using kernels::Reason;
 
 EndpointSample Endpoint(const std::string& id, Cloud cloud, const std::string& zone, double price, std::int64_t tpm,
                         std::int64_t rpm, double p95 = 800) {
-  EndpointSample s;
-  s.row.id = id;
-  s.row.cloud = cloud;
-  s.row.region = "r";
-  s.row.zone = zone;
-  s.row.model = "gpt-5";
-  s.row.price_in_per_1k = price;
-  s.row.price_out_per_1k = 4 * price;
-  s.row.latency_p50_ms = p95 / 2;
-  s.row.latency_p95_ms = p95;
-  s.row.tpm_limit = tpm;
-  s.row.rpm_limit = rpm;
-  s.row.healthy = true;
-  return s;
+  return TestEndpoint(id, cloud, price, tpm, rpm, "gpt-5", p95, zone);
 }
 
 // n requests for gpt-5 in zone "us" with 100 + 10 tokens each.
