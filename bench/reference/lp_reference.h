@@ -2,7 +2,7 @@
 //
 // lp_reference.h — exact references for tests and benchmarks (never the
 // product's hot path). Eligibility and cost are written out again here,
-// sequentially and straight from DESIGN.md, so that they check the solver's
+// sequentially and straight from docs/design.md, so that they check the solver's
 // own tables rather than share them.
 //
 //   LpReference lp(problem);                 // COIN-OR CLP
@@ -94,7 +94,7 @@ class LpReference {
 // counts do: a true network flow). Costs are rounded to 1e-9 USD.
 double MinCostFlowOptimum(const kernels::ProblemView& problem);
 
-// Invariants of DESIGN.md on one solution: capacity, eligibility (launch gate
+// Invariants of docs/design.md on one solution: capacity, eligibility (launch gate
 // included), one answer per request, reasons consistent with the endpoint,
 // costs and totals, and strict mode's Azure-first invariant. Returns the
 // first violation found, or an empty string.

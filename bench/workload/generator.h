@@ -43,7 +43,7 @@ struct WorkloadSpec {
 
 // GenerateWorkload()
 //
-// Builds the batch. The policy is DESIGN.md's example policy (gpt-6 is inside
+// Builds the batch. The policy is docs/design.md's example policy (gpt-6 is inside
 // its Azure-first launch window) with `mode`.
 kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec);
 

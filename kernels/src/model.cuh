@@ -1,7 +1,7 @@
 // Copyright 2026 Azimuth authors.
 //
 // model.cuh — the problem as the solver sees it on either backend: eligibility
-// (the five rules of DESIGN.md), cost coefficients and the request-group key.
+// (the five rules of docs/design.md), cost coefficients and the request-group key.
 // Every function here is plain arithmetic marked AZ_HD, so nvcc compiles it for
 // the GPU and the host compiler compiles the very same code for the OpenMP
 // backend and for the host-side repair passes.
@@ -122,7 +122,7 @@ AZ_HD inline std::uint32_t ShareBucket(std::int64_t tin, std::int64_t w) {
 
 // PassesRules14()
 //
-// Rules 1-4 of DESIGN.md: model, availability (health and freshness), zone,
+// Rules 1-4 of docs/design.md: model, availability (health and freshness), zone,
 // SLO.
 AZ_HD inline bool PassesRules14(const ModelView& m, const RequestClass& c, std::int32_t p) {
   return m.ep_model[p] == c.model && m.ep_available[p] != 0 && (c.zone < 0 || m.ep_zone[p] == c.zone) &&

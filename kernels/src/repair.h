@@ -1,7 +1,7 @@
 // Copyright 2026 Azimuth authors.
 //
 // repair.h — the host's passes over a backend's admission (solver.cc runs
-// them; DESIGN.md, "Solving it": evicted requests fall to their best endpoint
+// them; docs/design.md, "The solver": evicted requests fall to their best endpoint
 // with room, then local moves close what integer capacities leave open).
 //
 // Every pass keeps both capacities exact and eligibility intact, and makes a

@@ -26,7 +26,7 @@ v1::Policy PolicyToProto(const kernels::PolicyData& policy);
 
 // DefaultPolicy()
 //
-// DESIGN.md's example policy (its `now` aside).
+// docs/design.md's example policy (its `now` aside).
 kernels::PolicyData DefaultPolicy();
 
 }  // namespace azimuth::scheduler

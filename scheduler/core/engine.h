@@ -2,8 +2,8 @@
 //
 // engine.h — the control plane's domain core: telemetry store, policy,
 // capacity ledger, dual prices and the explain history behind one mutex, and
-// the two ways requests are decided (DESIGN.md, "Batch and online,
-// together"):
+// the two ways requests are decided (docs/design.md, "The solver", online
+// decisions):
 //
 //  - DecideBatch(): several calls' jobs coalesced into one solver batch over
 //    the capacity left in the ledger, warm-started from the previous prices;

@@ -1,7 +1,7 @@
 // Copyright 2026 Azimuth authors.
 //
 // csv.h — a strict, fast CSV reader for the offline interchange files
-// (DESIGN.md, "Offline interchange"): a header row naming the columns in any
+// (docs/design.md, "Offline interchange"): a header row naming the columns in any
 // order, RFC 4180 quoting, and errors that name the file, line and field.
 //
 //   AZ_ASSIGN_OR_RETURN(CsvFile file, CsvFile::Open(path, {"id", "model"}));

@@ -1,6 +1,6 @@
 // Copyright 2026 Azimuth authors.
 //
-// offline_io.h — the files of `azimuth solve` (DESIGN.md, "Offline
+// offline_io.h — the files of `azimuth solve` (docs/design.md, "Offline
 // interchange"): endpoints and requests CSV and the policy JSON in, the
 // assignments CSV and the summary JSON out. Every reader rejects malformed
 // input with an error naming the file, line and field; no row is skipped.
@@ -20,7 +20,7 @@
 
 namespace azimuth::scheduler {
 
-// Column sets, exactly as DESIGN.md defines them.
+// Column sets, exactly as docs/design.md defines them.
 extern const char* const kEndpointColumns[12];
 extern const char* const kRequestColumns[9];
 

@@ -2,7 +2,7 @@
 //
 // config.h — azimuthd's configuration: the `azimuth.v1.ServerConfig` message
 // in its protobuf JSON mapping, its defaults, and the embedded demo config
-// that azimuthd runs with no arguments (DESIGN.md's example policy and the
+// that azimuthd runs with no arguments (docs/design.md's example policy and the
 // built-in Azure/AWS/GCP endpoints).
 #ifndef AZIMUTH_SCHEDULER_SERVER_CONFIG_H_
 #define AZIMUTH_SCHEDULER_SERVER_CONFIG_H_

@@ -1,6 +1,6 @@
 // Copyright 2026 Azimuth authors.
 //
-// Solver tests: every solve is checked against DESIGN.md's invariants; random
+// Solver tests: every solve is checked against docs/design.md's invariants; random
 // instances are checked against exact references (CLP for the LP bound and
 // the lexicographic strict levels, LEMON for the integer optimum where only
 // request counts bind); edge cases and bad input. Each test runs on the CPU
@@ -230,7 +230,7 @@ class SolverEdges : public testing::TestWithParam<Backend> {
  protected:
   void SetUp() override { SKIP_IF_UNAVAILABLE(GetParam()); }
 
-  // A small hand-made batch: policy as DESIGN.md's example.
+  // A small hand-made batch: policy as docs/design.md's example.
   static ProblemData Base() {
     ProblemData d;
     d.policy.now = 1780000000;

@@ -1,7 +1,7 @@
 // Copyright 2026 Azimuth authors.
 //
 // The `azimuth` subcommands, run in-process on real files: generate, then
-// solve, then check the outputs' shapes (DESIGN.md, "Offline interchange")
+// solve, then check the outputs' shapes (docs/design.md, "Offline interchange")
 // and the invariants of the answer they describe.
 #include "scheduler/cli/commands.h"
 #include "scheduler/common/status.h"

@@ -1,6 +1,6 @@
 // Copyright 2026 Azimuth authors.
 //
-// The offline interchange files: DESIGN.md's policy example parses as it
+// The offline interchange files: docs/design.md's policy example parses as it
 // stands; every kind of malformed row is rejected with its file, line and
 // field; generated files round-trip.
 #include "scheduler/offline/offline_io.h"

@@ -377,7 +377,7 @@ TEST_F(EngineTest, ExplainFindsTheLatestDecisionForAnId) {
   EXPECT_EQ(engine_.Explain("never-seen").status().code(), absl::StatusCode::kNotFound);
 }
 
-// DESIGN.md's strict invariant on the online path: a batch's prices make
+// docs/design.md's strict invariant on the online path: a batch's prices make
 // the (full) Azure endpoint dear; in the next window it has room again, and
 // no single-request decision may go off Azure while it has.
 TEST_F(EngineTest, StrictOnlineDecisionsStayOnAzureWhileItHasRoom) {

@@ -1,7 +1,7 @@
 // Copyright 2026 Azimuth authors.
 //
 // online.h — single requests decided at once from a batch's dual prices
-// (DESIGN.md, "Batch and online, together"), and the explanation of any
+// (docs/design.md, "The solver"), and the explanation of any
 // decision: which endpoints were eligible, which rule excluded each other one,
 // the cost on each and the prices that bound.
 //
@@ -13,7 +13,7 @@
 // after adding that endpoint's prices, or is rejected when even that costs more
 // than the rejection (the prices say the capacity is worth more to others).
 // In strict mode only Azure endpoints are candidates while an eligible one
-// has room (DESIGN.md's strict invariant, on this path too).
+// has room (docs/design.md's strict invariant, on this path too).
 // The same eligibility and cost functions as the batch solver (src/model.cuh).
 // Thread safety: const methods may be called concurrently.
 #ifndef AZIMUTH_KERNELS_ONLINE_H_
@@ -47,7 +47,7 @@ struct OnlineRequest {
 
 // Rule
 //
-// The first eligibility rule of DESIGN.md an endpoint fails for a request.
+// The first eligibility rule of docs/design.md an endpoint fails for a request.
 enum class Rule : std::uint8_t {
   kEligible = 0,
   kModel = 1,       // rule 1

@@ -1,7 +1,7 @@
 // Copyright 2026 Azimuth authors.
 //
 // problem.h — the solver's input: one batch of requests, the endpoint table and
-// the policy, as non-owning struct-of-arrays views (DESIGN.md, "Domain model").
+// the policy, as non-owning struct-of-arrays views (docs/design.md, "Domain").
 //
 // Strings (models, zones, tenants) are interned by the caller into small
 // integer ids; the solver only compares ids. Example:
@@ -55,7 +55,7 @@ bool ParseCloud(const std::string& text, Cloud* cloud);
 
 // AzureFirst
 //
-// The objective (DESIGN.md, "The optimisation problem"): `kStrict` is
+// The objective (docs/design.md, "Cost, capacity and rejection"): `kStrict` is
 // lexicographic (rejections, then Azure tokens, then cost); `kWeighted`
 // discounts Azure costs by `azure_discount`; `kOff` minimises cost.
 enum class AzureFirst : std::uint8_t { kStrict = 0, kWeighted = 1, kOff = 2 };

@@ -41,7 +41,7 @@ class Interner {
 
 // PolicyData
 //
-// The policy as the user wrote it (DESIGN.md, "Domain model"); the launch
+// The policy as the user wrote it (docs/design.md, "Domain"); the launch
 // windows are keyed by model name and resolved against `now` by View().
 struct PolicyData {
   std::int64_t now = 0;

@@ -1,6 +1,6 @@
 // Copyright 2026 Azimuth authors.
 //
-// solver.h — the batched assignment solver (DESIGN.md, "Solving it").
+// solver.h — the batched assignment solver (docs/design.md, "The solver").
 //
 // Solve() assigns every request of a batch to one eligible endpoint or rejects
 // it, minimising the policy's objective under every endpoint's token and
@@ -134,7 +134,7 @@ struct Solution {
   double mode_lower_bound = 0;
   // gap = (mode_objective - mode_lower_bound) / mode_objective, and
   // lower_bound_usd = objective_usd * (1 - gap), so that
-  // gap = (objective_usd - lower_bound_usd) / objective_usd (DESIGN.md).
+  // gap = (objective_usd - lower_bound_usd) / objective_usd (docs/design.md).
   double gap = 0;
   double lower_bound_usd = 0;
   double strict_reject_weight = 1;
