@@ -144,8 +144,9 @@ class RedisServer {
           "--port",      std::to_string(port_), "--bind",    "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
           dir_.string(), "--maxmemory-policy",  "noeviction"};
       args.insert(args.end(), extra_.begin(), extra_.end());
-      process_ =
-          std::make_unique<Process>("redis-server", dir_ / ("redis-" + std::to_string(starts_++) + ".log"), args);
+      // A log per start, named by its port: several servers may share `dir`.
+      process_ = std::make_unique<Process>(
+          "redis-server", dir_ / ("redis-" + std::to_string(port_) + "-" + std::to_string(starts_++) + ".log"), args);
       if (!process_->WaitForLog("Ready to accept connections", std::chrono::milliseconds(10000)).empty()) {
         return true;
       }

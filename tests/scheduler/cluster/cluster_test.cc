@@ -92,8 +92,9 @@ class ClusterTest : public ::testing::Test {
       r.engine->SetPolicy(policy);
       for (const EndpointSample& e : footprint) ASSERT_TRUE(r.engine->ReportTelemetry(e, /*pinned=*/true).ok());
       ClusterOptions o;
+      o.redis = redis_options_;
       o.redis.host = "127.0.0.1";
-      o.redis.port = redis_->port();
+      o.redis.port = redis_port_ > 0 ? redis_port_ : redis_->port();
       o.redis.io_timeout_ms = 250;
       o.key_prefix = prefix;
       o.replica_id = "r" + std::to_string(i);
@@ -190,6 +191,9 @@ class ClusterTest : public ::testing::Test {
   std::unique_ptr<RedisServer> redis_;
   std::vector<Replica> replicas_;
   std::int64_t window_ = 0;
+  // TLS and ACL settings for the replicas, and a port other than redis_'s.
+  RedisOptions redis_options_;
+  int redis_port_ = 0;
 };
 
 std::int64_t Capacity() {
@@ -336,6 +340,56 @@ TEST_F(ClusterTest, FlushMidLoadNeverOvercommits) {
   replicas_[2].cluster->Stop();
   Drive(100, 1, "g");
   ExpectWithinCapacity("after a replica stopped");
+}
+
+// Managed Redis as Azure Cache for Redis runs it: TLS only, an ACL user,
+// the default user off. The replicas lease and share telemetry through it.
+TEST_F(ClusterTest, WorksOverTlsWithAnAclUser) {
+  MakeCertificates(dir_);
+  redis_port_ = FreePort();
+  RedisServer tls(dir_, {"--port",
+                         "0",
+                         "--tls-port",
+                         std::to_string(redis_port_),
+                         "--tls-cert-file",
+                         (dir_ / "server.pem").string(),
+                         "--tls-key-file",
+                         (dir_ / "server.key").string(),
+                         "--tls-ca-cert-file",
+                         (dir_ / "ca.pem").string(),
+                         "--tls-auth-clients",
+                         "no",
+                         "--user",
+                         "azimuth",
+                         "on",
+                         ">pw-for-tests",
+                         "~*",
+                         "&*",
+                         "+@all",
+                         "--user",
+                         "default",
+                         "off"});
+  ASSERT_TRUE(tls.Start());
+  redis_options_.tls = true;
+  redis_options_.ca_file = (dir_ / "ca.pem").string();
+  redis_options_.server_name = "localhost";
+  redis_options_.username = "azimuth";
+  redis_options_.password = "pw-for-tests";
+  StartReplicas(2, "{tls}:");
+  EndpointSample fresh = Endpoint("aws-tls", Cloud::kAws, 0.001, 1'000'000, 1000, "model-t");
+  ASSERT_TRUE(replicas_[0].engine->ReportTelemetry(fresh).ok());
+  EXPECT_TRUE(Eventually([&] {
+    for (const EndpointState& e : replicas_[1].engine->Endpoints()) {
+      if (e.sample.row.id == "aws-tls") return true;
+    }
+    return false;
+  }));
+  Drive(50, 1, "t");
+  ExpectWithinCapacity("over TLS");
+  for (const Replica& r : replicas_) {
+    EXPECT_TRUE(r.cluster->stats().redis_up);
+    EXPECT_EQ(r.cluster->stats().redis_errors, 0);
+  }
 }
 
 // Two-second windows: each window's grants are taken ahead of its start, so
