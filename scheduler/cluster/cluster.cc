@@ -202,11 +202,10 @@ void Cluster::Stop() {
 
 void Cluster::OnTelemetry(const EndpointSample& sample) {
   MutexLock lock(&mu_);
-  // Bounded: past this the oldest are dropped (a newer sample of the same
-  // endpoint supersedes them anyway).
-  constexpr std::size_t kMaxOutbox = 65536;
-  if (outbox_telemetry_.size() >= kMaxOutbox) outbox_telemetry_.erase(outbox_telemetry_.begin());
-  outbox_telemetry_.push_back(sample);
+  // Only an endpoint's newest sample matters: the outbox holds at most one
+  // per endpoint.
+  auto [it, added] = outbox_telemetry_.emplace(sample.row.id, sample);
+  if (!added && it->second.timestamp_ms <= sample.timestamp_ms) it->second = sample;
 }
 
 void Cluster::OnPolicy(const kernels::PolicyData& policy) {
@@ -552,12 +551,12 @@ void Cluster::Recovered() {
   const std::vector<EndpointState> endpoints = engine_->Endpoints();
   MutexLock lock(&mu_);
   for (const EndpointState& e : endpoints) {
-    if (!e.pinned) outbox_telemetry_.push_back(e.sample);
+    if (!e.pinned) outbox_telemetry_.emplace(e.sample.row.id, e.sample);
   }
 }
 
 absl::Status Cluster::Publish() {
-  std::vector<EndpointSample> samples;
+  absl::flat_hash_map<std::string, EndpointSample> samples;
   bool policy_set = false;
   kernels::PolicyData policy;
   {
@@ -567,33 +566,63 @@ absl::Status Cluster::Publish() {
     policy = outbox_policy_;
     outbox_policy_set_ = false;
   }
-  for (const EndpointSample& s : samples) {
-    const std::string bytes = ToProto(s).SerializeAsString();
-    absl::StatusOr<RedisReply> r =
-        Script(kTelemetry, {Key("telemetry"), Key("telemetry:ts"), Key("telemetry:seq"), Key("telemetry:changes")},
-               {s.row.id, std::to_string(s.timestamp_ms), bytes});
-    if (!r.ok()) {
-      // Kept for the next sync, with whatever arrived meanwhile.
-      MutexLock lock(&mu_);
-      outbox_telemetry_.insert(outbox_telemetry_.begin(), samples.begin(), samples.end());
-      if (policy_set && !outbox_policy_set_) {
-        outbox_policy_ = policy;
-        outbox_policy_set_ = true;
+  // What could not be published waits for the next sync, under whatever
+  // arrived meanwhile (a newer sample of an endpoint wins).
+  auto keep = [&] {
+    MutexLock lock(&mu_);
+    for (auto& [id, sample] : samples) {
+      auto [it, added] = outbox_telemetry_.emplace(id, sample);
+      if (!added && it->second.timestamp_ms < sample.timestamp_ms) it->second = std::move(sample);
+    }
+    if (policy_set && !outbox_policy_set_) {
+      outbox_policy_ = policy;
+      outbox_policy_set_ = true;
+    }
+  };
+  if (!samples.empty()) {
+    // One round trip for all of them.
+    const std::vector<std::string> keys = {Key("telemetry"), Key("telemetry:ts"), Key("telemetry:seq"),
+                                           Key("telemetry:changes")};
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(samples.size());
+    for (const auto& [id, sample] : samples) {
+      commands.push_back({"EVALSHA", shas_[kTelemetry], "4", keys[0], keys[1], keys[2], keys[3], id,
+                          std::to_string(sample.timestamp_ms), ToProto(sample).SerializeAsString()});
+    }
+    absl::StatusOr<std::vector<RedisReply>> replies = redis_->Pipeline(commands);
+    if (replies.ok() && std::any_of(replies->begin(), replies->end(), [](const RedisReply& r) {
+          return r.is_error() && r.str.rfind("NOSCRIPT", 0) == 0;
+        })) {
+      // Redis lost its scripts: load the script again and send them all once
+      // more (a sample already stored is refused as not newer).
+      absl::StatusOr<RedisReply> loaded = redis_->Command({"SCRIPT", "LOAD", kScripts[kTelemetry]});
+      if (!loaded.ok()) {
+        keep();
+        return loaded.status();
       }
-      return r.status();
+      shas_[kTelemetry] = loaded->str;
+      for (std::vector<std::string>& c : commands) c[1] = loaded->str;
+      replies = redis_->Pipeline(commands);
+    }
+    if (!replies.ok()) {
+      keep();
+      return replies.status();
+    }
+    for (const RedisReply& r : *replies) {
+      if (r.is_error()) {
+        keep();
+        return absl::UnavailableError(absl::StrCat("redis: telemetry script failed: ", r.str));
+      }
     }
     MutexLock lock(&mu_);
-    ++stats_.telemetry_published;
+    stats_.telemetry_published += static_cast<std::int64_t>(samples.size());
   }
+  samples.clear();
   if (policy_set) {
     absl::StatusOr<RedisReply> r =
         Script(kPolicy, {Key("policy"), Key("policy:version")}, {PolicyToProto(policy).SerializeAsString(), "0"});
     if (!r.ok()) {
-      MutexLock lock(&mu_);
-      if (!outbox_policy_set_) {
-        outbox_policy_ = policy;
-        outbox_policy_set_ = true;
-      }
+      keep();
       return r.status();
     }
     // Our own write: no need to read it back.

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "scheduler/cluster/redis.h"
 #include "scheduler/common/mutex.h"
@@ -154,7 +155,7 @@ class Cluster final : public EngineListener {
   bool short_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> short_flag_{false};  // OnShortage() without the lock when already set
   std::atomic<std::int64_t> shortages_{0};
-  std::vector<EndpointSample> outbox_telemetry_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, EndpointSample> outbox_telemetry_ ABSL_GUARDED_BY(mu_);  // by endpoint id
   bool outbox_policy_set_ ABSL_GUARDED_BY(mu_) = false;
   kernels::PolicyData outbox_policy_ ABSL_GUARDED_BY(mu_);
   std::vector<Peer> peers_ ABSL_GUARDED_BY(mu_);
