@@ -63,6 +63,14 @@ std::vector<EndpointSample> Footprint() {
           Endpoint("gcp-d", Cloud::kGcp, 0.0018, 1'500, 100)};       // 90,000 tokens
 }
 
+// Whether `engine` holds a sample of endpoint `id`.
+bool Knows(const Engine& engine, const std::string& id) {
+  for (const EndpointState& e : engine.Endpoints()) {
+    if (e.sample.row.id == id) return true;
+  }
+  return false;
+}
+
 struct Replica {
   std::unique_ptr<Engine> engine;
   std::unique_ptr<Cluster> cluster;
@@ -308,12 +316,7 @@ TEST_F(ClusterTest, RedisDownThenBackDecidesWithinGrantsOnly) {
   // Telemetry flows again.
   EndpointSample fresh = Endpoint("aws-late", Cloud::kAws, 0.001, 1'000'000, 1000, "model-y");
   ASSERT_TRUE(replicas_[0].engine->ReportTelemetry(fresh).ok());
-  EXPECT_TRUE(Eventually([&] {
-    for (const EndpointState& e : replicas_[2].engine->Endpoints()) {
-      if (e.sample.row.id == "aws-late") return true;
-    }
-    return false;
-  }));
+  EXPECT_TRUE(Eventually([&] { return Knows(*replicas_[2].engine, "aws-late"); }));
 }
 
 TEST_F(ClusterTest, FlushMidLoadNeverOvercommits) {
@@ -378,12 +381,7 @@ TEST_F(ClusterTest, WorksOverTlsWithAnAclUser) {
   StartReplicas(2, "{tls}:");
   EndpointSample fresh = Endpoint("aws-tls", Cloud::kAws, 0.001, 1'000'000, 1000, "model-t");
   ASSERT_TRUE(replicas_[0].engine->ReportTelemetry(fresh).ok());
-  EXPECT_TRUE(Eventually([&] {
-    for (const EndpointState& e : replicas_[1].engine->Endpoints()) {
-      if (e.sample.row.id == "aws-tls") return true;
-    }
-    return false;
-  }));
+  EXPECT_TRUE(Eventually([&] { return Knows(*replicas_[1].engine, "aws-tls"); }));
   Drive(50, 1, "t");
   ExpectWithinCapacity("over TLS");
   for (const Replica& r : replicas_) {
