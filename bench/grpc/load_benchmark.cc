@@ -25,12 +25,6 @@
 //   load_benchmark --mode unary --threads 4 --duration_s 30
 //   load_benchmark --mode mixed --capacity_scale 300 --duration_s 600
 //   load_benchmark --mode stream --replicas 3 --redis --streams 3
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,8 +36,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +50,7 @@
 #include "absl/strings/str_join.h"
 #include "azimuth/v1/scheduler.grpc.pb.h"
 #include "azimuth/v1/telemetry.grpc.pb.h"
+#include "bench/common/processes.h"
 #include "bench/workload/generator.h"
 #include "scheduler/cli/remote.h"
 #include "scheduler/server/config.h"
@@ -107,80 +100,6 @@ std::int64_t RssKb(pid_t pid) {
   return 0;
 }
 
-// Waits until `log` matches `pattern`; its first group, or "" after 15 s.
-std::string WaitForLog(const fs::path& log, const std::string& pattern) {
-  const std::regex re(pattern);
-  for (int i = 0; i < 300; ++i) {
-    std::ifstream in(log);
-    std::stringstream s;
-    s << in.rdbuf();
-    const std::string text = s.str();
-    std::smatch m;
-    if (std::regex_search(text, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return "";
-}
-
-// Forks and execs `argv`, its stderr and stdout in `log`; the child goes
-// with the benchmark, however the benchmark ends. With `passive`, OpenMP
-// threads that wait sleep at once (unless OMP_WAIT_POLICY is set): replicas
-// sharing cores would otherwise spin on each other's time (3 replicas on 2
-// cores streamed 0.37-0.46M decisions/s with a p99 of 1.8 s, and 2.5M with a
-// p99 of 86 ms so).
-pid_t Spawn(const std::vector<std::string>& argv, const fs::path& log, bool passive = false) {
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::_exit(0);
-    std::freopen(log.c_str(), "w", stderr);
-    std::freopen(log.c_str(), "a", stdout);
-    if (passive) setenv("OMP_WAIT_POLICY", "passive", 0);
-    std::vector<char*> args;
-    std::vector<std::string> copy = argv;
-    for (std::string& a : copy) args.push_back(a.data());
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-// A child redis-server on a free loopback port, without persistence.
-class RedisChild {
- public:
-  bool Start(const std::string& binary, const fs::path& dir) {
-    // A port nobody listens on now.
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    port_ = ntohs(addr.sin_port);
-    const fs::path log = dir / "redis.log";
-    pid_ = Spawn({binary, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                  "--dir", dir.string()},
-                 log);
-    return !WaitForLog(log, "Ready to accept connections").empty();
-  }
-  ~RedisChild() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
-
 // A child azimuthd on a free loopback port; with `redis`, replica `index`
 // of a cluster sharing it.
 class Child {
@@ -211,27 +130,30 @@ class Child {
     samples_.assign(config.endpoints().begin(), config.endpoints().end());
     const fs::path path = dir / absl::StrCat("config-", index, ".json");
     std::ofstream(path) << scheduler::ConfigJson(config);
-    const fs::path log = dir / absl::StrCat("azimuthd-", index, ".log");
-    pid_ = Spawn({binary, "--config=" + path.string()}, log, shared_cores);
-    const std::string port = WaitForLog(log, "serving: tcp port ([0-9]+)");
+    // Replicas that share cores wait passively for OpenMP (unless
+    // OMP_WAIT_POLICY is set): they would otherwise spin on each other's
+    // time (3 replicas on 2 cores streamed 0.37-0.46M decisions/s with a p99
+    // of 1.8 s, and 2.5M with a p99 of 86 ms so).
+    std::vector<std::pair<std::string, std::string>> env;
+    if (shared_cores) env.emplace_back("OMP_WAIT_POLICY", "passive");
+    process_ = std::make_unique<Process>(binary, dir / absl::StrCat("azimuthd-", index, ".log"),
+                                         std::vector<std::string>{"--config=" + path.string()}, env);
+    const std::string port = process_->WaitForLog("serving: tcp port ([0-9]+)");
     if (port.empty()) return false;
     address_ = "127.0.0.1:" + port;
     return true;
   }
   ~Child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
+    if (process_) process_->Stop();
   }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   const std::string& address() const { return address_; }
   // Its endpoints, as a telemetry agent reports them.
   const std::vector<v1::EndpointSample>& samples() const { return samples_; }
 
  private:
   std::vector<v1::EndpointSample> samples_;
-  pid_t pid_ = -1;
+  std::unique_ptr<Process> process_;
   std::string address_;
 };
 
@@ -498,15 +420,15 @@ int Main(int argc, char** argv) {
                  replicas);
   }
   std::vector<std::unique_ptr<Child>> children;
-  std::unique_ptr<RedisChild> redis;
+  std::unique_ptr<RedisServer> redis;
   std::vector<std::string> addresses;
   if (!absl::GetFlag(FLAGS_server).empty()) addresses.push_back(absl::GetFlag(FLAGS_server));
   fs::path dir = fs::temp_directory_path() / ("azimuth-load-" + std::to_string(::getpid()));
   if (addresses.empty()) {
     fs::create_directories(dir);
     if (absl::GetFlag(FLAGS_redis)) {
-      redis = std::make_unique<RedisChild>();
-      if (!redis->Start(absl::GetFlag(FLAGS_redis_server), dir)) {
+      redis = std::make_unique<RedisServer>(dir, std::vector<std::string>{}, absl::GetFlag(FLAGS_redis_server));
+      if (!redis->Start()) {
         std::fprintf(stderr, "load_benchmark: could not start %s (log in %s)\n",
                      absl::GetFlag(FLAGS_redis_server).c_str(), dir.c_str());
         return 1;

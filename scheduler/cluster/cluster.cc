@@ -172,15 +172,17 @@ struct Cluster::Demand {
   std::int64_t left_tokens = 0, left_requests = 0;  // to grant cluster-wide, at the last call
 };
 
-Cluster::Cluster(ClusterOptions options, Engine* engine) : options_(std::move(options)), engine_(engine) {}
+Cluster::Cluster(ClusterOptions options, Engine* engine)
+    : options_(std::move(options)), engine_(engine), nonce_(std::random_device{}()) {}
 
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options, Engine* engine) {
-  if (options.replica_id.empty()) return absl::InvalidArgumentError("cluster: replica_id must not be empty");
-  if (options.replica_id.find_first_of(" \t\n|") != std::string::npos) {
-    return absl::InvalidArgumentError("cluster: replica_id must not contain spaces or '|'");
+  if (!ValidReplicaId(options.replica_id)) {
+    return absl::InvalidArgumentError("cluster: replica_id must not be empty, or contain spaces or '|'");
   }
-  if (options.interval < std::chrono::milliseconds(10) || options.interval > std::chrono::milliseconds(1000)) {
-    return absl::InvalidArgumentError("cluster: sync_interval_ms must be in [10, 1000]");
+  if (options.interval < std::chrono::milliseconds(kMinSyncIntervalMs) ||
+      options.interval > std::chrono::milliseconds(kMaxSyncIntervalMs)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cluster: sync_interval_ms must be in [", kMinSyncIntervalMs, ", ", kMaxSyncIntervalMs, "]"));
   }
   std::unique_ptr<Cluster> c(new Cluster(std::move(options), engine));
   engine->SetListener(c.get());
@@ -215,10 +217,8 @@ void Cluster::OnPolicy(const kernels::PolicyData& policy) {
 }
 
 void Cluster::OnShortage() {
-  shortages_.fetch_add(1, std::memory_order_relaxed);
-  if (short_flag_.exchange(true)) return;
+  if (shortage_.exchange(true)) return;  // already told
   MutexLock lock(&mu_);
-  short_ = true;
   cv_.SignalAll();
 }
 
@@ -272,9 +272,9 @@ void Cluster::Run() {
     // and never while Redis is failing.
     const std::chrono::milliseconds least = s.ok() ? options_.interval / 4 : wait;
     if (spent < least) cv_.WaitFor(&mu_, least - spent);
-    if (spent < wait && !short_ && !stopping_) cv_.WaitFor(&mu_, wait - std::max(spent, least));
-    short_ = false;
-    short_flag_.store(false);
+    // The flag is read under mu_, and OnShortage() signals under it: no
+    // shortage is missed between the check and the wait.
+    if (spent < wait && !shortage_.load() && !stopping_) cv_.WaitFor(&mu_, wait - std::max(spent, least));
     if (stopping_) return;
   }
 }
@@ -291,22 +291,42 @@ absl::Status Cluster::Connect() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<RedisReply> Cluster::Script(int which, const std::vector<std::string>& keys,
-                                           const std::vector<std::string>& args) {
-  std::vector<std::string> command = {"EVALSHA", shas_[which], std::to_string(keys.size())};
-  command.insert(command.end(), keys.begin(), keys.end());
-  command.insert(command.end(), args.begin(), args.end());
-  AZ_ASSIGN_OR_RETURN(RedisReply r, redis_->Command(command));
-  if (r.is_error() && r.str.rfind("NOSCRIPT", 0) == 0) {
-    // Redis restarted (or flushed its scripts) since Connect().
+absl::StatusOr<std::vector<RedisReply>> Cluster::Scripts(int which, const std::vector<std::string>& keys,
+                                                         const std::vector<std::vector<std::string>>& calls) {
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(calls.size());
+  for (const std::vector<std::string>& args : calls) {
+    std::vector<std::string>& c = commands.emplace_back();
+    c.reserve(3 + keys.size() + args.size());
+    c.push_back("EVALSHA");
+    c.push_back(shas_[which]);
+    c.push_back(std::to_string(keys.size()));
+    c.insert(c.end(), keys.begin(), keys.end());
+    c.insert(c.end(), args.begin(), args.end());
+  }
+  AZ_ASSIGN_OR_RETURN(std::vector<RedisReply> replies, redis_->Pipeline(commands));
+  if (std::any_of(replies.begin(), replies.end(),
+                  [](const RedisReply& r) { return r.is_error() && r.str.rfind("NOSCRIPT", 0) == 0; })) {
+    // Redis restarted (or flushed its scripts) since Connect(). The calls
+    // share the script, so none of them ran (only the telemetry script is
+    // pipelined, and storing a sample twice stores it once): load the script
+    // and run them all again.
     AZ_ASSIGN_OR_RETURN(RedisReply loaded, redis_->Command({"SCRIPT", "LOAD", kScripts[which]}));
     if (loaded.is_error()) return absl::UnavailableError(absl::StrCat("redis: SCRIPT LOAD: ", loaded.str));
     shas_[which] = loaded.str;
-    command[1] = loaded.str;
-    AZ_ASSIGN_OR_RETURN(r, redis_->Command(command));
+    for (std::vector<std::string>& c : commands) c[1] = loaded.str;
+    AZ_ASSIGN_OR_RETURN(replies, redis_->Pipeline(commands));
   }
-  if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: script failed: ", r.str));
-  return r;
+  for (const RedisReply& r : replies) {
+    if (r.is_error()) return absl::UnavailableError(absl::StrCat("redis: script failed: ", r.str));
+  }
+  return replies;
+}
+
+absl::StatusOr<RedisReply> Cluster::Script(int which, const std::vector<std::string>& keys,
+                                           const std::vector<std::string>& args) {
+  AZ_ASSIGN_OR_RETURN(std::vector<RedisReply> replies, Scripts(which, keys, {args}));
+  return std::move(replies.front());
 }
 
 absl::Status Cluster::Sync() {
@@ -379,7 +399,8 @@ absl::Status Cluster::Lease(const LeaseState& state, std::int64_t now_ms) {
     // reported (it lapses by itself).
     if (window_start_s_ >= 0) {
       stranded_window_s_ = window_start_s_;
-      stranded_ids_ = last_state_.ids;
+      // Endpoints added since have no key for that window: they add nothing.
+      stranded_ids_ = state.ids;
     }
     for (Demand& d : demand_) {
       d.tokens_reserved = d.requests_reserved = 0;
@@ -407,7 +428,7 @@ absl::Status Cluster::Lease(const LeaseState& state, std::int64_t now_ms) {
   // what this replica holds is counted again at once.
   const bool all = epoch_.empty() || epoch_check_needed_ || now_ms - last_epoch_check_ms_ >= 1000;
   // Decisions since the last sync that found no capacity in the grants.
-  const bool shortage = shortages_.exchange(0) > 0;
+  const bool shortage = shortage_.exchange(false);
   AZ_RETURN_IF_ERROR(LeaseWindow(state, state.window_start_s, false, all, shortage, now_ms));
   // Ahead of the roll, the next window's grant, so that its first requests
   // find capacity.
@@ -418,7 +439,6 @@ absl::Status Cluster::Lease(const LeaseState& state, std::int64_t now_ms) {
     last_epoch_check_ms_ = now_ms;
     epoch_check_needed_ = false;
   }
-  last_state_ = state;
   return absl::OkStatus();
 }
 
@@ -432,7 +452,7 @@ absl::Status Cluster::LeaseWindow(const LeaseState& state, std::int64_t window_s
   }
   std::vector<std::string> keys = {Key("epoch"), Key("frozen_until"), Key("frozen_before")};
   std::vector<std::string> args = {options_.replica_id,
-                                   absl::StrCat(now_ms, "-", std::random_device{}()),
+                                   absl::StrCat(now_ms, "-", nonce_),
                                    std::to_string(now_ms),
                                    std::to_string(static_cast<std::int64_t>(options_.recovery_grace_s * 1000)),
                                    std::to_string(live),
@@ -581,38 +601,18 @@ absl::Status Cluster::Publish() {
   };
   if (!samples.empty()) {
     // One round trip for all of them.
-    const std::vector<std::string> keys = {Key("telemetry"), Key("telemetry:ts"), Key("telemetry:seq"),
-                                           Key("telemetry:changes")};
-    std::vector<std::vector<std::string>> commands;
-    commands.reserve(samples.size());
+    std::vector<std::vector<std::string>> calls;
+    calls.reserve(samples.size());
     for (const auto& [id, sample] : samples) {
-      commands.push_back({"EVALSHA", shas_[kTelemetry], "4", keys[0], keys[1], keys[2], keys[3], id,
-                          std::to_string(sample.timestamp_ms), ToProto(sample).SerializeAsString()});
+      calls.push_back({id, std::to_string(sample.timestamp_ms), ToProto(sample).SerializeAsString()});
     }
-    absl::StatusOr<std::vector<RedisReply>> replies = redis_->Pipeline(commands);
-    if (replies.ok() && std::any_of(replies->begin(), replies->end(), [](const RedisReply& r) {
-          return r.is_error() && r.str.rfind("NOSCRIPT", 0) == 0;
-        })) {
-      // Redis lost its scripts: load the script again and send them all once
-      // more (a sample already stored is refused as not newer).
-      absl::StatusOr<RedisReply> loaded = redis_->Command({"SCRIPT", "LOAD", kScripts[kTelemetry]});
-      if (!loaded.ok()) {
-        keep();
-        return loaded.status();
-      }
-      shas_[kTelemetry] = loaded->str;
-      for (std::vector<std::string>& c : commands) c[1] = loaded->str;
-      replies = redis_->Pipeline(commands);
-    }
-    if (!replies.ok()) {
+    absl::Status published =
+        Scripts(kTelemetry, {Key("telemetry"), Key("telemetry:ts"), Key("telemetry:seq"), Key("telemetry:changes")},
+                calls)
+            .status();
+    if (!published.ok()) {
       keep();
-      return replies.status();
-    }
-    for (const RedisReply& r : *replies) {
-      if (r.is_error()) {
-        keep();
-        return absl::UnavailableError(absl::StrCat("redis: telemetry script failed: ", r.str));
-      }
+      return published;
     }
     MutexLock lock(&mu_);
     stats_.telemetry_published += static_cast<std::int64_t>(samples.size());

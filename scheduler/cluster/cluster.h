@@ -53,6 +53,16 @@ struct ClusterOptions {
   double replica_ttl_s = 5.0;
 };
 
+// The limits of ClusterOptions, shared with the config's checks.
+inline constexpr int kMinSyncIntervalMs = 10, kMaxSyncIntervalMs = 1000;
+
+// ValidReplicaId()
+//
+// Not empty, and without spaces or '|' (the heartbeat's separator).
+inline bool ValidReplicaId(const std::string& id) {
+  return !id.empty() && id.find_first_of(" \t\n|") == std::string::npos;
+}
+
 // Peer
 struct Peer {
   std::string replica_id, address;
@@ -112,6 +122,10 @@ class Cluster final : public EngineListener {
   // One sync; an error means Redis failed (the connection is dropped).
   absl::Status Sync();
   absl::Status Connect();
+  // Runs script `which` once per entry of `calls` (its ARGV), all on `keys`,
+  // in one round trip; loads the script again when Redis lost it.
+  absl::StatusOr<std::vector<RedisReply>> Scripts(int which, const std::vector<std::string>& keys,
+                                                  const std::vector<std::vector<std::string>>& calls);
   absl::StatusOr<RedisReply> Script(int which, const std::vector<std::string>& keys,
                                     const std::vector<std::string>& args);
   absl::Status Lease(const LeaseState& state, std::int64_t now_ms);
@@ -135,7 +149,8 @@ class Cluster final : public EngineListener {
   bool logged_down_ = false;
 
   // The sync thread's state.
-  std::string epoch_;  // the Redis data generation last seen
+  const std::uint32_t nonce_;  // with the time, this replica's proposal for a new epoch
+  std::string epoch_;          // the Redis data generation last seen
   std::int64_t last_epoch_check_ms_ = 0;
   bool epoch_check_needed_ = false;  // set by Connect()
   std::int64_t telemetry_cursor_ = 0;
@@ -147,14 +162,13 @@ class Cluster final : public EngineListener {
   std::vector<std::string> stranded_ids_;
   std::int64_t last_sync_ms_ = 0;
   std::vector<Demand> demand_;  // by endpoint index
-  LeaseState last_state_;
 
   mutable Mutex mu_;
   CondVar cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool short_ ABSL_GUARDED_BY(mu_) = false;
-  std::atomic<bool> short_flag_{false};  // OnShortage() without the lock when already set
-  std::atomic<std::int64_t> shortages_{0};
+  // Decisions ran short since the last lease: OnShortage() sets it (taking
+  // mu_ only to wake the sync), Lease() takes it.
+  std::atomic<bool> shortage_{false};
   absl::flat_hash_map<std::string, EndpointSample> outbox_telemetry_ ABSL_GUARDED_BY(mu_);  // by endpoint id
   bool outbox_policy_set_ ABSL_GUARDED_BY(mu_) = false;
   kernels::PolicyData outbox_policy_ ABSL_GUARDED_BY(mu_);

@@ -73,7 +73,8 @@ void Engine::SetReplicatedPolicy(const kernels::PolicyData& policy) {
 LeaseState Engine::Leases() const {
   MutexLock lock(&mu_);
   LeaseState out;
-  const std::int64_t now_s = clock_() / 1000;
+  const std::int64_t now_ms = clock_();
+  const std::int64_t now_s = now_ms / 1000;
   const std::int64_t w = policy_.window_s;
   out.window_s = w;
   out.window_start_s = now_s - ((now_s % w) + w) % w;
@@ -101,7 +102,7 @@ LeaseState Engine::Leases() const {
     const TelemetryStore::Entry& e = store_.at(p);
     out.ids[p] = e.sample.row.id;
     // An endpoint that is unavailable needs no grant.
-    const bool available = store_.Available(p, clock_(), policy_.telemetry_ttl_s);
+    const bool available = store_.Available(p, now_ms, policy_.telemetry_ttl_s);
     out.tokens_capacity[p] = available ? WindowTokenCapacity(e.sample, w) : 0;
     out.requests_capacity[p] = available ? WindowRequestCapacity(e.sample, w) : 0;
     if (current && p < ledger_.size()) {

@@ -189,8 +189,9 @@ absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const 
     std::string host;
     int port = 0;
     if (!SplitHostPort(k.redis_address(), &host, &port)) return bad("cluster.redis_address", "must be host:port");
-    if (k.sync_interval_ms() < 10 || k.sync_interval_ms() > 1000) {
-      return bad("cluster.sync_interval_ms", "must be in [10, 1000]");
+    if (k.sync_interval_ms() < kMinSyncIntervalMs || k.sync_interval_ms() > kMaxSyncIntervalMs) {
+      return bad("cluster.sync_interval_ms",
+                 absl::StrCat("must be in [", kMinSyncIntervalMs, ", ", kMaxSyncIntervalMs, "]"));
     }
     if (!(k.lease_horizon_s() > 0 && k.lease_horizon_s() <= 60)) {
       return bad("cluster.lease_horizon_s", "must be in (0, 60]");
@@ -204,7 +205,8 @@ absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const 
     if (k.tls_cert_file().empty() != k.tls_key_file().empty()) {
       return bad("cluster.tls_cert_file", "tls_cert_file and tls_key_file go together");
     }
-    if (k.replica_id().find_first_of(" \t\n|") != std::string::npos) {
+    // Empty: defaulted from the pod (ClusterOptionsFromConfig()).
+    if (!k.replica_id().empty() && !ValidReplicaId(k.replica_id())) {
       return bad("cluster.replica_id", "must not contain spaces or '|'");
     }
   } else if (k.tls() || !k.password_file().empty() || !k.replica_id().empty()) {
