@@ -17,9 +17,9 @@ using internal::ClassEligibility;
 using internal::HostModel;
 using internal::RequestClass;
 
-enum class Rule { kCheapest, kAzureFirst };
+enum class Pick { kCheapest, kAzureFirst };
 
-SolveResult Greedy(const ProblemView& problem, Rule rule) {
+SolveResult Greedy(const ProblemView& problem, Pick rule) {
   const auto start = std::chrono::steady_clock::now();
   if (auto error = Validate(problem)) return *error;
   const HostModel host = internal::Prepare(problem);
@@ -33,15 +33,15 @@ SolveResult Greedy(const ProblemView& problem, Rule rule) {
   std::vector<std::int32_t> endpoint(n, -1);
   for (std::int64_t i = 0; i < n; ++i) {
     RequestClass& c = classes[i];
-    c = RequestClass{r.model[i], r.zone[i], internal::SloRank(v, r.slo_ms[i]),
-                     static_cast<std::int32_t>(r.home_cloud[i]), r.priority[i]};
-    flags[i] = ClassEligibility(v, c, elig.data());
     const std::int64_t w = static_cast<std::int64_t>(r.tokens_in[i]) + r.tokens_out[i];
+    c = internal::ClassOf(v, r.model[i], r.zone[i], r.slo_ms[i], w, static_cast<std::int32_t>(r.home_cloud[i]),
+                          r.priority[i], r.needs.empty() ? 0 : r.needs[i]);
+    flags[i] = ClassEligibility(v, c, elig.data());
     std::int32_t arg = -1;
     double best = 0;
     for (std::int32_t p = 0; p < m; ++p) {
       if (!elig[p] || room_t[p] < w || room_r[p] < 1) continue;
-      if (rule == Rule::kAzureFirst && host.ep_azure[p]) {
+      if (rule == Pick::kAzureFirst && host.ep_azure[p]) {
         arg = p;
         break;
       }
@@ -70,8 +70,8 @@ SolveResult Greedy(const ProblemView& problem, Rule rule) {
 
 }  // namespace
 
-SolveResult SolveGreedy(const ProblemView& problem) { return Greedy(problem, Rule::kCheapest); }
+SolveResult SolveGreedy(const ProblemView& problem) { return Greedy(problem, Pick::kCheapest); }
 
-SolveResult SolveAzureFirstGreedy(const ProblemView& problem) { return Greedy(problem, Rule::kAzureFirst); }
+SolveResult SolveAzureFirstGreedy(const ProblemView& problem) { return Greedy(problem, Pick::kAzureFirst); }
 
 }  // namespace azimuth::kernels

@@ -1,7 +1,7 @@
 // Copyright 2026 Azimuth authors.
 //
 // model.cuh — the problem as the solver sees it on either backend: eligibility
-// (the five rules of docs/design.md), cost coefficients and the request-group key.
+// (the seven rules of docs/design.md), cost coefficients and the request-group key.
 // Every function here is plain arithmetic marked AZ_HD, so nvcc compiles it for
 // the GPU and the host compiler compiles the very same code for the OpenMP
 // backend and for the host-side repair passes.
@@ -20,7 +20,7 @@
 namespace azimuth::kernels::internal {
 
 inline constexpr int kClouds = 5;
-inline constexpr std::int32_t kSloAny = 4095;  // slo rank of "no SLO"
+inline constexpr std::int32_t kSloAny = 2047;  // slo rank of "no SLO": above every endpoint's
 
 // ModelView
 //
@@ -40,6 +40,16 @@ struct ModelView {
   std::int32_t num_p95 = 0;
   const std::uint8_t* launch_gated = nullptr;  // per model id
   std::int32_t num_gated = 0;
+  // Capabilities: each endpoint's features, and its rank among the distinct
+  // non-zero context limits (ctx_sorted, ascending; num_ctx for unlimited).
+  const std::uint64_t* ep_features = nullptr;
+  const std::int32_t* ep_ctx_rank = nullptr;
+  const std::int64_t* ctx_sorted = nullptr;
+  std::int32_t num_ctx = 0;
+  // The batch's distinct requirement sets (RequestsView::need_sets).
+  const std::uint64_t* need_features = nullptr;
+  const std::uint8_t* need_unknown = nullptr;
+  std::int32_t num_needs = 0;
   const double* cost_in = nullptr;
   const double* cost_out = nullptr;
   const double* cost_fixed = nullptr;  // [M]
@@ -53,34 +63,53 @@ struct ModelView {
 
 // RequestClass
 //
-// What eligibility and cost depend on, besides the token counts.
+// What eligibility and cost depend on, besides the token counts. The
+// context rank is the number of distinct endpoint context limits below the
+// request's tokens; `need` indexes the requirement sets (0 in a batch with
+// none), and `needs`/`needs_unknown` are that set's features.
 struct RequestClass {
   std::int32_t model;
   std::int32_t zone;  // -1: any
   std::int32_t slo_rank;
+  std::int32_t ctx_rank;
+  std::int32_t need;
   std::int32_t home;
   std::int32_t priority;
+  std::uint64_t needs;
+  bool needs_unknown;
 };
 
 // Group keys pack a class and two token buckets into 64 bits:
-// [model:12][zone+1:11][slo_rank:12][home:3][priority:2][w bucket:6][in share:6].
+// [model:12][zone+1:10][slo_rank:11][ctx_rank:6][need:8][home:3][priority:2]
+// [w bucket:6][in share:6]. Validate() bounds each field to its width.
 AZ_HD inline std::uint64_t PackKey(const RequestClass& c, std::uint32_t w_bucket, std::uint32_t f_bucket) {
-  return (static_cast<std::uint64_t>(c.model) << 42) | (static_cast<std::uint64_t>(c.zone + 1) << 31) |
-         (static_cast<std::uint64_t>(c.slo_rank) << 19) | (static_cast<std::uint64_t>(c.home) << 16) |
-         (static_cast<std::uint64_t>(c.priority) << 14) | (w_bucket << 6) | f_bucket;
+  return (static_cast<std::uint64_t>(c.model) << 52) | (static_cast<std::uint64_t>(c.zone + 1) << 42) |
+         (static_cast<std::uint64_t>(c.slo_rank) << 31) | (static_cast<std::uint64_t>(c.ctx_rank) << 25) |
+         (static_cast<std::uint64_t>(c.need) << 17) | (static_cast<std::uint64_t>(c.home) << 14) |
+         (static_cast<std::uint64_t>(c.priority) << 12) | (w_bucket << 6) | f_bucket;
 }
 
-// Eligibility depends on a key's model, zone and SLO rank only: its bits
-// from here up.
-inline constexpr int kEligibilityShift = 19;
+// Eligibility depends on a key's model, zone, SLO rank, context rank and
+// requirement set only: its bits from here up.
+inline constexpr int kEligibilityShift = 17;
 
-AZ_HD inline RequestClass UnpackClass(std::uint64_t key) {
+// The features of requirement set `need` (none beyond the table).
+AZ_HD inline void SetNeeds(const ModelView& m, RequestClass* c) {
+  const bool known = c->need >= 0 && c->need < m.num_needs;
+  c->needs = known ? m.need_features[c->need] : 0;
+  c->needs_unknown = known && m.need_unknown[c->need] != 0;
+}
+
+AZ_HD inline RequestClass UnpackClass(const ModelView& m, std::uint64_t key) {
   RequestClass c;
-  c.model = static_cast<std::int32_t>((key >> 42) & 0xFFF);
-  c.zone = static_cast<std::int32_t>((key >> 31) & 0x7FF) - 1;
-  c.slo_rank = static_cast<std::int32_t>((key >> 19) & 0xFFF);
-  c.home = static_cast<std::int32_t>((key >> 16) & 0x7);
-  c.priority = static_cast<std::int32_t>((key >> 14) & 0x3);
+  c.model = static_cast<std::int32_t>((key >> 52) & 0xFFF);
+  c.zone = static_cast<std::int32_t>((key >> 42) & 0x3FF) - 1;
+  c.slo_rank = static_cast<std::int32_t>((key >> 31) & 0x7FF);
+  c.ctx_rank = static_cast<std::int32_t>((key >> 25) & 0x3F);
+  c.need = static_cast<std::int32_t>((key >> 17) & 0xFF);
+  c.home = static_cast<std::int32_t>((key >> 14) & 0x7);
+  c.priority = static_cast<std::int32_t>((key >> 12) & 0x3);
+  SetNeeds(m, &c);
   return c;
 }
 
@@ -99,6 +128,38 @@ AZ_HD inline std::int32_t SloRank(const ModelView& m, std::int32_t slo_ms) {
       hi = mid;
   }
   return lo;
+}
+
+// ContextRank()
+//
+// Number of distinct endpoint context limits below the request's tokens w;
+// endpoint p has room for the request exactly when its own rank is at least
+// that (rule 6; unlimited endpoints rank num_ctx).
+AZ_HD inline std::int32_t ContextRank(const ModelView& m, std::int64_t w) {
+  std::int32_t lo = 0, hi = m.num_ctx;
+  while (lo < hi) {
+    std::int32_t mid = (lo + hi) / 2;
+    if (m.ctx_sorted[mid] < w)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+// ClassOf(): the class of one request (w = tokens_in + tokens_out).
+AZ_HD inline RequestClass ClassOf(const ModelView& m, std::int32_t model, std::int32_t zone, std::int32_t slo_ms,
+                                  std::int64_t w, std::int32_t home, std::int32_t priority, std::int32_t need) {
+  RequestClass c;
+  c.model = model;
+  c.zone = zone;
+  c.slo_rank = SloRank(m, slo_ms);
+  c.ctx_rank = ContextRank(m, w);
+  c.need = need;
+  c.home = home;
+  c.priority = priority;
+  SetNeeds(m, &c);
+  return c;
 }
 
 // Buckets of the token count (sqrt(2) apart) and of the input-token share:
@@ -120,34 +181,50 @@ AZ_HD inline std::uint32_t ShareBucket(std::int64_t tin, std::int64_t w) {
   return static_cast<std::uint32_t>(q > kShareBuckets - 1 ? kShareBuckets - 1 : q);
 }
 
-// PassesRules14()
+// FirstFailedRule()
 //
-// Rules 1-4 of docs/design.md: model, availability (health and freshness), zone,
-// SLO.
-AZ_HD inline bool PassesRules14(const ModelView& m, const RequestClass& c, std::int32_t p) {
-  return m.ep_model[p] == c.model && m.ep_available[p] != 0 && (c.zone < 0 || m.ep_zone[p] == c.zone) &&
-         m.ep_p95_rank[p] < c.slo_rank;
+// The first of rules 1-6 of docs/design.md (model, availability, zone, SLO,
+// capability, context) that endpoint p fails for class c, or kRuleNone.
+// Values follow the rules' order (kernels::Rule numbers them otherwise).
+inline constexpr std::int32_t kRuleNone = 0;
+AZ_HD inline std::int32_t FirstFailedRule(const ModelView& m, const RequestClass& c, std::int32_t p) {
+  if (m.ep_model[p] != c.model) return 1;
+  if (m.ep_available[p] == 0) return 2;
+  if (c.zone >= 0 && m.ep_zone[p] != c.zone) return 3;
+  if (m.ep_p95_rank[p] >= c.slo_rank) return 4;
+  if (c.needs_unknown || (c.needs & ~m.ep_features[p]) != 0) return 5;
+  if (m.ep_ctx_rank[p] < c.ctx_rank) return 6;
+  return kRuleNone;
 }
 
 AZ_HD inline bool Gated(const ModelView& m, std::int32_t model) {
   return model < m.num_gated && m.launch_gated[model] != 0;
 }
 
-// Eligibility flags of one class, stored per group.
-inline constexpr std::uint8_t kWaiver = 1;      // launch gate waived: no Azure endpoint passes 1-4
+// Eligibility flags of one class, stored per group: bits 0-1 below, and
+// with the waiver, the rule (1-6) that excluded Azure in bits 2-4.
+inline constexpr std::uint8_t kWaiver = 1;      // launch gate waived: no Azure endpoint passes 1-6
 inline constexpr std::uint8_t kNoEligible = 2;  // no endpoint at all
+AZ_HD inline std::int32_t WaiverRule(std::uint8_t flags) { return (flags >> 2) & 0x7; }
 
 // ClassEligibility()
 //
-// Writes elig[p] for all five rules and returns the flags. Rule 5 (launch
-// gate): while the model's Azure-first window is open, non-Azure endpoints are
-// ineligible unless no Azure endpoint passes rules 1-4 (the waiver).
+// Writes elig[p] for all seven rules and returns the flags. Rule 7 (launch
+// gate): while the model's Azure-first window is open, non-Azure endpoints
+// are ineligible unless no Azure endpoint passes rules 1-6 (the waiver); the
+// rule recorded is the one that stopped the Azure endpoint that got
+// furthest (rule 1 when no Azure endpoint serves the model).
 AZ_HD inline std::uint8_t ClassEligibility(const ModelView& m, const RequestClass& c, std::uint8_t* elig) {
   const std::int32_t n = m.num_endpoints;
   bool any_azure = false;
+  std::int32_t azure_rule = 1;
   for (std::int32_t p = 0; p < n; ++p) {
-    elig[p] = PassesRules14(m, c, p) ? 1 : 0;
-    any_azure = any_azure || (elig[p] && m.ep_azure[p]);
+    const std::int32_t rule = FirstFailedRule(m, c, p);
+    elig[p] = rule == kRuleNone ? 1 : 0;
+    if (m.ep_azure[p]) {
+      any_azure = any_azure || elig[p];
+      if (rule > azure_rule) azure_rule = rule;
+    }
   }
   const bool gated = Gated(m, c.model);
   bool any = false;
@@ -157,7 +234,7 @@ AZ_HD inline std::uint8_t ClassEligibility(const ModelView& m, const RequestClas
   }
   std::uint8_t flags = 0;
   if (!any) flags |= kNoEligible;
-  if (gated && !any_azure && any) flags |= kWaiver;
+  if (gated && !any_azure && any) flags |= static_cast<std::uint8_t>(kWaiver | (azure_rule << 2));
   return flags;
 }
 

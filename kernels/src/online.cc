@@ -14,24 +14,6 @@ using internal::HostModel;
 using internal::ModelView;
 using internal::RequestClass;
 
-const char* RuleName(Rule rule) {
-  switch (rule) {
-    case Rule::kEligible:
-      return "ELIGIBLE";
-    case Rule::kModel:
-      return "MODEL";
-    case Rule::kHealth:
-      return "HEALTH";
-    case Rule::kZone:
-      return "ZONE";
-    case Rule::kSlo:
-      return "SLO";
-    case Rule::kLaunchGate:
-      return "LAUNCH_GATE";
-  }
-  return "?";
-}
-
 struct OnlinePricer::Impl {
   HostModel host;
   ModelView view;
@@ -39,12 +21,11 @@ struct OnlinePricer::Impl {
   bool strict = false;  // Azure-first STRICT: never off Azure while Azure has room
 
   RequestClass Class(const OnlineRequest& r) const {
-    RequestClass c;
-    c.model = r.model;
-    c.zone = r.zone;
-    c.slo_rank = internal::SloRank(view, r.slo_ms);
-    c.home = static_cast<std::int32_t>(r.home_cloud);
-    c.priority = r.priority;
+    RequestClass c = internal::ClassOf(view, r.model, r.zone, r.slo_ms,
+                                       static_cast<std::int64_t>(r.tokens_in) + r.tokens_out,
+                                       static_cast<std::int32_t>(r.home_cloud), r.priority, /*need=*/-1);
+    c.needs = r.needs.features;
+    c.needs_unknown = r.needs.unknown;
     return c;
   }
 };
@@ -143,21 +124,13 @@ Explanation OnlinePricer::Explain(const OnlineRequest& request) const {
   const double tin = request.tokens_in, tout = request.tokens_out;
   Explanation e;
   e.waiver = (flags & internal::kWaiver) != 0;
+  if (e.waiver) e.waiver_rule = internal::ToRule(internal::WaiverRule(flags));
   e.reject_objective_usd = internal::EffReject(m, c.priority, tin + tout);
   for (std::int32_t p = 0; p < m.num_endpoints; ++p) {
     Candidate k;
     k.endpoint = p;
-    if (m.ep_model[p] != c.model) {
-      k.excluded_by = Rule::kModel;
-    } else if (!m.ep_available[p]) {
-      k.excluded_by = Rule::kHealth;
-    } else if (c.zone >= 0 && m.ep_zone[p] != c.zone) {
-      k.excluded_by = Rule::kZone;
-    } else if (m.ep_p95_rank[p] >= c.slo_rank) {
-      k.excluded_by = Rule::kSlo;
-    } else if (!elig[p]) {
-      k.excluded_by = Rule::kLaunchGate;
-    }
+    const std::int32_t rule = internal::FirstFailedRule(m, c, p);
+    k.excluded_by = internal::ToRule(rule != internal::kRuleNone ? rule : elig[p] ? internal::kRuleNone : 7);
     k.cost_usd = internal::TrueCost(m, c.home, tin, tout, p);
     k.objective_usd = internal::EffCost(m, c.home, tin, tout, p);
     k.token_price = s.lam[p];

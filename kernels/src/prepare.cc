@@ -70,6 +70,28 @@ const char* ReasonName(Reason reason) {
   return "invalid";
 }
 
+const char* RuleName(Rule rule) {
+  switch (rule) {
+    case Rule::kEligible:
+      return "ELIGIBLE";
+    case Rule::kModel:
+      return "MODEL";
+    case Rule::kHealth:
+      return "HEALTH";
+    case Rule::kZone:
+      return "ZONE";
+    case Rule::kSlo:
+      return "SLO";
+    case Rule::kLaunchGate:
+      return "LAUNCH_GATE";
+    case Rule::kCapability:
+      return "CAPABILITY";
+    case Rule::kContext:
+      return "CONTEXT";
+  }
+  return "?";
+}
+
 const char* BackendName(Backend backend) {
   switch (backend) {
     case Backend::kAuto:
@@ -134,11 +156,39 @@ std::optional<Error> Validate(const ProblemView& problem) {
         CheckSize(e.rpm_limit, m, "endpoints.rpm_limit"), CheckSize(e.available, m, "endpoints.available")}) {
     if (err) return err;
   }
+  if (!e.features.empty()) {
+    if (auto err = CheckSize(e.features, m, "endpoints.features")) return err;
+  }
+  if (!e.max_context_tokens.empty()) {
+    if (auto err = CheckSize(e.max_context_tokens, m, "endpoints.max_context_tokens")) return err;
+    std::vector<std::int64_t> limits;
+    for (std::size_t p = 0; p < m; ++p) {
+      const std::int64_t c = e.max_context_tokens[p];
+      if (c < 0 || c > kMaxContextTokens) {
+        return Invalid("endpoints.max_context_tokens[" + std::to_string(p) + "]: must be in [0, 1e12]");
+      }
+      if (c > 0) limits.push_back(c);
+    }
+    std::sort(limits.begin(), limits.end());
+    const auto distinct = std::unique(limits.begin(), limits.end()) - limits.begin();
+    if (distinct > kMaxContextLimits) {
+      return Invalid("endpoints.max_context_tokens: " + std::to_string(distinct) +
+                     " distinct non-zero limits, at most " + std::to_string(kMaxContextLimits) +
+                     " are supported");
+    }
+  }
   const std::size_t n = r.model.size;
   for (auto err : {CheckSize(r.zone, n, "requests.zone"), CheckSize(r.tokens_in, n, "requests.tokens_in"),
                    CheckSize(r.tokens_out, n, "requests.tokens_out"), CheckSize(r.slo_ms, n, "requests.slo_ms"),
                    CheckSize(r.home_cloud, n, "requests.home_cloud"), CheckSize(r.priority, n, "requests.priority")}) {
     if (err) return err;
+  }
+  if (r.need_sets.size > static_cast<std::size_t>(kMaxNeedSets)) {
+    return Invalid("requests.need_sets: " + std::to_string(r.need_sets.size) +
+                   " distinct requirement sets, at most " + std::to_string(kMaxNeedSets) + " are supported");
+  }
+  if (!r.needs.empty()) {
+    if (auto err = CheckSize(r.needs, n, "requests.needs")) return err;
   }
   auto at = [](const char* field, std::size_t i) { return std::string(field) + "[" + std::to_string(i) + "]"; };
   for (std::size_t p = 0; p < m; ++p) {
@@ -165,6 +215,9 @@ std::optional<Error> Validate(const ProblemView& problem) {
     if (static_cast<int>(r.home_cloud[i]) >= kNumClouds)
       return Invalid(at("requests.home_cloud", i) + ": unknown cloud");
     if (r.priority[i] >= kNumPriorities) return Invalid(at("requests.priority", i) + ": must be 0..3");
+    if (!r.needs.empty() && (r.needs[i] < 0 || static_cast<std::size_t>(r.needs[i]) >= r.need_sets.size)) {
+      return Invalid(at("requests.needs", i) + ": not an index into requests.need_sets");
+    }
   }
   if (pol.window_s <= 0) return Invalid("policy.window_s: must be > 0");
   if (pol.window_s > 86400) return Invalid("policy.window_s: must be at most 86400");
@@ -197,6 +250,12 @@ std::optional<Error> Validate(const ProblemView& problem) {
 
 namespace internal {
 
+Rule ToRule(std::int32_t rule_number) {
+  static constexpr Rule kRules[] = {Rule::kEligible, Rule::kModel,      Rule::kHealth,  Rule::kZone,
+                                    Rule::kSlo,      Rule::kCapability, Rule::kContext, Rule::kLaunchGate};
+  return rule_number >= 0 && rule_number < 8 ? kRules[rule_number] : Rule::kEligible;
+}
+
 ModelView HostModel::View() const {
   ModelView v;
   v.num_endpoints = num_endpoints;
@@ -209,6 +268,13 @@ ModelView HostModel::View() const {
   v.num_p95 = static_cast<std::int32_t>(p95_sorted.size());
   v.launch_gated = launch_gated.data();
   v.num_gated = static_cast<std::int32_t>(launch_gated.size());
+  v.ep_features = ep_features.data();
+  v.ep_ctx_rank = ep_ctx_rank.data();
+  v.ctx_sorted = ctx_sorted.data();
+  v.num_ctx = static_cast<std::int32_t>(ctx_sorted.size());
+  v.need_features = need_features.data();
+  v.need_unknown = need_unknown.data();
+  v.num_needs = static_cast<std::int32_t>(need_features.size());
   v.cost_in = cost_in.data();
   v.cost_out = cost_out.data();
   v.cost_fixed = cost_fixed.data();
@@ -247,6 +313,25 @@ HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers) {
     h.cap_requests[p] = RequestCapacity(e.rpm_limit[p], pol.window_s);
   }
   h.launch_gated.assign(pol.launch_gated.data, pol.launch_gated.data + pol.launch_gated.size);
+  h.ep_features.assign(m, 0);
+  if (!e.features.empty()) h.ep_features.assign(e.features.data, e.features.data + m);
+  for (std::size_t p = 0; p < e.max_context_tokens.size; ++p) {
+    if (e.max_context_tokens[p] > 0) h.ctx_sorted.push_back(e.max_context_tokens[p]);
+  }
+  std::sort(h.ctx_sorted.begin(), h.ctx_sorted.end());
+  h.ctx_sorted.erase(std::unique(h.ctx_sorted.begin(), h.ctx_sorted.end()), h.ctx_sorted.end());
+  h.ep_ctx_rank.assign(m, static_cast<std::int32_t>(h.ctx_sorted.size()));
+  for (std::size_t p = 0; p < e.max_context_tokens.size; ++p) {
+    const std::int64_t c = e.max_context_tokens[p];
+    if (c > 0) {
+      h.ep_ctx_rank[p] =
+          static_cast<std::int32_t>(std::lower_bound(h.ctx_sorted.begin(), h.ctx_sorted.end(), c) - h.ctx_sorted.begin());
+    }
+  }
+  for (std::size_t k = 0; k < problem.requests.need_sets.size; ++k) {
+    h.need_features.push_back(problem.requests.need_sets[k].features);
+    h.need_unknown.push_back(problem.requests.need_sets[k].unknown ? 1 : 0);
+  }
 
   h.cost_in.resize(kClouds * m);
   h.cost_out.resize(kClouds * m);

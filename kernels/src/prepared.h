@@ -25,6 +25,11 @@ struct HostModel {
   std::vector<std::uint8_t> ep_available, ep_azure;
   std::vector<double> p95_sorted;
   std::vector<std::uint8_t> launch_gated;
+  std::vector<std::uint64_t> ep_features;
+  std::vector<std::int32_t> ep_ctx_rank;
+  std::vector<std::int64_t> ctx_sorted;
+  std::vector<std::uint64_t> need_features;
+  std::vector<std::uint8_t> need_unknown;
   std::vector<double> cost_in, cost_out, cost_fixed;
   std::vector<double> eff_in, eff_out, eff_fixed;
   double reject_usd[4] = {0, 0, 0, 0};
@@ -37,6 +42,10 @@ struct HostModel {
 
   ModelView View() const;
 };
+
+// ToRule(): kernels::Rule of a rule number of FirstFailedRule() (model.cuh);
+// 7 is the launch gate.
+Rule ToRule(std::int32_t rule_number);
 
 // Prepare()
 //
@@ -169,6 +178,7 @@ void Summarize(const HostModel& host, const RequestsView& r, const std::vector<s
   const ModelView v = host.View();
   s->endpoint = endpoint;
   s->reason.resize(n);
+  s->waiver_rule.assign(n, Rule::kEligible);
   s->cost.resize(n);
   std::int64_t served_tokens = 0;
   double mode_objective = 0;
@@ -182,6 +192,7 @@ void Summarize(const HostModel& host, const RequestsView& r, const std::vector<s
       s->cost[i] = TrueCost(v, c.home, tin, tout, p);
       mode_objective += EffCost(v, c.home, tin, tout, p);
       s->reason[i] = (flags & kWaiver) && !host.ep_azure[p] ? Reason::kAzureWaiver : Reason::kOk;
+      if (s->reason[i] == Reason::kAzureWaiver) s->waiver_rule[i] = ToRule(WaiverRule(flags));
       s->assign_cost_usd += s->cost[i];
       served_tokens += w;
       if (host.ep_azure[p]) s->azure_tokens += w;

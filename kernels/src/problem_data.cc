@@ -14,7 +14,14 @@ std::int32_t Interner::Find(const std::string& name) const {
   return it == ids_.end() ? -1 : it->second;
 }
 
-void ProblemData::AddEndpoint(const EndpointRow& row) {
+bool ProblemData::AddEndpoint(const EndpointRow& row) {
+  std::size_t added = 0;
+  for (const std::string& name : row.features) added += features.Find(name) < 0 ? 1 : 0;
+  if (features.size() + added > static_cast<std::size_t>(kMaxFeatures)) return false;
+  std::uint64_t mask = 0;
+  for (const std::string& name : row.features) mask |= std::uint64_t{1} << features.Intern(name);
+  ep_features.push_back(mask);
+  ep_max_context.push_back(row.max_context_tokens);
   endpoint_id.push_back(row.id);
   endpoint_region.push_back(row.region);
   ep_cloud.push_back(row.cloud);
@@ -27,6 +34,30 @@ void ProblemData::AddEndpoint(const EndpointRow& row) {
   ep_tpm.push_back(row.tpm_limit);
   ep_rpm.push_back(row.rpm_limit);
   ep_available.push_back(row.healthy ? 1 : 0);
+  return true;
+}
+
+Needs ProblemData::NeedsOf(const std::vector<std::string>& names) const {
+  Needs needs;
+  for (const std::string& name : names) {
+    const std::int32_t id = features.Find(name);
+    if (id < 0) {
+      needs.unknown = true;
+    } else {
+      needs.features |= std::uint64_t{1} << id;
+    }
+  }
+  return needs;
+}
+
+std::int32_t ProblemData::InternNeeds(const Needs& needs) {
+  const auto key = std::make_pair(needs.features, needs.unknown);
+  if (auto it = need_ids_.find(key); it != need_ids_.end()) return it->second;
+  if (need_sets.size() >= static_cast<std::size_t>(kMaxNeedSets)) return -1;
+  const auto id = static_cast<std::int32_t>(need_sets.size());
+  need_ids_.emplace(key, id);
+  need_sets.push_back(needs);
+  return id;
 }
 
 void ProblemData::ReserveRequests(std::size_t n) {
@@ -51,6 +82,8 @@ void ProblemData::AddRequest(const RequestRow& row) {
   rq_slo.push_back(row.slo_ms);
   rq_home.push_back(row.home_cloud);
   rq_priority.push_back(row.priority);
+  if (row.needs != 0 && rq_needs.empty()) rq_needs.assign(rq_priority.size() - 1, 0);
+  if (!rq_needs.empty()) rq_needs.push_back(row.needs);
 }
 
 ProblemView ProblemData::View() {
@@ -70,6 +103,8 @@ ProblemView ProblemData::View() {
   v.endpoints.tpm_limit = ep_tpm;
   v.endpoints.rpm_limit = ep_rpm;
   v.endpoints.available = ep_available;
+  v.endpoints.features = ep_features;
+  v.endpoints.max_context_tokens = ep_max_context;
   v.requests.model = rq_model;
   v.requests.zone = rq_zone;
   v.requests.tokens_in = rq_tokens_in;
@@ -77,6 +112,8 @@ ProblemView ProblemData::View() {
   v.requests.slo_ms = rq_slo;
   v.requests.home_cloud = rq_home;
   v.requests.priority = rq_priority;
+  v.requests.needs = rq_needs;
+  if (!rq_needs.empty()) v.requests.need_sets = need_sets;
   v.policy.azure_first = policy.azure_first;
   v.policy.azure_discount = policy.azure_discount;
   v.policy.window_s = policy.window_s;

@@ -34,7 +34,7 @@ class Repairer {
     home_.resize(n_);
     priority_.resize(n_);
     for (std::int64_t i = 0; i < n_; ++i) {
-      const RequestClass c = UnpackClass(phase->group_key[phase->group_of[i]]);
+      const RequestClass c = UnpackClass(v_, phase->group_key[phase->group_of[i]]);
       home_[i] = static_cast<std::uint8_t>(c.home);
       priority_[i] = static_cast<std::uint8_t>(c.priority);
       if (ep_[i] >= 0) Take(ep_[i], i);

@@ -23,7 +23,8 @@ void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, Az
             double target_gap, Solution* s) {
   Repair(host, r, mode, rounds, target_gap, &phase);
   EnforceCapacity(host, r, &phase.endpoint);
-  auto class_of = [&](std::int64_t i) { return UnpackClass(phase.group_key[phase.group_of[i]]); };
+  const ModelView view = host.View();
+  auto class_of = [&](std::int64_t i) { return UnpackClass(view, phase.group_key[phase.group_of[i]]); };
   const std::vector<std::int32_t>& ep = phase.endpoint;
   Summarize(
       host, r, ep, class_of, [&](std::int64_t i) { return phase.group_flags[phase.group_of[i]]; }, s);

@@ -84,7 +84,10 @@ struct DeviceModel {
   template <typename T>
   using Vec = typename Backend::template Vector<T>;
   Vec<std::int32_t> ep_model, ep_zone, ep_p95_rank;
-  Vec<std::uint8_t> ep_available, ep_azure, launch_gated;
+  Vec<std::uint8_t> ep_available, ep_azure, launch_gated, need_unknown;
+  Vec<std::uint64_t> ep_features, need_features;
+  Vec<std::int32_t> ep_ctx_rank;
+  Vec<std::int64_t> ctx_sorted;
   Vec<double> p95_sorted, cost_in, cost_out, cost_fixed, eff_in, eff_out, eff_fixed;
   ModelView view;
 
@@ -99,6 +102,11 @@ struct DeviceModel {
     ep_available = up(h.ep_available);
     ep_azure = up(h.ep_azure);
     launch_gated = up(h.launch_gated);
+    ep_features = up(h.ep_features);
+    ep_ctx_rank = up(h.ep_ctx_rank);
+    ctx_sorted = up(h.ctx_sorted);
+    need_features = up(h.need_features);
+    need_unknown = up(h.need_unknown);
     p95_sorted = up(h.p95_sorted);
     cost_in = up(h.cost_in);
     cost_out = up(h.cost_out);
@@ -113,6 +121,11 @@ struct DeviceModel {
     view.ep_available = RawOf<std::uint8_t>(ep_available);
     view.ep_azure = RawOf<std::uint8_t>(ep_azure);
     view.launch_gated = RawOf<std::uint8_t>(launch_gated);
+    view.ep_features = RawOf<std::uint64_t>(ep_features);
+    view.ep_ctx_rank = RawOf<std::int32_t>(ep_ctx_rank);
+    view.ctx_sorted = RawOf<std::int64_t>(ctx_sorted);
+    view.need_features = RawOf<std::uint64_t>(need_features);
+    view.need_unknown = RawOf<std::uint8_t>(need_unknown);
     view.p95_sorted = RawOf<double>(p95_sorted);
     view.cost_in = RawOf<double>(cost_in);
     view.cost_out = RawOf<double>(cost_out);
@@ -132,19 +145,16 @@ struct RequestCols {
   const std::int32_t* slo_ms;
   const std::uint8_t* home;  // Cloud values
   const std::uint8_t* priority;
+  const std::int32_t* needs;  // null: no requirements in the batch
 };
 
 struct GroupKeyOf {
   ModelView m;
   RequestCols r;
   AZ_HD std::uint64_t operator()(std::int64_t i) const {
-    RequestClass c;
-    c.model = r.model[i];
-    c.zone = r.zone[i];
-    c.slo_rank = SloRank(m, r.slo_ms[i]);
-    c.home = r.home[i];
-    c.priority = r.priority[i];
     const std::int64_t tin = r.tokens_in[i], w = tin + r.tokens_out[i];
+    const RequestClass c =
+        ClassOf(m, r.model[i], r.zone[i], r.slo_ms[i], w, r.home[i], r.priority[i], r.needs != nullptr ? r.needs[i] : 0);
     return PackKey(c, WeightBucket(w), ShareBucket(tin, w));
   }
 };
@@ -190,7 +200,7 @@ struct HeadSetup {
   std::uint8_t* flags;
   AZ_HD void operator()(std::int64_t g) const {
     if (head[g] != g) return;
-    flags[g] = ClassEligibility(m, UnpackClass(key[g]), elig + g * m.num_endpoints);
+    flags[g] = ClassEligibility(m, UnpackClass(m, key[g]), elig + g * m.num_endpoints);
   }
 };
 // Each group's flags and number of eligible endpoints (into eoff[g + 1]).
@@ -387,7 +397,7 @@ struct PricePass {
       const std::int64_t run_end = run + kRun < ng ? run + kRun : ng;
       for (std::int64_t t = run; t < run_end; ++t) {
         const std::int32_t g = order[first + t];
-        const RequestClass cls = UnpackClass(key[g]);
+        const RequestClass cls = UnpackClass(m, key[g]);
         const double a = tin[g], bt = tout[g], w = a + bt, n = static_cast<double>(count[g]);
         const std::int32_t* e = elist + eoff[g];
         const std::int64_t ne = eoff[g + 1] - eoff[g];
@@ -486,7 +496,7 @@ struct GroupSplit {
   double* share;  // [pairs]
   std::int32_t* top;
   AZ_HD void operator()(std::int64_t g) const {
-    const RequestClass cls = UnpackClass(key[g]);
+    const RequestClass cls = UnpackClass(m, key[g]);
     const double a = tin[g], b = tout[g], w = a + b;
     const std::int32_t* e = elist + eoff[g];
     const std::int64_t ne = eoff[g + 1] - eoff[g];
@@ -541,7 +551,7 @@ struct MemberKey {
   }
   AZ_HD void operator()(std::int64_t s) const {
     const std::int32_t i = order[s], g = gid[s];
-    const RequestClass c = UnpackClass(gkey[g]);
+    const RequestClass c = UnpackClass(m, gkey[g]);
     const double tin = r.tokens_in[i], tout = r.tokens_out[i];
     const float d = static_cast<float>(Priced(c, tin, tout, top[2 * g]) - Priced(c, tin, tout, top[2 * g + 1]));
     std::uint32_t bits;
@@ -637,7 +647,7 @@ struct FinalPass {
   std::uint64_t* akey;
   AZ_HD void operator()(std::int64_t i) const {
     const std::int32_t g = group_of[i];
-    const RequestClass cls = UnpackClass(gkey[g]);
+    const RequestClass cls = UnpackClass(m, gkey[g]);
     const double tin = r.tokens_in[i], tout = r.tokens_out[i], w = tin + tout;
     const std::int32_t p = choice[i];
     const double reject = EffReject(m, cls.priority, w);
@@ -829,7 +839,7 @@ struct GroupCostStats {
   std::int64_t groups;
   double* out;
   AZ_HD void operator()(std::int64_t g) const {
-    const std::int32_t home = UnpackClass(key[g]).home;
+    const std::int32_t home = UnpackClass(m, key[g]).home;
     double sum = 0, low = 0;
     for (std::int64_t k = eoff[g]; k < eoff[g + 1]; ++k) {
       const double cost = EffCost(m, home, tin[g], tout[g], elist[k]);
@@ -1027,9 +1037,15 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   I32 r_slo = Upload<Backend>(requests.slo_ms.data, n);
   U8 r_home = Upload<Backend>(reinterpret_cast<const std::uint8_t*>(requests.home_cloud.data), n);
   U8 r_prio = Upload<Backend>(requests.priority.data, n);
-  const RequestCols cols{RawOf<std::int32_t>(r_model), RawOf<std::int32_t>(r_zone), RawOf<std::int32_t>(r_tin),
-                         RawOf<std::int32_t>(r_tout),  RawOf<std::int32_t>(r_slo),  RawOf<std::uint8_t>(r_home),
-                         RawOf<std::uint8_t>(r_prio)};
+  I32 r_needs = Upload<Backend>(requests.needs.data, requests.needs.size);
+  const RequestCols cols{RawOf<std::int32_t>(r_model),
+                         RawOf<std::int32_t>(r_zone),
+                         RawOf<std::int32_t>(r_tin),
+                         RawOf<std::int32_t>(r_tout),
+                         RawOf<std::int32_t>(r_slo),
+                         RawOf<std::uint8_t>(r_home),
+                         RawOf<std::uint8_t>(r_prio),
+                         requests.needs.empty() ? nullptr : RawOf<std::int32_t>(r_needs)};
 
   // (1) Groups at the fine resolution: one sort of the requests.
   U64 keys(n);

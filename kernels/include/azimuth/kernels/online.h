@@ -43,20 +43,8 @@ struct OnlineRequest {
   std::int32_t slo_ms = 0;
   Cloud home_cloud = Cloud::kAzure;
   std::uint8_t priority = 0;
+  Needs needs;  // required features, as bits of the endpoint table's features
 };
-
-// Rule
-//
-// The first eligibility rule of docs/design.md an endpoint fails for a request.
-enum class Rule : std::uint8_t {
-  kEligible = 0,
-  kModel = 1,       // rule 1
-  kHealth = 2,      // rule 2: unhealthy or stale telemetry
-  kZone = 3,        // rule 3
-  kSlo = 4,         // rule 4
-  kLaunchGate = 5,  // rule 5: an Azure endpoint is eligible during the launch window
-};
-const char* RuleName(Rule rule);
 
 // OnlineDecision
 struct OnlineDecision {
@@ -82,6 +70,10 @@ struct Candidate {
 struct Explanation {
   std::vector<Candidate> candidates;  // every endpoint, in table order
   bool waiver = false;                // the launch gate is waived for this request
+  // With the waiver: the rule that excluded Azure (of the Azure endpoints
+  // serving the model, the last rule the one that got furthest failed;
+  // kModel when none serves it).
+  Rule waiver_rule = Rule::kEligible;
   double reject_objective_usd = 0;    // what rejecting it costs in the objective
   // The marginal value of one more token of Azure capacity for this request:
   // the largest token price among its eligible Azure endpoints.

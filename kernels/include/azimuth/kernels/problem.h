@@ -61,6 +61,22 @@ bool ParseCloud(const std::string& text, Cloud* cloud);
 enum class AzureFirst : std::uint8_t { kStrict = 0, kWeighted = 1, kOff = 2 };
 const char* AzureFirstName(AzureFirst mode);
 
+// Rule
+//
+// The first eligibility rule of docs/design.md an endpoint fails for a
+// request (the numbers are the API's, not the rules' order).
+enum class Rule : std::uint8_t {
+  kEligible = 0,
+  kModel = 1,       // rule 1
+  kHealth = 2,      // rule 2: unhealthy or stale telemetry
+  kZone = 3,        // rule 3
+  kSlo = 4,         // rule 4
+  kLaunchGate = 5,  // rule 7: an Azure endpoint is eligible during the launch window
+  kCapability = 6,  // rule 5: lacks a required feature
+  kContext = 7,     // rule 6: context window below the request's tokens
+};
+const char* RuleName(Rule rule);
+
 // Reason
 //
 // One per request in a solution. `kAzureWaiver` is an assignment off Azure
@@ -90,6 +106,22 @@ struct EndpointsView {
   Span<std::int64_t> tpm_limit;
   Span<std::int64_t> rpm_limit;
   Span<std::uint8_t> available;
+  // Capabilities (rules 5 and 6), both optional: empty means every endpoint
+  // has unlimited context and no features. `features[p]` has bit k set when
+  // p supports the caller's feature k (names interned per endpoint table,
+  // at most 64 of them); `max_context_tokens[p]` is 0 for unlimited.
+  Span<std::uint64_t> features;
+  Span<std::int64_t> max_context_tokens;
+};
+
+// Needs
+//
+// One distinct set of required features: the bits of the endpoint table's
+// features, and whether it also names a feature no endpoint has (then no
+// endpoint can serve it).
+struct Needs {
+  std::uint64_t features = 0;
+  bool unknown = false;
 };
 
 // RequestsView
@@ -104,6 +136,11 @@ struct RequestsView {
   Span<std::int32_t> slo_ms;
   Span<Cloud> home_cloud;
   Span<std::uint8_t> priority;
+  // Required features (rule 5), optional: `needs[i]` indexes `need_sets`
+  // (the batch's distinct sets, at most kMaxNeedSets); empty means no
+  // request requires anything.
+  Span<std::int32_t> needs;
+  Span<Needs> need_sets;
 };
 
 // PolicyView
@@ -135,6 +172,10 @@ struct ProblemView {
 inline constexpr std::size_t kMaxEndpoints = 2000;
 inline constexpr std::int32_t kMaxModels = 4000;
 inline constexpr std::int32_t kMaxZones = 1000;
+inline constexpr int kMaxFeatures = 64;              // distinct feature names per endpoint table
+inline constexpr std::int32_t kMaxNeedSets = 256;    // distinct requirement sets per batch
+inline constexpr std::int32_t kMaxContextLimits = 63;  // distinct non-zero max_context_tokens
+inline constexpr std::int64_t kMaxContextTokens = 1'000'000'000'000;
 // Value ranges: with them every cost, price and sum the solver computes stays
 // finite, far inside double's range even in strict mode's tiers and summed
 // over the largest batch, and every capacity fits in int64 (kMaxLimit x

@@ -17,6 +17,7 @@
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "azimuth/kernels/problem.h"
@@ -61,6 +62,8 @@ struct EndpointRow {
   double price_in_per_1k = 0, price_out_per_1k = 0, latency_p50_ms = 0, latency_p95_ms = 0;
   std::int64_t tpm_limit = 0, rpm_limit = 0;
   bool healthy = true;
+  std::int64_t max_context_tokens = 0;  // 0: unlimited
+  std::vector<std::string> features;    // names, e.g. "tools", "vision"
 };
 
 struct RequestRow {
@@ -68,11 +71,13 @@ struct RequestRow {
   std::int32_t tokens_in = 0, tokens_out = 0, slo_ms = 0;
   Cloud home_cloud = Cloud::kAzure;
   std::uint8_t priority = 0;
+  std::int32_t needs = 0;  // ProblemData::InternNeeds() id; 0: requires nothing
 };
 
 // ProblemData
 struct ProblemData {
   Interner models, zones, tenants;
+  Interner features;  // named by endpoints, at most kMaxFeatures
 
   std::vector<std::string> endpoint_id, endpoint_region;
   std::vector<Cloud> ep_cloud;
@@ -80,16 +85,30 @@ struct ProblemData {
   std::vector<double> ep_price_in, ep_price_out, ep_p50, ep_p95;
   std::vector<std::int64_t> ep_tpm, ep_rpm;
   std::vector<std::uint8_t> ep_available;
+  std::vector<std::uint64_t> ep_features;
+  std::vector<std::int64_t> ep_max_context;
 
   std::vector<std::string> request_id;
   std::vector<std::int32_t> rq_tenant, rq_model, rq_zone, rq_tokens_in, rq_tokens_out, rq_slo;
   std::vector<Cloud> rq_home;
   std::vector<std::uint8_t> rq_priority;
+  // Requirement set of each request (empty while no request requires
+  // anything) and the distinct sets; set 0 is the empty one.
+  std::vector<std::int32_t> rq_needs;
+  std::vector<Needs> need_sets{Needs{}};
 
   PolicyData policy;
 
-  void AddEndpoint(const EndpointRow& row);
+  // AddEndpoint() returns false, adding nothing, when the row's features
+  // would make the table name more than kMaxFeatures.
+  bool AddEndpoint(const EndpointRow& row);
   void AddRequest(const RequestRow& row);
+  // NeedsOf(): feature names as bits of this table's endpoint features
+  // (`unknown` when one names no endpoint's feature). Add the endpoints first.
+  Needs NeedsOf(const std::vector<std::string>& names) const;
+  // InternNeeds(): the id of a requirement set, or -1 when the batch already
+  // has kMaxNeedSets distinct ones.
+  std::int32_t InternNeeds(const Needs& needs);
   void ReserveRequests(std::size_t n);
   std::size_t num_endpoints() const { return ep_model.size(); }
   std::size_t num_requests() const { return rq_model.size(); }
@@ -102,6 +121,7 @@ struct ProblemData {
 
  private:
   std::vector<std::uint8_t> launch_gated_;
+  std::map<std::pair<std::uint64_t, bool>, std::int32_t> need_ids_{{{0, false}, 0}};
 };
 
 }  // namespace azimuth::kernels

@@ -115,6 +115,9 @@ struct Solution {
   std::vector<std::int32_t> endpoint;  // index into the endpoint table, -1 if rejected
   std::vector<Reason> reason;
   std::vector<double> cost;  // assignment cost in USD, or the rejection cost
+  // kAzureWaiver only: the rule that excluded Azure (Explanation::waiver_rule);
+  // kEligible for every other request.
+  std::vector<Rule> waiver_rule;
 
   double assign_cost_usd = 0;
   double reject_cost_usd = 0;
