@@ -111,6 +111,7 @@ OnlineDecision OnlinePricer::Decide(const OnlineRequest& request, Span<std::int6
     return d;
   }
   d.reason = (flags & internal::kWaiver) ? Reason::kAzureWaiver : Reason::kOk;
+  if (d.reason == Reason::kAzureWaiver) d.waiver_rule = internal::ToRule(internal::WaiverRule(flags));
   d.cost = internal::TrueCost(m, c.home, tin, tout, d.endpoint);
   return d;
 }

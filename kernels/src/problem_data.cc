@@ -50,13 +50,14 @@ Needs ProblemData::NeedsOf(const std::vector<std::string>& names) const {
   return needs;
 }
 
-std::int32_t ProblemData::InternNeeds(const Needs& needs) {
+std::int32_t ProblemData::InternNeeds(const Needs& needs, const std::string& text) {
   const auto key = std::make_pair(needs.features, needs.unknown);
   if (auto it = need_ids_.find(key); it != need_ids_.end()) return it->second;
   if (need_sets.size() >= static_cast<std::size_t>(kMaxNeedSets)) return -1;
   const auto id = static_cast<std::int32_t>(need_sets.size());
   need_ids_.emplace(key, id);
   need_sets.push_back(needs);
+  need_text.push_back(text);
   return id;
 }
 

@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace azimuth::scheduler {
 
@@ -47,6 +49,15 @@ absl::Status StringIndices(const std::vector<std::uint32_t>& column, std::size_t
 
 }  // namespace
 
+std::vector<std::string> FeatureNames(absl::string_view list) {
+  std::vector<std::string> names;
+  for (absl::string_view part : absl::StrSplit(list, ';')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (!part.empty()) names.emplace_back(part);
+  }
+  return names;
+}
+
 absl::StatusOr<BatchJob> ValidateBatch(RequestBatch batch, const BatchLimits& limits) {
   const std::size_t n = batch.id.size();
   if (static_cast<std::int64_t>(n) > limits.max_requests) {
@@ -62,17 +73,18 @@ absl::StatusOr<BatchJob> ValidateBatch(RequestBatch batch, const BatchLimits& li
   // below is added to it.
   const std::size_t table = b.strings.size();
   for (absl::Status s : {StringIndices(b.tenant, table, "tenant"), StringIndices(b.model, table, "model"),
-                         StringIndices(b.zone, table, "zone")}) {
+                         StringIndices(b.zone, table, "zone"), StringIndices(b.requires, table, "requires")}) {
     if (!s.ok()) return s;
   }
   // An empty optional string column means "" for every request: intern it.
   std::uint32_t empty_string = 0;
-  if (b.tenant.empty() || b.zone.empty()) {
+  if (b.tenant.empty() || b.zone.empty() || b.requires.empty()) {
     empty_string = static_cast<std::uint32_t>(b.strings.size());
     b.strings.emplace_back();
   }
   for (absl::Status s :
        {OptionalColumn(&b.tenant, n, "tenant", empty_string), OptionalColumn(&b.zone, n, "zone", empty_string),
+        OptionalColumn(&b.requires, n, "requires", empty_string),
         OptionalColumn(&b.slo_ms, n, "slo_ms", 0), OptionalColumn(&b.home_cloud, n, "home_cloud", 0),
         OptionalColumn<std::uint32_t>(&b.priority, n, "priority", 0u)}) {
     if (!s.ok()) return s;
@@ -102,7 +114,8 @@ absl::StatusOr<BatchJob> ValidateBatch(RequestBatch batch, const BatchLimits& li
       mark(i, "id", absl::StrCat("duplicate id '", b.id[i], "' in this batch"));
     }
     if (b.strings[b.model[i]].empty()) mark(i, "model", "must not be empty");
-    for (auto [column, field] : {std::pair{&b.tenant, "tenant"}, {&b.model, "model"}, {&b.zone, "zone"}}) {
+    for (auto [column, field] :
+         {std::pair{&b.tenant, "tenant"}, {&b.model, "model"}, {&b.zone, "zone"}, {&b.requires, "requires"}}) {
       const std::size_t bytes = b.strings[(*column)[i]].size();
       if (bytes > kMaxStringBytes) mark(i, field, absl::StrCat("is ", bytes, " bytes, at most ", kMaxStringBytes));
     }
@@ -122,7 +135,7 @@ void CompactStrings(RequestBatch* batch) {
   constexpr std::uint32_t kUnused = UINT32_MAX;
   std::vector<std::uint32_t> remap(b.strings.size(), kUnused);
   std::vector<std::string> kept;
-  for (std::vector<std::uint32_t>* column : {&b.tenant, &b.model, &b.zone}) {
+  for (std::vector<std::uint32_t>* column : {&b.tenant, &b.model, &b.zone, &b.requires}) {
     for (std::uint32_t& index : *column) {
       if (remap[index] == kUnused) {
         remap[index] = static_cast<std::uint32_t>(kept.size());

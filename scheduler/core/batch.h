@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "azimuth/kernels/problem.h"
 #include "azimuth/kernels/solver.h"
 
@@ -35,9 +36,15 @@ struct RequestBatch {
   std::vector<std::int32_t> tokens_in, tokens_out, slo_ms;
   std::vector<std::int32_t> home_cloud;
   std::vector<std::uint32_t> priority;
+  // Index into `strings`: required features, ';'-separated ("" none).
+  std::vector<std::uint32_t> requires;
 
   std::size_t size() const { return id.size(); }
 };
+
+// FeatureNames(): a `requires` string's names (blanks around each and empty
+// entries dropped).
+std::vector<std::string> FeatureNames(absl::string_view list);
 
 // RequestError
 //
@@ -105,6 +112,7 @@ struct Decisions {
   std::vector<kernels::Reason> reason;
   std::vector<double> cost;
   std::vector<kernels::Cloud> cloud;  // of the endpoint (unused when rejected)
+  std::vector<kernels::Rule> waiver_rule;  // AZURE_WAIVER: the rule that excluded Azure
   DecisionInfo info;
 };
 

@@ -200,22 +200,25 @@ std::shared_ptr<const Engine::Context> Engine::CurrentContextLocked(std::int64_t
   return context_;
 }
 
-void Engine::MapStrings(const Context& ctx, const RequestBatch& b, std::vector<std::int32_t>* model_of,
-                        std::vector<std::int32_t>* zone_of) {
-  model_of->resize(b.strings.size());
-  zone_of->resize(b.strings.size());
+void Engine::MapStrings(const Context& ctx, const RequestBatch& b, StringIds* ids) {
+  ids->model.resize(b.strings.size());
+  ids->zone.resize(b.strings.size());
+  ids->needs.assign(b.strings.size(), kernels::Needs{});
   for (std::size_t k = 0; k < b.strings.size(); ++k) {
     const std::int32_t model = ctx.table.models.Find(b.strings[k]);
     const std::int32_t zone = b.strings[k].empty() ? -1 : ctx.table.zones.Find(b.strings[k]);
-    (*model_of)[k] = model < 0 ? kernels::kUnknownId : model;
-    (*zone_of)[k] = zone < -1 || (zone == -1 && !b.strings[k].empty()) ? kernels::kUnknownId : zone;
+    ids->model[k] = model < 0 ? kernels::kUnknownId : model;
+    ids->zone[k] = zone < -1 || (zone == -1 && !b.strings[k].empty()) ? kernels::kUnknownId : zone;
+  }
+  for (std::uint32_t k : b.requires) {
+    if (k < b.strings.size() && !b.strings[k].empty()) ids->needs[k] = ctx.table.NeedsOf(FeatureNames(b.strings[k]));
   }
 }
 
-bool Engine::MapRequest(const RequestBatch& b, std::size_t i, const std::vector<std::int32_t>& model_of,
-                        const std::vector<std::int32_t>& zone_of, kernels::OnlineRequest* out) {
-  out->model = model_of[b.model[i]];
-  out->zone = zone_of[b.zone[i]];
+bool Engine::MapRequest(const RequestBatch& b, std::size_t i, const StringIds& ids, kernels::OnlineRequest* out) {
+  out->model = ids.model[b.model[i]];
+  out->zone = ids.zone[b.zone[i]];
+  out->needs = i < b.requires.size() ? ids.needs[b.requires[i]] : kernels::Needs{};
   out->tokens_in = b.tokens_in[i];
   out->tokens_out = b.tokens_out[i];
   out->slo_ms = b.slo_ms[i];
@@ -226,7 +229,7 @@ bool Engine::MapRequest(const RequestBatch& b, std::size_t i, const std::vector<
 }
 
 void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, std::int32_t* endpoint,
-                             Reason* reason, double* cost) {
+                             Reason* reason, double* cost, kernels::Rule* waiver_rule) {
   const std::size_t m = ctx.token_capacity.size();
   tokens_left_.resize(m);
   requests_left_.resize(m);
@@ -235,6 +238,7 @@ void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r
     requests_left_[p] = ledger_.RequestLimit(p, ctx.request_capacity[p]) - ledger_.requests_reserved(p);
   }
   const kernels::OnlineDecision d = ctx.pricer->Decide(r, tokens_left_, requests_left_);
+  *waiver_rule = kernels::Rule::kEligible;
   if (d.endpoint >= 0 && !ledger_.TryReserve(d.endpoint, static_cast<std::int64_t>(r.tokens_in) + r.tokens_out,
                                              ledger_.TokenLimit(d.endpoint, ctx.token_capacity[d.endpoint]),
                                              ledger_.RequestLimit(d.endpoint, ctx.request_capacity[d.endpoint]))) {
@@ -246,6 +250,7 @@ void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r
   *endpoint = d.endpoint;
   *reason = d.reason;
   *cost = d.cost;
+  *waiver_rule = d.waiver_rule;
 }
 
 std::int64_t Engine::RowBytes(const std::string& id) {
@@ -378,6 +383,7 @@ void Engine::AppendRow(const RequestBatch& one, Record* block) {
   b.slo_ms.push_back(one.slo_ms[0]);
   b.home_cloud.push_back(one.home_cloud[0]);
   b.priority.push_back(one.priority[0]);
+  b.requires.push_back(intern(one.requires[0]));
 }
 
 Decisions Engine::DecideOnline(BatchJob* job) {
@@ -388,20 +394,21 @@ Decisions Engine::DecideOnline(BatchJob* job) {
   d.reason.assign(n, Reason::kInvalidRequest);
   d.cost.assign(n, 0.0);
   d.cloud.assign(n, kernels::Cloud::kOther);
+  d.waiver_rule.assign(n, kernels::Rule::kEligible);
   d.info.online = true;
   MutexLock lock(&mu_);
   std::shared_ptr<const Context> ctx = CurrentContextLocked(clock_());
-  std::vector<std::int32_t> model_of, zone_of;
-  MapStrings(*ctx, b, &model_of, &zone_of);
+  StringIds ids;
+  MapStrings(*ctx, b, &ids);
   for (std::size_t i = 0; i < n; ++i) {
     d.cost[i] = RejectCost(policy_, b.priority[i]);
     if (job->invalid[i]) continue;
     kernels::OnlineRequest r;
-    if (!MapRequest(b, i, model_of, zone_of, &r)) {
+    if (!MapRequest(b, i, ids, &r)) {
       d.reason[i] = Reason::kNoEligibleEndpoint;
       continue;
     }
-    DecideOneLocked(*ctx, r, &d.endpoint[i], &d.reason[i], &d.cost[i]);
+    DecideOneLocked(*ctx, r, &d.endpoint[i], &d.reason[i], &d.cost[i], &d.waiver_rule[i]);
     if (d.endpoint[i] >= 0) d.cloud[i] = ctx->table.ep_cloud[d.endpoint[i]];
   }
   d.endpoint_ids = ctx->ids;
@@ -460,10 +467,15 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   data.rq_slo.reserve(total);
   data.rq_home.reserve(total);
   data.rq_priority.reserve(total);
+  data.rq_needs.reserve(total);
+  bool any_needs = false;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> where;  // (job, request) of solver row k
   where.reserve(total);
+  // Requests beyond the batch's kMaxNeedSets distinct requirement sets are
+  // decided online once the batch is solved.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> later;
   out->assign(jobs.size(), Decisions{});
-  std::vector<std::int32_t> model_of, zone_of;
+  StringIds ids;
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     const RequestBatch& b = jobs[j]->batch;
     const std::size_t n = b.size();
@@ -472,15 +484,23 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
     d.reason.assign(n, Reason::kInvalidRequest);
     d.cost.assign(n, 0.0);
     d.cloud.assign(n, kernels::Cloud::kOther);
-    MapStrings(*ctx, b, &model_of, &zone_of);
+    d.waiver_rule.assign(n, kernels::Rule::kEligible);
+    MapStrings(*ctx, b, &ids);
     for (std::size_t i = 0; i < n; ++i) {
       d.cost[i] = RejectCost(data.policy, b.priority[i]);
       if (jobs[j]->invalid[i]) continue;
       kernels::OnlineRequest r;
-      if (!MapRequest(b, i, model_of, zone_of, &r)) {
+      if (!MapRequest(b, i, ids, &r)) {
         d.reason[i] = Reason::kNoEligibleEndpoint;
         continue;
       }
+      const std::int32_t needs = data.InternNeeds(r.needs);
+      if (needs < 0) {
+        later.emplace_back(static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(i));
+        continue;
+      }
+      any_needs = any_needs || needs != 0;
+      data.rq_needs.push_back(needs);
       data.rq_model.push_back(r.model);
       data.rq_zone.push_back(r.zone);
       data.rq_tokens_in.push_back(r.tokens_in);
@@ -491,6 +511,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
       where.emplace_back(static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(i));
     }
   }
+  if (!any_needs) data.rq_needs.clear();  // the solver's path without requirements
 
   kernels::SolverOptions options;
   options.backend = options_.backend;
@@ -507,7 +528,21 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
 
   MutexLock lock(&mu_);
   std::shared_ptr<const Context> now_ctx = CurrentContextLocked(clock_());
-  std::uint32_t mapped_job = UINT32_MAX;  // the job model_of/zone_of were mapped for (against now_ctx)
+  std::uint32_t mapped_job = UINT32_MAX;  // the job `ids` were mapped for (against now_ctx)
+  auto decide_online = [&](std::uint32_t j, std::uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Decisions& d = (*out)[j];
+    kernels::OnlineRequest r;
+    const RequestBatch& b = jobs[j]->batch;
+    if (mapped_job != j) {
+      MapStrings(*now_ctx, b, &ids);
+      mapped_job = j;
+    }
+    if (MapRequest(b, i, ids, &r)) {
+      DecideOneLocked(*now_ctx, r, &d.endpoint[i], &d.reason[i], &d.cost[i], &d.waiver_rule[i]);
+    } else {
+      d.reason[i] = Reason::kNoEligibleEndpoint;
+    }
+  };
   for (std::size_t k = 0; k < where.size(); ++k) {
     const auto [j, i] = where[k];
     Decisions& d = (*out)[j];
@@ -522,21 +557,17 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
       d.endpoint[i] = p;
       d.reason[i] = solution.reason[k];
       d.cost[i] = solution.cost[k];
+      d.waiver_rule[i] = solution.waiver_rule[k];
     } else {
       // An online decision took the room meanwhile, or the endpoint went
       // away: decide this one online.
-      kernels::OnlineRequest r;
-      const RequestBatch& b = jobs[j]->batch;
-      if (mapped_job != j) {
-        MapStrings(*now_ctx, b, &model_of, &zone_of);
-        mapped_job = j;
-      }
-      if (MapRequest(b, i, model_of, zone_of, &r)) {
-        DecideOneLocked(*now_ctx, r, &d.endpoint[i], &d.reason[i], &d.cost[i]);
-      } else {
-        d.reason[i] = Reason::kNoEligibleEndpoint;
-      }
+      decide_online(j, i);
     }
+    if (d.endpoint[i] >= 0) d.cloud[i] = now_ctx->table.ep_cloud[d.endpoint[i]];
+  }
+  for (const auto& [j, i] : later) {
+    decide_online(j, i);
+    Decisions& d = (*out)[j];
     if (d.endpoint[i] >= 0) d.cloud[i] = now_ctx->table.ep_cloud[d.endpoint[i]];
   }
   // The new prices: online decisions and the next batch start from them.
@@ -584,10 +615,12 @@ absl::StatusOr<Explained> Engine::Explain(const std::string& request_id) const {
         e.batch_id = rec.batch_id;
         if (rec.endpoint[i] >= 0) e.endpoint = (*ctx->ids)[rec.endpoint[i]];
         one.id = {b.id[i]};
-        one.strings = {b.strings[b.tenant[i]], b.strings[b.model[i]], b.strings[b.zone[i]]};
+        one.strings = {b.strings[b.tenant[i]], b.strings[b.model[i]], b.strings[b.zone[i]],
+                       i < b.requires.size() ? b.strings[b.requires[i]] : std::string()};
         one.tenant = {0};
         one.model = {1};
         one.zone = {2};
+        one.requires = {3};
         one.tokens_in = {b.tokens_in[i]};
         one.tokens_out = {b.tokens_out[i]};
         one.slo_ms = {b.slo_ms[i]};
@@ -603,9 +636,10 @@ absl::StatusOr<Explained> Engine::Explain(const std::string& request_id) const {
   e.request_id = request_id;
   e.model = one.strings[1];
   e.zone = one.strings[2];
-  std::vector<std::int32_t> model_of, zone_of;
-  MapStrings(*ctx, one, &model_of, &zone_of);
-  MapRequest(one, 0, model_of, zone_of, &e.request);
+  StringIds ids;
+  MapStrings(*ctx, one, &ids);
+  MapRequest(one, 0, ids, &e.request);
+  e.requires = FeatureNames(one.strings[3]);
   e.endpoint_ids = *ctx->ids;
   e.endpoint_clouds = ctx->table.ep_cloud;
   // A request that failed validation was never priced.

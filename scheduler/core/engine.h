@@ -134,6 +134,7 @@ struct Explained {
   double cost = 0;
   std::uint64_t batch_id = 0;  // 0: online
   std::string model, zone;
+  std::vector<std::string> requires;  // the features it needs
   kernels::OnlineRequest request;
   std::vector<std::string> endpoint_ids;
   std::vector<kernels::Cloud> endpoint_clouds;
@@ -246,15 +247,20 @@ class Engine {
   static constexpr std::size_t kIndexChunk = 8192;
 
   std::shared_ptr<const Context> CurrentContextLocked(std::int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A batch's strings as the ids of one context's endpoint table: each as a
+  // model, as a zone and as a list of required features.
+  struct StringIds {
+    std::vector<std::int32_t> model, zone;
+    std::vector<kernels::Needs> needs;
+  };
   // Maps request i of `b` onto the ids of the context MapStrings() mapped
   // `b`'s strings against; false when no endpoint has its model or zone.
-  static bool MapRequest(const RequestBatch& b, std::size_t i, const std::vector<std::int32_t>& model_of,
-                         const std::vector<std::int32_t>& zone_of, kernels::OnlineRequest* out);
-  static void MapStrings(const Context& ctx, const RequestBatch& b, std::vector<std::int32_t>* model_of,
-                         std::vector<std::int32_t>* zone_of);
+  static bool MapRequest(const RequestBatch& b, std::size_t i, const StringIds& ids, kernels::OnlineRequest* out);
+  static void MapStrings(const Context& ctx, const RequestBatch& b, StringIds* ids);
   // Decides request i online and reserves it.
   void DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, std::int32_t* endpoint,
-                       kernels::Reason* reason, double* cost) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                       kernels::Reason* reason, double* cost, kernels::Rule* waiver_rule)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds a call's decisions to the explain history; takes history_mu_ (in
   // chunks for a large call), never mu_.
   void Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job, const Decisions& d)

@@ -40,7 +40,65 @@ absl::Status ValidateSample(const EndpointSample& s) {
     if (value < 0 || value > kernels::kMaxLimit) return bad(field, "must be in [0, 1e15]");
   }
   if (s.timestamp_ms < 0) return bad("timestamp_ms", "must be >= 0");
+  if (r.max_context_tokens < 0 || r.max_context_tokens > kernels::kMaxContextTokens) {
+    return bad("max_context_tokens", "must be in [0, 1e12]");
+  }
+  if (r.features.size() > static_cast<std::size_t>(kernels::kMaxFeatures)) {
+    return bad("features", absl::StrCat("more than ", kernels::kMaxFeatures, " names"));
+  }
+  for (std::size_t k = 0; k < r.features.size(); ++k) {
+    const std::string& name = r.features[k];
+    if (name.empty() || name.size() > kMaxFeatureNameBytes || name.find(';') != std::string::npos) {
+      return bad("features", absl::StrCat("'", name.substr(0, 64), "': a name is 1 to ", kMaxFeatureNameBytes,
+                                          " bytes, without ';'"));
+    }
+    if (std::find(r.features.begin(), r.features.begin() + k, name) != r.features.begin() + k) {
+      return bad("features", absl::StrCat("'", name, "' named twice"));
+    }
+  }
   return absl::OkStatus();
+}
+
+absl::Status TelemetryStore::CheckTableLimits(const EndpointSample& sample, const Entry* old) const {
+  // Names and context limits the table would gain, and those it would lose
+  // with the replaced sample.
+  std::int64_t features = static_cast<std::int64_t>(feature_refs_.size());
+  for (const std::string& name : sample.row.features) features += feature_refs_.count(name) == 0 ? 1 : 0;
+  if (old != nullptr) {
+    for (const std::string& name : old->sample.row.features) {
+      const auto it = feature_refs_.find(name);
+      const bool kept = std::find(sample.row.features.begin(), sample.row.features.end(), name) !=
+                        sample.row.features.end();
+      if (it != feature_refs_.end() && it->second == 1 && !kept) --features;
+    }
+  }
+  if (features > kernels::kMaxFeatures) {
+    return absl::InvalidArgumentError(absl::StrCat("endpoint '", sample.row.id,
+                                                   "': field 'features': the endpoint table would name more than ",
+                                                   kernels::kMaxFeatures, " distinct features"));
+  }
+  std::int64_t contexts = static_cast<std::int64_t>(context_refs_.size());
+  const std::int64_t c = sample.row.max_context_tokens, was = old != nullptr ? old->sample.row.max_context_tokens : 0;
+  if (c != was) {
+    if (c > 0 && context_refs_.count(c) == 0) ++contexts;
+    if (was > 0 && context_refs_.at(was) == 1) --contexts;
+  }
+  if (contexts > kernels::kMaxContextLimits) {
+    return absl::InvalidArgumentError(absl::StrCat("endpoint '", sample.row.id,
+                                                   "': field 'max_context_tokens': the endpoint table would have "
+                                                   "more than ",
+                                                   kernels::kMaxContextLimits, " distinct context limits"));
+  }
+  return absl::OkStatus();
+}
+
+void TelemetryStore::Count(const EndpointSample& sample, int delta) {
+  for (const std::string& name : sample.row.features) {
+    if ((feature_refs_[name] += delta) == 0) feature_refs_.erase(name);
+  }
+  if (const std::int64_t c = sample.row.max_context_tokens; c > 0) {
+    if ((context_refs_[c] += delta) == 0) context_refs_.erase(c);
+  }
 }
 
 absl::Status TelemetryStore::Apply(const EndpointSample& sample, std::int64_t now_ms, bool pinned, bool only_newer,
@@ -59,11 +117,16 @@ absl::Status TelemetryStore::Apply(const EndpointSample& sample, std::int64_t no
     return absl::ResourceExhaustedError(
         absl::StrCat("endpoint '", sample.row.id, "': the table is full (", kernels::kMaxEndpoints, " endpoints)"));
   }
-  auto [it, inserted] = index_.emplace(sample.row.id, entries_.size());
-  if (inserted) {
+  const auto at = index_.find(sample.row.id);
+  const Entry* old = at == index_.end() ? nullptr : &entries_[at->second];
+  if (absl::Status s = CheckTableLimits(entry.sample, old); !s.ok()) return s;
+  Count(entry.sample, +1);
+  if (old == nullptr) {
+    index_.emplace(sample.row.id, entries_.size());
     entries_.push_back(std::move(entry));
   } else {
-    entries_[it->second] = std::move(entry);
+    Count(old->sample, -1);
+    entries_[at->second] = std::move(entry);
   }
   ++version_;
   if (applied != nullptr) *applied = true;

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,7 +42,10 @@ struct EndpointSample {
 // ValidateSample()
 //
 // INVALID_ARGUMENT naming the field: empty id, model or zone; prices or
-// latencies negative or not finite; p50 above p95; negative quota.
+// latencies negative or not finite; p50 above p95; negative quota; a
+// context limit out of range; a feature name empty, too long, with ';' or
+// repeated.
+inline constexpr std::size_t kMaxFeatureNameBytes = 256;
 absl::Status ValidateSample(const EndpointSample& sample);
 
 class TelemetryStore {
@@ -58,6 +62,8 @@ class TelemetryStore {
   // kernels::kMaxEndpoints). An agent's sample unpins the endpoint. With
   // `only_newer`, a sample not newer than the stored agent sample is
   // dropped (*applied false): replicas exchange samples in any order.
+  // INVALID_ARGUMENT when the table would name more than
+  // kernels::kMaxFeatures features or kMaxContextLimits context limits.
   absl::Status Apply(const EndpointSample& sample, std::int64_t now_ms, bool pinned, bool only_newer = false,
                      bool* applied = nullptr);
   // The stored entry for `id`, or nullptr.
@@ -72,9 +78,15 @@ class TelemetryStore {
   bool Available(std::size_t i, std::int64_t now_ms, std::int64_t ttl_s) const;
 
  private:
+  absl::Status CheckTableLimits(const EndpointSample& sample, const Entry* old) const;
+  void Count(const EndpointSample& sample, int delta);
+
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::size_t> index_;
   std::uint64_t version_ = 0;
+  // How many stored samples name each feature and each context limit.
+  std::map<std::string, int> feature_refs_;
+  std::map<std::int64_t, int> context_refs_;
 };
 
 class CapacityLedger {

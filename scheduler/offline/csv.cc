@@ -12,7 +12,12 @@
 
 namespace azimuth::scheduler {
 
-absl::StatusOr<CsvFile> CsvFile::Open(const std::string& path, const std::vector<std::string>& columns) {
+absl::StatusOr<CsvFile> CsvFile::Open(const std::string& path, const std::vector<std::string>& required,
+                                      const std::vector<std::string>& optional) {
+  std::vector<std::string> columns = required;
+  columns.insert(columns.end(), optional.begin(), optional.end());
+  const std::string expected = absl::StrCat(
+      absl::StrJoin(required, ","), optional.empty() ? "" : absl::StrCat(" (optional: ", absl::StrJoin(optional, ","), ")"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
   CsvFile file;
@@ -29,14 +34,14 @@ absl::StatusOr<CsvFile> CsvFile::Open(const std::string& path, const std::vector
   if (!file.ParseLine(&header)) {
     if (!file.status_.ok()) return file.status_;
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ":1: empty file, expected a header row: ", absl::StrJoin(columns, ",")));
+        absl::StrCat(path, ":1: empty file, expected a header row: ", expected));
   }
   file.index_of_.assign(columns.size(), -1);
   for (std::size_t i = 0; i < header.size(); ++i) {
     auto it = std::find(columns.begin(), columns.end(), header[i]);
     if (it == columns.end()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", file.line_, ": unexpected column '", header[i],
-                                                     "'; expected exactly: ", absl::StrJoin(columns, ",")));
+                                                     "'; expected exactly: ", expected));
     }
     int& slot = file.index_of_[it - columns.begin()];
     if (slot >= 0) {
@@ -45,7 +50,8 @@ absl::StatusOr<CsvFile> CsvFile::Open(const std::string& path, const std::vector
     }
     slot = static_cast<int>(i);
   }
-  for (std::size_t i = 0; i < columns.size(); ++i) {
+  file.header_size_ = header.size();
+  for (std::size_t i = 0; i < required.size(); ++i) {
     if (file.index_of_[i] < 0) {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", file.line_, ": missing column '", columns[i], "'"));
     }
@@ -116,13 +122,15 @@ bool CsvFile::Next(CsvRow* row) {
   if (!ParseLine(&raw)) return false;
   row->file_ = this;
   row->line_ = row_line_;
-  if (raw.size() != columns_.size()) {
-    status_ = absl::InvalidArgumentError(absl::StrCat(path_, ":", row_line_, ": ", raw.size(), " fields, expected ",
-                                                      columns_.size(), " (", absl::StrJoin(columns_, ","), ")"));
+  if (raw.size() != header_size_) {
+    status_ = absl::InvalidArgumentError(
+        absl::StrCat(path_, ":", row_line_, ": ", raw.size(), " fields, expected ", header_size_, " (the header's)"));
     return false;
   }
   row->fields_.resize(columns_.size());
-  for (std::size_t i = 0; i < columns_.size(); ++i) row->fields_[i] = raw[index_of_[i]];
+  for (std::size_t i = 0; i < columns_.size(); ++i) {
+    row->fields_[i] = index_of_[i] >= 0 ? raw[index_of_[i]] : absl::string_view();
+  }
   return true;
 }
 
@@ -131,6 +139,11 @@ int CsvFile::ColumnIndex(absl::string_view column) const {
     if (columns_[i] == column) return static_cast<int>(i);
   }
   return -1;
+}
+
+bool CsvFile::Has(absl::string_view column) const {
+  const int i = ColumnIndex(column);
+  return i >= 0 && index_of_[i] >= 0;
 }
 
 absl::string_view CsvRow::Text(absl::string_view column) const {

@@ -52,9 +52,13 @@ class CsvFile {
  public:
   // Open()
   //
-  // Reads the whole file and its header. The header must name exactly the
-  // `columns`, each once, in any order.
-  static absl::StatusOr<CsvFile> Open(const std::string& path, const std::vector<std::string>& columns);
+  // Reads the whole file and its header. The header must name every
+  // `required` column and may name `optional` ones, each once, in any order,
+  // and nothing else. An absent optional column reads as empty text.
+  static absl::StatusOr<CsvFile> Open(const std::string& path, const std::vector<std::string>& required,
+                                      const std::vector<std::string>& optional = {});
+  // Has(): the header names `column`.
+  bool Has(absl::string_view column) const;
 
   // Next() reads the next non-blank row; false at the end or on an error
   // (then status() says which).
@@ -75,7 +79,8 @@ class CsvFile {
   std::int64_t line_ = 0;      // lines consumed so far
   std::int64_t row_line_ = 0;  // first line of the last row
   std::int64_t approximate_rows_ = 0;
-  std::vector<std::string> columns_;
+  std::size_t header_size_ = 0;
+  std::vector<std::string> columns_;  // required, then optional
   std::vector<int> index_of_;         // position in the file of columns_[i]
   std::deque<std::string> unquoted_;  // storage for fields that had escapes
   absl::Status status_;

@@ -1,6 +1,7 @@
 // Copyright 2026 Azimuth authors.
 #include "scheduler/offline/offline_io.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -14,7 +15,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "azimuth/v1/policy.pb.h"
 #include "scheduler/common/io.h"
 #include "scheduler/common/policy.h"
@@ -39,11 +43,14 @@ const char* const kEndpointColumns[12] = {"id",
                                           "healthy"};
 const char* const kRequestColumns[9] = {"id",     "tenant", "model",      "tokens_in", "tokens_out",
                                         "slo_ms", "zone",   "home_cloud", "priority"};
+const char* const kEndpointOptionalColumns[2] = {"max_context_tokens", "features"};
+const char* const kRequestOptionalColumns[1] = {"requires"};
 
 namespace {
 
 constexpr std::int64_t kMaxInt32 = std::numeric_limits<std::int32_t>::max();
 constexpr std::int64_t kMaxLimit = std::int64_t{1} << 50;
+constexpr std::size_t kMaxFeatureNameBytes = 256;
 
 absl::StatusOr<Cloud> CloudField(const CsvRow& row, absl::string_view column) {
   Cloud cloud;
@@ -52,6 +59,24 @@ absl::StatusOr<Cloud> CloudField(const CsvRow& row, absl::string_view column) {
     return row.Error(column, absl::StrCat("unknown cloud '", text, "' (azure, aws, gcp, oci or other)"));
   }
   return cloud;
+}
+
+// Feature names separated by ';' (blanks around a name ignored, empty list
+// allowed), each unique in the list.
+absl::StatusOr<std::vector<std::string>> FeatureList(const CsvRow& row, absl::string_view column) {
+  std::vector<std::string> names;
+  for (absl::string_view part : absl::StrSplit(row.Text(column), ';')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (part.empty()) continue;
+    if (part.size() > kMaxFeatureNameBytes) {
+      return row.Error(column, absl::StrCat("feature name longer than ", kMaxFeatureNameBytes, " bytes"));
+    }
+    if (std::find(names.begin(), names.end(), part) != names.end()) {
+      return row.Error(column, absl::StrCat("feature '", part, "' named twice"));
+    }
+    names.emplace_back(part);
+  }
+  return names;
 }
 
 absl::Status RequireText(const CsvRow& row, absl::string_view column) {
@@ -83,6 +108,15 @@ void AppendNumber(std::string* out, double value) {
   out->append(buf, res.ptr);
 }
 
+// The names of a feature mask's bits, ';'-separated in id order.
+std::string FeatureNames(const kernels::ProblemData& d, std::uint64_t mask) {
+  std::string out;
+  for (std::size_t k = 0; k < d.features.size(); ++k) {
+    if (mask & (std::uint64_t{1} << k)) absl::StrAppend(&out, out.empty() ? "" : ";", d.features.Name(k));
+  }
+  return out;
+}
+
 absl::Status WriteFile(const std::string& path, const std::string& text) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for writing"));
@@ -94,7 +128,8 @@ absl::Status WriteFile(const std::string& path, const std::string& text) {
 }  // namespace
 
 absl::Status ReadEndpointsCsv(const std::string& path, kernels::ProblemData* data) {
-  AZ_ASSIGN_OR_RETURN(CsvFile file, CsvFile::Open(path, Columns(kEndpointColumns)));
+  AZ_ASSIGN_OR_RETURN(CsvFile file,
+                      CsvFile::Open(path, Columns(kEndpointColumns), Columns(kEndpointOptionalColumns)));
   std::unordered_set<std::string> ids(data->endpoint_id.begin(), data->endpoint_id.end());
   CsvRow row;
   while (file.Next(&row)) {
@@ -114,16 +149,24 @@ absl::Status ReadEndpointsCsv(const std::string& path, kernels::ProblemData* dat
     AZ_ASSIGN_OR_RETURN(e.tpm_limit, row.Int64("tpm_limit", 0, kMaxLimit));
     AZ_ASSIGN_OR_RETURN(e.rpm_limit, row.Int64("rpm_limit", 0, kMaxLimit));
     AZ_ASSIGN_OR_RETURN(e.healthy, row.Bool("healthy"));
+    if (!row.Text("max_context_tokens").empty()) {
+      AZ_ASSIGN_OR_RETURN(e.max_context_tokens, row.Int64("max_context_tokens", 0, kernels::kMaxContextTokens));
+    }
+    AZ_ASSIGN_OR_RETURN(e.features, FeatureList(row, "features"));
     if (data->num_endpoints() >= kernels::kMaxEndpoints) {
       return row.Error("id", absl::StrCat("more than ", kernels::kMaxEndpoints, " endpoints"));
     }
-    data->AddEndpoint(e);
+    if (!data->AddEndpoint(e)) {
+      return row.Error("features", absl::StrCat("more than ", kernels::kMaxFeatures,
+                                                " distinct feature names in the endpoint table"));
+    }
   }
   return file.status();
 }
 
 absl::Status ReadRequestsCsv(const std::string& path, kernels::ProblemData* data) {
-  AZ_ASSIGN_OR_RETURN(CsvFile file, CsvFile::Open(path, Columns(kRequestColumns)));
+  AZ_ASSIGN_OR_RETURN(CsvFile file,
+                      CsvFile::Open(path, Columns(kRequestColumns), Columns(kRequestOptionalColumns)));
   data->ReserveRequests(data->num_requests() + static_cast<std::size_t>(file.approximate_rows()));
   absl::flat_hash_set<absl::string_view> ids;
   ids.reserve(static_cast<std::size_t>(file.approximate_rows()));
@@ -167,6 +210,15 @@ absl::Status ReadRequestsCsv(const std::string& path, kernels::ProblemData* data
     if (!r.zone.empty() && data->zones.Find(r.zone) < 0 &&
         data->zones.size() >= static_cast<std::size_t>(kernels::kMaxZones)) {
       return row.Error("zone", absl::StrCat("more than ", kernels::kMaxZones, " distinct zones"));
+    }
+    r.needs = 0;
+    if (!row.Text("requires").empty()) {
+      AZ_ASSIGN_OR_RETURN(const std::vector<std::string> names, FeatureList(row, "requires"));
+      r.needs = data->InternNeeds(data->NeedsOf(names), absl::StrJoin(names, ";"));
+      if (r.needs < 0) {
+        return row.Error("requires", absl::StrCat("more than ", kernels::kMaxNeedSets,
+                                                  " distinct sets of required features in one batch"));
+      }
     }
     data->AddRequest(r);
   }
@@ -238,6 +290,11 @@ absl::Status WriteSummaryJson(const std::string& path, const kernels::Solution& 
 absl::Status WriteEndpointsCsv(const std::string& path, const kernels::ProblemData& d) {
   std::string out;
   for (int c = 0; c < 12; ++c) absl::StrAppend(&out, c ? "," : "", kEndpointColumns[c]);
+  // The optional columns only when some endpoint has capabilities, so that
+  // tables without them keep their shape.
+  bool capabilities = false;
+  for (std::size_t p = 0; p < d.num_endpoints(); ++p) capabilities |= d.ep_max_context[p] > 0 || d.ep_features[p] != 0;
+  if (capabilities) absl::StrAppend(&out, ",", kEndpointOptionalColumns[0], ",", kEndpointOptionalColumns[1]);
   out.push_back('\n');
   for (std::size_t p = 0; p < d.num_endpoints(); ++p) {
     AppendCsvField(&out, d.endpoint_id[p]);
@@ -251,7 +308,12 @@ absl::Status WriteEndpointsCsv(const std::string& path, const kernels::ProblemDa
       out.push_back(',');
       AppendNumber(&out, v);
     }
-    absl::StrAppend(&out, ",", d.ep_tpm[p], ",", d.ep_rpm[p], ",", d.ep_available[p] ? "true" : "false", "\n");
+    absl::StrAppend(&out, ",", d.ep_tpm[p], ",", d.ep_rpm[p], ",", d.ep_available[p] ? "true" : "false");
+    if (capabilities) {
+      absl::StrAppend(&out, ",", d.ep_max_context[p], ",");
+      AppendCsvField(&out, FeatureNames(d, d.ep_features[p]));
+    }
+    out.push_back('\n');
   }
   return WriteFile(path, out);
 }
@@ -259,6 +321,8 @@ absl::Status WriteEndpointsCsv(const std::string& path, const kernels::ProblemDa
 absl::Status WriteRequestsCsv(const std::string& path, const kernels::ProblemData& d) {
   std::string out;
   for (int c = 0; c < 9; ++c) absl::StrAppend(&out, c ? "," : "", kRequestColumns[c]);
+  const bool needs = !d.rq_needs.empty();
+  if (needs) absl::StrAppend(&out, ",", kRequestOptionalColumns[0]);
   out.push_back('\n');
   out.reserve(d.num_requests() * 64);
   for (std::size_t i = 0; i < d.num_requests(); ++i) {
@@ -269,7 +333,12 @@ absl::Status WriteRequestsCsv(const std::string& path, const kernels::ProblemDat
     AppendCsvField(&out, d.models.Name(d.rq_model[i]));
     absl::StrAppend(&out, ",", d.rq_tokens_in[i], ",", d.rq_tokens_out[i], ",", d.rq_slo[i], ",");
     if (d.rq_zone[i] >= 0) AppendCsvField(&out, d.zones.Name(d.rq_zone[i]));
-    absl::StrAppend(&out, ",", kernels::CloudName(d.rq_home[i]), ",", d.rq_priority[i], "\n");
+    absl::StrAppend(&out, ",", kernels::CloudName(d.rq_home[i]), ",", d.rq_priority[i]);
+    if (needs) {
+      out.push_back(',');
+      AppendCsvField(&out, d.need_text[d.rq_needs[i]]);
+    }
+    out.push_back('\n');
   }
   return WriteFile(path, out);
 }

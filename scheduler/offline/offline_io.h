@@ -23,11 +23,14 @@ namespace azimuth::scheduler {
 // Column sets, exactly as docs/design.md defines them.
 extern const char* const kEndpointColumns[12];
 extern const char* const kRequestColumns[9];
+extern const char* const kEndpointOptionalColumns[2];  // max_context_tokens, features
+extern const char* const kRequestOptionalColumns[1];   // requires
 
 // ReadEndpointsCsv() / ReadRequestsCsv()
 //
 // Append the file's rows to `data`. Offline, every healthy endpoint's
-// telemetry counts as fresh. Ids must be unique within a file.
+// telemetry counts as fresh. Ids must be unique within a file. Read the
+// endpoints first: requests name features against their table.
 absl::Status ReadEndpointsCsv(const std::string& path, kernels::ProblemData* data);
 absl::Status ReadRequestsCsv(const std::string& path, kernels::ProblemData* data);
 

@@ -17,6 +17,7 @@ RequestBatch FromProto(const v1::RequestBatch& msg) {
   b.slo_ms.assign(msg.slo_ms().begin(), msg.slo_ms().end());
   b.home_cloud.assign(msg.home_cloud().begin(), msg.home_cloud().end());
   b.priority.assign(msg.priority().begin(), msg.priority().end());
+  b.requires.assign(msg.requires().begin(), msg.requires().end());
   return b;
 }
 
@@ -39,6 +40,8 @@ absl::StatusOr<EndpointSample> FromProto(const v1::EndpointSample& msg) {
   r.tpm_limit = msg.tpm_limit();
   r.rpm_limit = msg.rpm_limit();
   r.healthy = msg.healthy();
+  r.max_context_tokens = msg.max_context_tokens();
+  r.features.assign(msg.features().begin(), msg.features().end());
   s.tpm_in_use = msg.tpm_in_use();
   s.rpm_in_use = msg.rpm_in_use();
   s.timestamp_ms = msg.timestamp_ms();
@@ -64,6 +67,8 @@ v1::EndpointSample ToProto(const EndpointSample& s) {
   msg.set_rpm_in_use(s.rpm_in_use);
   msg.set_healthy(r.healthy);
   msg.set_timestamp_ms(s.timestamp_ms);
+  msg.set_max_context_tokens(r.max_context_tokens);
+  for (const std::string& name : r.features) msg.add_features(name);
   return msg;
 }
 
@@ -81,6 +86,10 @@ EndpointSample EndpointSampleAt(const kernels::ProblemData& d, std::size_t p) {
   s.row.tpm_limit = d.ep_tpm[p];
   s.row.rpm_limit = d.ep_rpm[p];
   s.row.healthy = d.ep_available[p] != 0;
+  s.row.max_context_tokens = d.ep_max_context[p];
+  for (std::size_t k = 0; k < d.features.size(); ++k) {
+    if (d.ep_features[p] & (std::uint64_t{1} << k)) s.row.features.push_back(d.features.Name(static_cast<std::int32_t>(k)));
+  }
   return s;
 }
 
@@ -94,6 +103,11 @@ v1::RequestBatch ToRequestBatch(const kernels::ProblemData& d, std::size_t begin
   for (std::size_t k = 0; k < d.tenants.size(); ++k) b.add_strings(d.tenants.Name(static_cast<std::int32_t>(k)));
   const auto any_zone = static_cast<std::uint32_t>(b.strings_size());
   b.add_strings("");
+  // Requirement sets, as ';'-separated names (as the batch named them).
+  const auto needs_at = static_cast<std::uint32_t>(b.strings_size());
+  if (!d.rq_needs.empty()) {
+    for (const std::string& names : d.need_text) b.add_strings(names);
+  }
   const int n = static_cast<int>(end - begin);
   b.mutable_id()->Reserve(n);
   for (std::size_t i = begin; i < end; ++i) {
@@ -106,6 +120,7 @@ v1::RequestBatch ToRequestBatch(const kernels::ProblemData& d, std::size_t begin
     b.add_slo_ms(d.rq_slo[i]);
     b.add_home_cloud(static_cast<v1::Cloud>(d.rq_home[i]));
     b.add_priority(d.rq_priority[i]);
+    if (!d.rq_needs.empty()) b.add_requires(needs_at + static_cast<std::uint32_t>(d.rq_needs[i]));
   }
   return b;
 }

@@ -1,6 +1,7 @@
 // Copyright 2026 Azimuth authors.
 #include "scheduler/service/services.h"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <future>
@@ -58,6 +59,12 @@ v1::AssignResponse ToProto(const Decisions& d, const std::vector<RequestError>& 
     out.add_reason(static_cast<v1::Reason>(d.reason[i]));
     out.add_cost_usd(d.cost[i]);
     out.add_waiver(d.reason[i] == kernels::Reason::kAzureWaiver);
+  }
+  const bool waived =
+      std::find(d.reason.begin(), d.reason.end(), kernels::Reason::kAzureWaiver) != d.reason.end();
+  if (waived && d.waiver_rule.size() == d.reason.size()) {
+    out.mutable_waiver_rule()->Reserve(n);
+    for (int i = 0; i < n; ++i) out.add_waiver_rule(static_cast<v1::Rule>(d.waiver_rule[i]));
   }
   for (const RequestError& e : errors) {
     v1::RequestError* pe = out.add_errors();
@@ -410,6 +417,8 @@ grpc::Status SchedulerServiceImpl::Explain(grpc::ServerContext* context, const v
   }
   response->set_reject_objective_usd(e->explanation.reject_objective_usd);
   response->set_azure_shadow_price(e->explanation.azure_shadow_price);
+  response->set_waiver_rule(static_cast<v1::Rule>(e->explanation.waiver_rule));
+  for (const std::string& name : e->requires) response->add_requires(name);
   return counted(grpc::Status::OK);
 }
 

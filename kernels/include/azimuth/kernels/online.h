@@ -51,6 +51,7 @@ struct OnlineDecision {
   std::int32_t endpoint = -1;  // -1: rejected
   Reason reason = Reason::kNoEligibleEndpoint;
   double cost = 0;  // USD: the assignment's cost, or the rejection cost
+  Rule waiver_rule = Rule::kEligible;  // kAzureWaiver: the rule that excluded Azure
 };
 
 // Candidate

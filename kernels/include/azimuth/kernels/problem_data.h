@@ -96,6 +96,7 @@ struct ProblemData {
   // anything) and the distinct sets; set 0 is the empty one.
   std::vector<std::int32_t> rq_needs;
   std::vector<Needs> need_sets{Needs{}};
+  std::vector<std::string> need_text{""};  // each set's names as first given, ';'-separated
 
   PolicyData policy;
 
@@ -107,8 +108,9 @@ struct ProblemData {
   // (`unknown` when one names no endpoint's feature). Add the endpoints first.
   Needs NeedsOf(const std::vector<std::string>& names) const;
   // InternNeeds(): the id of a requirement set, or -1 when the batch already
-  // has kMaxNeedSets distinct ones.
-  std::int32_t InternNeeds(const Needs& needs);
+  // has kMaxNeedSets distinct ones. `text` (the names) is kept for writing
+  // the batch out again.
+  std::int32_t InternNeeds(const Needs& needs, const std::string& text = "");
   void ReserveRequests(std::size_t n);
   std::size_t num_endpoints() const { return ep_model.size(); }
   std::size_t num_requests() const { return rq_model.size(); }
