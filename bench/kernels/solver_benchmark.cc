@@ -8,12 +8,14 @@
 //   solver_benchmark [--sizes 10000,100000,1000000] [--endpoints 64]
 //                    [--modes strict,off] [--backend auto|cuda|cpu]
 //                    [--lp_max 10000] [--repeat 3] [--json out.json]
-//                    [--warm 1] [--lp clp,highs]
+//                    [--warm 1] [--lp clp,highs] [--capabilities 1]
 //
 // --lp names the exact LP engines (CLP in process; HiGHS through the venv of
 // bench/reference/highs_venv.sh); the table's LP columns are the first's, and
 // a line per batch gives every engine's time and optimum, side by side.
 //
+// --capabilities 1 gives endpoints context limits and features and requests
+// requirements (WorkloadSpec::capabilities).
 // --warm 1 times the server's case instead of a cold solve: each batch is
 // warm-started from the prices of the previous batch, the same endpoints with
 // another draw of requests (the workload of seed + 1).
@@ -56,6 +58,7 @@ struct Args {
   int bound_passes = -1;  // SolverOptions::bound_passes
   unsigned long long seed = 1;
   bool warm = false;  // warm-start from the previous batch's prices
+  bool capabilities = false;  // WorkloadSpec::capabilities
   std::vector<std::string> lp = {"clp"};
 };
 
@@ -71,7 +74,7 @@ std::vector<std::string> Split(const std::string& s) {
       stderr,
       "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
       "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
-      "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--warm 1] [--lp clp,highs]\n",
+      "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--warm 1] [--lp clp,highs] [--capabilities 1]\n",
       why);
   std::exit(2);
 }
@@ -120,6 +123,8 @@ Args Parse(int argc, char** argv) {
       a.bound_passes = std::atoi(value.c_str());
     } else if (flag == "--tolerance") {
       a.tolerance = std::atof(value.c_str());
+    } else if (flag == "--capabilities") {
+      a.capabilities = value == "1" || value == "true";
     } else if (flag == "--warm") {
       a.warm = value == "1" || value == "true";
     } else if (flag == "--lp") {
@@ -185,6 +190,7 @@ int main(int argc, char** argv) {
       spec.endpoints = args.endpoints;
       spec.mode = mode;
       spec.seed = args.seed;
+      spec.capabilities = args.capabilities;
       kernels::ProblemData data = bench::GenerateWorkload(spec);
       const kernels::ProblemView view = data.View();
       kernels::SolverOptions options;

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <algorithm>
 #include <string>
 
 namespace azimuth::bench {
@@ -39,14 +40,32 @@ ReferenceModel BuildReferenceModel(const kernels::ProblemView& problem) {
     out.cap_tokens.push_back(kernels::TokenCapacity(e.tpm_limit[p], pol.window_s));
     out.cap_requests.push_back(kernels::RequestCapacity(e.rpm_limit[p], pol.window_s));
   }
+  out.waiver_rule.assign(n, kernels::Rule::kEligible);
   std::vector<std::uint8_t> ok(m);
   for (std::int32_t i = 0; i < n; ++i) {
     bool any_azure = false;
+    const kernels::Needs needs = r.needs.empty() ? kernels::Needs{} : r.need_sets[r.needs[i]];
+    const std::int64_t tokens = static_cast<std::int64_t>(r.tokens_in[i]) + r.tokens_out[i];
+    // Rules 1-6 in order; the Azure endpoint that passes the most of them
+    // names the rule that excluded Azure.
+    int azure_passed = 0;
     for (std::int32_t p = 0; p < m; ++p) {
-      ok[p] = r.model[i] == e.model[p] && e.available[p] && (r.zone[i] < 0 || r.zone[i] == e.zone[p]) &&
-              (r.slo_ms[i] == 0 || e.latency_p95_ms[p] <= r.slo_ms[i]);
+      const std::uint64_t features = e.features.empty() ? 0 : e.features[p];
+      const std::int64_t context = e.max_context_tokens.empty() ? 0 : e.max_context_tokens[p];
+      const bool rules[6] = {r.model[i] == e.model[p],
+                             e.available[p] != 0,
+                             r.zone[i] < 0 || r.zone[i] == e.zone[p],
+                             r.slo_ms[i] == 0 || e.latency_p95_ms[p] <= r.slo_ms[i],
+                             !needs.unknown && (needs.features & features) == needs.features,
+                             context == 0 || tokens <= context};
+      int passed = 0;
+      while (passed < 6 && rules[passed]) ++passed;
+      ok[p] = passed == 6;
+      if (e.cloud[p] == Cloud::kAzure) azure_passed = std::max(azure_passed, passed);
       any_azure = any_azure || (ok[p] && e.cloud[p] == Cloud::kAzure);
     }
+    const kernels::Rule failed[6] = {kernels::Rule::kModel, kernels::Rule::kHealth,     kernels::Rule::kZone,
+                                     kernels::Rule::kSlo,   kernels::Rule::kCapability, kernels::Rule::kContext};
     const bool gated = static_cast<std::size_t>(r.model[i]) < pol.launch_gated.size && pol.launch_gated[r.model[i]];
     bool any_other = false;
     for (std::int32_t p = 0; p < m; ++p) {
@@ -54,6 +73,7 @@ ReferenceModel BuildReferenceModel(const kernels::ProblemView& problem) {
       any_other = any_other || (ok[p] && e.cloud[p] != Cloud::kAzure);
     }
     out.waiver[i] = gated && !any_azure && any_other;
+    if (out.waiver[i]) out.waiver_rule[i] = failed[std::min(azure_passed, 5)];
     const double tin = r.tokens_in[i], tout = r.tokens_out[i];
     for (std::int32_t p = 0; p < m; ++p) {
       if (!ok[p]) continue;
@@ -401,6 +421,10 @@ std::string CheckInvariants(const kernels::ProblemView& problem, const kernels::
       const kernels::Reason want = md.waiver[i] && !md.azure[p] ? kernels::Reason::kAzureWaiver : kernels::Reason::kOk;
       if (s.reason[i] != want)
         return at + "reason " + kernels::ReasonName(s.reason[i]) + ", expected " + kernels::ReasonName(want);
+      if (want == kernels::Reason::kAzureWaiver && !s.waiver_rule.empty() && s.waiver_rule[i] != md.waiver_rule[i]) {
+        return at + "waiver rule " + kernels::RuleName(s.waiver_rule[i]) + ", expected " +
+               kernels::RuleName(md.waiver_rule[i]);
+      }
       if (std::abs(s.cost[i] - md.pairs[k].cost) > 1e-9 * (1 + md.pairs[k].cost)) return at + "wrong cost";
       assign += s.cost[i];
       ++assigned;

@@ -38,7 +38,8 @@ struct ReferenceModel {
   std::vector<double> reject;  // per request
   std::vector<double> tokens;  // per request
   std::vector<std::uint8_t> waiver;
-  std::vector<std::uint8_t> azure;  // per endpoint
+  std::vector<kernels::Rule> waiver_rule;  // with the waiver: the rule that excluded Azure
+  std::vector<std::uint8_t> azure;         // per endpoint
   std::vector<std::int64_t> cap_tokens, cap_requests;
   // Eligibility of one pair, or -1: index into `pairs` by (request, endpoint).
   std::vector<std::int32_t> pair_of;  // [N * M]

@@ -110,6 +110,23 @@ constexpr int kNumKinds = 4;
 // (the small footprint), then one more per 64, up to 16.
 int ModelsFor(int endpoints) { return endpoints <= 96 ? 3 : std::min(kMaxModelsUsed, 3 + (endpoints - 64) / 64); }
 
+std::string Join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ";") + name;
+  return out;
+}
+
+std::vector<std::string> Split(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = std::min(text.find(';', start), text.size());
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 double CloudPriceFactor(Cloud c) {
   switch (c) {
     case Cloud::kAzure:
@@ -121,6 +138,39 @@ double CloudPriceFactor(Cloud c) {
     default:
       return 1.1;
   }
+}
+
+// Capabilities of one endpoint, from the capability stream.
+constexpr std::int64_t kContexts[] = {128000, 200000, 272000, 400000, 1000000};
+bool Multimodal(const char* model) {
+  const std::string m = model;
+  return m == "gpt-5" || m == "gpt-6" || m == "gpt-4.1" || m == "gpt-4o" || m == "gpt-4o-mini" || m == "o3" ||
+         m == "llama-4-maverick";
+}
+void AddCapabilities(Rng& rng, const DeploymentKind& kind, const RegionSpec& region, kernels::EndpointRow* row) {
+  const std::string model = row->model;
+  row->max_context_tokens = kContexts[model == "gpt-6" ? 3 + rng.Below(2) : rng.Below(4)];
+  if (model != "embed-3-large") {
+    if (rng.Uniform() < 0.95) row->features.push_back("tools");
+    if (rng.Uniform() < 0.85) row->features.push_back("json_schema");
+  }
+  // gpt-6's Azure deployments in Europe have no vision yet.
+  const bool eu_azure_gpt6 = model == "gpt-6" && region.cloud == Cloud::kAzure && std::string(region.zone) == "eu";
+  if (Multimodal(row->model.c_str()) && !eu_azure_gpt6 && rng.Uniform() < 0.9) row->features.push_back("vision");
+  if (std::string(kind.suffix) == "-ptu") row->features.push_back("ptu");
+  if (std::string(kind.suffix) == "-batch") row->features.push_back("batch");
+}
+void DrawRequirements(Rng& rng, double long_contexts, kernels::RequestRow* row, std::vector<std::string>* needs) {
+  needs->clear();
+  if (rng.Uniform() < 0.30) needs->push_back("tools");
+  if (rng.Uniform() < 0.10) needs->push_back("json_schema");
+  if (rng.Uniform() < 0.12) needs->push_back("vision");
+  const double k = rng.Uniform();
+  if (k < 0.03) needs->push_back("ptu");
+  if (k > 0.98) needs->push_back("batch");
+  // Long agent contexts, 32k to 232k tokens in: some exceed the smaller
+  // context windows (128k, 200k).
+  if (rng.Uniform() < long_contexts) row->tokens_in = static_cast<std::int32_t>(32000 + 200000 * rng.Uniform());
 }
 
 }  // namespace
@@ -155,6 +205,13 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
   for (int k = 0; k < num_models; ++k) share_total += kModels[k].share;
   double demand_tokens[kMaxModelsUsed] = {}, demand_requests[kMaxModelsUsed] = {};
   data.ReserveRequests(static_cast<std::size_t>(spec.requests));
+  Rng caps(spec.seed * 0x9E3779B97F4A7C15ull + 101);  // the capability stream
+  std::vector<kernels::RequestRow> later;             // with capabilities: added after the endpoints
+  std::vector<std::vector<std::string>> later_needs;
+  if (spec.capabilities) {
+    later.reserve(static_cast<std::size_t>(spec.requests));
+    later_needs.reserve(static_cast<std::size_t>(spec.requests));
+  }
   for (std::int64_t i = 0; i < spec.requests; ++i) {
     kernels::RequestRow row;
     row.id = "r" + std::to_string(i);
@@ -177,9 +234,21 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
     row.home_cloud = h < 0.5 ? Cloud::kAzure : (h < 0.8 ? Cloud::kAws : Cloud::kGcp);
     const double p = rng.Uniform();
     row.priority = p < 0.4 ? 0 : (p < 0.7 ? 1 : (p < 0.9 ? 2 : 3));
+    if (spec.capabilities) {
+      later_needs.emplace_back();
+      DrawRequirements(caps, spec.long_contexts, &row, &later_needs.back());
+    }
     demand_tokens[model] += row.tokens_in + row.tokens_out;
     demand_requests[model] += 1;
-    data.AddRequest(row);
+    if (spec.capabilities) {
+      // Interned now, in the order AddRequest() would.
+      data.tenants.Intern(row.tenant);
+      data.models.Intern(row.model);
+      if (!row.zone.empty()) data.zones.Intern(row.zone);
+      later.push_back(std::move(row));
+    } else {
+      data.AddRequest(row);
+    }
   }
 
   // Endpoints: models round-robin over regions (each model from its own
@@ -208,6 +277,7 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
     row.latency_p50_ms = std::round((250 + 600 * rng.Uniform()) * kind.latency);
     row.latency_p95_ms = std::round(row.latency_p50_ms * (1.6 + 1.8 * rng.Uniform()));
     row.healthy = rng.Uniform() >= spec.unhealthy;
+    if (spec.capabilities) AddCapabilities(caps, kind, region, &row);
     ++per_model[model];
     rows.push_back(row);
     capacity_factor.push_back(kind.capacity);
@@ -226,6 +296,10 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
     row.rpm_limit = static_cast<std::int64_t>(std::ceil(share_r * (spec.counts_only ? jitter : 1.25 * jitter)));
     data.AddEndpoint(row);
   }
+  for (std::size_t i = 0; i < later.size(); ++i) {
+    later[i].needs = data.InternNeeds(data.NeedsOf(later_needs[i]), Join(later_needs[i]));
+    data.AddRequest(later[i]);
+  }
   return data;
 }
 
@@ -240,6 +314,7 @@ kernels::ProblemData WithRequestsOf(const kernels::ProblemData& data, const kern
   out.rq_slo.clear();
   out.rq_home.clear();
   out.rq_priority.clear();
+  out.rq_needs.clear();
   out.ReserveRequests(other.num_requests());
   for (std::size_t i = 0; i < other.num_requests(); ++i) {
     kernels::RequestRow row;
@@ -252,6 +327,10 @@ kernels::ProblemData WithRequestsOf(const kernels::ProblemData& data, const kern
     row.slo_ms = other.rq_slo[i];
     row.home_cloud = other.rq_home[i];
     row.priority = other.rq_priority[i];
+    if (!other.rq_needs.empty()) {
+      const std::string& text = other.need_text[other.rq_needs[i]];
+      row.needs = out.InternNeeds(out.NeedsOf(Split(text)), text);
+    }
     out.AddRequest(row);
   }
   return out;

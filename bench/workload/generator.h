@@ -39,12 +39,27 @@ struct WorkloadSpec {
   bool counts_only = false;
   // Fraction of endpoints reported unhealthy.
   double unhealthy = 0.03;
+  // Capabilities (docs/design.md rules 5 and 6): endpoints get context
+  // limits and features by model, cloud and deployment kind (provisioned
+  // deployments "ptu", batch ones "batch"; vision on the multimodal models,
+  // missing in some regions: gpt-6's Azure deployments in Europe lack it),
+  // and requests need tools, vision, json_schema, batch or ptu, and some
+  // carry long contexts. Drawn from a stream of their own: the rest of the
+  // batch is the same as without.
+  bool capabilities = false;
+  // With capabilities: the share of requests with 32k-232k input tokens.
+  // Such a request fits an endpoint's window only at production quotas
+  // (demand-sized capacities give a few dozen requests per endpoint a few
+  // ten thousand tokens each): LP-sized tests set 0.
+  double long_contexts = 0.01;
 };
 
 // GenerateWorkload()
 //
 // Builds the batch. The policy is docs/design.md's example policy (gpt-6 is inside
-// its Azure-first launch window) with `mode`.
+// its Azure-first launch window) with `mode`. Endpoints are added before the
+// requests only with capabilities (requests name features against them);
+// interned ids are the same either way.
 kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec);
 
 // WithRequestsOf()

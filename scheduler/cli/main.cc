@@ -28,6 +28,8 @@ ABSL_FLAG(uint64_t, seed, 1, "demo/generate: workload seed");
 ABSL_FLAG(double, load, 0.9, "demo/generate: demand over capacity");
 ABSL_FLAG(std::string, mode, "strict", "demo/generate: azure_first mode: strict, weighted or off");
 ABSL_FLAG(std::string, out_dir, "", "generate: directory for E.csv, R.csv and P.json");
+ABSL_FLAG(bool, capabilities, false,
+          "demo/generate: endpoints with context limits and features, requests with requirements");
 ABSL_FLAG(std::string, server, "localhost:50051", "remote: azimuthd address, host:port or unix:/path");
 ABSL_FLAG(std::string, token, "", "remote: bearer token (default: $AZIMUTH_TOKEN)");
 ABSL_FLAG(std::string, tls_ca, "", "remote: CA certificate (PEM) of the server: enables TLS");
@@ -45,7 +47,7 @@ usage:
   azimuth demo [--n 200000] [--m 64] [--load 0.9] [--mode strict|weighted|off] [--backend auto|cuda|cpu]
   azimuth solve --endpoints E.csv --requests R.csv --policy P.json --out A.csv --summary S.json
                 [--backend auto|cuda|cpu]
-  azimuth generate --out_dir DIR [--n 10000] [--m 64] [--seed 1] [--load 0.9] [--mode strict]
+  azimuth generate --out_dir DIR [--n 10000] [--m 64] [--seed 1] [--load 0.9] [--mode strict] [--capabilities]
 
 remote (against a running azimuthd; --server host:port or unix:/path, --token or $AZIMUTH_TOKEN,
         --tls_ca [--tls_cert --tls_key] for TLS / mutual TLS):
@@ -95,6 +97,7 @@ int main(int argc, char** argv) {
     workload.endpoints = absl::GetFlag(FLAGS_m);
     workload.seed = absl::GetFlag(FLAGS_seed);
     workload.load = absl::GetFlag(FLAGS_load);
+    workload.capabilities = absl::GetFlag(FLAGS_capabilities);
     workload.mode = *mode;
     if (command == "demo") {
       status = sch::RunDemo(sch::DemoArgs{workload, *backend}, std::cout);
