@@ -83,8 +83,10 @@ void ProblemData::AddRequest(const RequestRow& row) {
   rq_slo.push_back(row.slo_ms);
   rq_home.push_back(row.home_cloud);
   rq_priority.push_back(row.priority);
-  if (row.needs != 0 && rq_needs.empty()) rq_needs.assign(rq_priority.size() - 1, 0);
-  if (!rq_needs.empty()) rq_needs.push_back(row.needs);
+  if (row.needs != 0 || !rq_needs.empty()) {
+    rq_needs.resize(rq_priority.size() - 1, 0);  // the requests before the first with requirements
+    rq_needs.push_back(row.needs);
+  }
 }
 
 ProblemView ProblemData::View() {

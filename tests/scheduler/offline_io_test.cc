@@ -188,6 +188,77 @@ TEST(EndpointsCsv, MalformedRowsNameFileLineAndField) {
   EXPECT_EQ(d.ep_tpm[0], 100000);
 }
 
+// The optional capability columns: present or not, in any order; values
+// checked with file, line and field.
+TEST(CapabilityColumns, OptionalParseAndAreChecked) {
+  const std::string h =
+      "id,cloud,region,zone,model,price_in_per_1k,price_out_per_1k,latency_p50_ms,latency_p95_ms,tpm_limit,"
+      "rpm_limit,healthy";
+  const std::string row = "e1,azure,eastus,us,gpt-5,0.001,0.01,300,800,100000,100,true";
+  ProblemData d;
+  ASSERT_TRUE(ReadEndpointsCsv(WriteTemp("cap_e.csv", "features," + h + ",max_context_tokens\n" +
+                                                          "\"tools; vision\"," + row + ",128000\n" +
+                                                          "," + std::string("e2") + row.substr(2) + ",\n"),
+                               &d)
+                  .ok());
+  ASSERT_EQ(d.num_endpoints(), 2u);
+  EXPECT_EQ(d.ep_max_context, (std::vector<std::int64_t>{128000, 0}));
+  EXPECT_EQ(d.features.size(), 2u);
+  EXPECT_EQ(d.ep_features[0], 3u);
+  EXPECT_EQ(d.ep_features[1], 0u);
+  const std::string rh = "id,tenant,model,tokens_in,tokens_out,slo_ms,zone,home_cloud,priority";
+  ASSERT_TRUE(ReadRequestsCsv(WriteTemp("cap_r.csv", rh + ",requires\nr1,t,gpt-5,10,10,0,,azure,0,vision\n" +
+                                                         "r2,t,gpt-5,10,10,0,,azure,0,\n" +
+                                                         "r3,t,gpt-5,10,10,0,,azure,0,audio;tools\n"),
+                              &d)
+                  .ok());
+  ASSERT_EQ(d.rq_needs.size(), 3u);
+  EXPECT_EQ(d.rq_needs[1], 0);
+  EXPECT_EQ(d.need_sets[d.rq_needs[0]].features, 2u);
+  EXPECT_TRUE(d.need_sets[d.rq_needs[2]].unknown);
+  // Files without the columns parse as before: no requirement at all.
+  ProblemData plain;
+  ASSERT_TRUE(ReadEndpointsCsv(WriteTemp("plain_e.csv", h + "\n" + row + "\n"), &plain).ok());
+  ASSERT_TRUE(ReadRequestsCsv(WriteTemp("plain_r.csv", rh + "\nr1,t,gpt-5,10,10,0,,azure,0\n"), &plain).ok());
+  EXPECT_TRUE(plain.rq_needs.empty());
+  EXPECT_EQ(plain.ep_max_context, (std::vector<std::int64_t>{0}));
+
+  struct Case {
+    std::string text, expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {h + ",max_context_tokens\n" + row + ",-5\n", ":2: field 'max_context_tokens'"},
+           {h + ",max_context_tokens\n" + row + ",1.5e5\n", ":2: field 'max_context_tokens'"},
+           {h + ",features\n" + row + ",tools;tools\n", ":2: field 'features': feature 'tools' named twice"},
+           {h + ",capabilities\n" + row + ",x\n", ":1: unexpected column 'capabilities'"},
+       }) {
+    ProblemData bad;
+    const absl::Status st = ReadEndpointsCsv(WriteTemp("cap_bad.csv", c.text), &bad);
+    ASSERT_FALSE(st.ok()) << c.text;
+    EXPECT_NE(st.message().find(c.expect), absl::string_view::npos) << st.message();
+  }
+}
+
+TEST(OfflineFiles, GeneratedWorkloadWithCapabilitiesRoundTrips) {
+  bench::WorkloadSpec spec;
+  spec.requests = 2000;
+  spec.endpoints = 20;
+  spec.capabilities = true;
+  const ProblemData original = bench::GenerateWorkload(spec);
+  const std::string e = TempPath("Ec.csv"), r = TempPath("Rc.csv");
+  ASSERT_TRUE(WriteEndpointsCsv(e, original).ok());
+  ASSERT_TRUE(WriteRequestsCsv(r, original).ok());
+  ProblemData copy;
+  ASSERT_TRUE(ReadEndpointsCsv(e, &copy).ok());
+  ASSERT_TRUE(ReadRequestsCsv(r, &copy).ok());
+  EXPECT_EQ(copy.ep_max_context, original.ep_max_context);
+  EXPECT_EQ(copy.ep_features, original.ep_features);  // features interned in the same order
+  ASSERT_EQ(copy.rq_needs.size(), original.rq_needs.size());
+  for (std::size_t i = 0; i < copy.num_requests(); ++i) {
+    ASSERT_EQ(copy.need_sets[copy.rq_needs[i]].features, original.need_sets[original.rq_needs[i]].features) << i;
+  }
+}
+
 TEST(OfflineFiles, GeneratedWorkloadRoundTrips) {
   bench::WorkloadSpec spec;
   spec.requests = 2000;

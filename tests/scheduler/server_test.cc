@@ -353,6 +353,116 @@ TEST_F(ServerTest, ExplainTellsWhyARequestWentWhereItWent) {
   EXPECT_EQ(stub->Explain(&missing, request, &e).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+// Capabilities through the API: agents report features and context windows;
+// a launch-gated model whose Azure endpoint lacks vision goes off Azure for
+// the vision requests only (batch and single-request paths), the answer
+// names the rule that excluded Azure, and Explain shows it per endpoint.
+TEST_F(ServerTest, CapabilitiesAndTheCapabilityAwareWaiver) {
+  v1::Policy policy = PolicyToProto(DefaultPolicy());
+  policy.set_azure_first(v1::STRICT);
+  policy.set_window_s(3600);
+  (*policy.mutable_azure_first_until())["gpt-5"] = Engine::WallClockMs() / 1000 + 3600;
+  {
+    auto stub = v1::PolicyService::NewStub(tcp_);
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", std::string("Bearer ") + kToken);
+    v1::SetPolicyRequest request;
+    *request.mutable_policy() = policy;
+    v1::Policy applied;
+    ASSERT_TRUE(stub->SetPolicy(&context, request, &applied).ok());
+  }
+  v1::EndpointSample azure = Sample("azure-1", v1::AZURE, 0.002, 1000000, 1000);
+  azure.add_features("tools");
+  azure.set_max_context_tokens(128000);
+  v1::EndpointSample aws = Sample("aws-1", v1::AWS, 0.001, 1000000, 1000);
+  aws.add_features("tools");
+  aws.add_features("vision");
+  ReportOk({azure, aws});
+  v1::RequestBatch b = Batch(6, "c");
+  b.add_strings("vision");          // 2
+  b.add_strings(" tools ; vision"); // 3: blanks around names are dropped
+  b.add_strings("");                // 4
+  b.add_strings("audio");           // 5: nobody serves it
+  const std::uint32_t needs[] = {4, 2, 4, 3, 5, 4};
+  for (std::uint32_t k : needs) b.add_requires(k);
+  b.set_tokens_in(5, 200000);  // beyond Azure's context
+  v1::AssignResponse r;
+  ASSERT_TRUE(Assign(b, &r).ok());
+  const char* want[] = {"azure-1", "aws-1", "azure-1", "aws-1", "-", "aws-1"};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(EndpointOf(r, i), want[i]) << i;
+  EXPECT_EQ(r.reason(1), v1::AZURE_WAIVER);
+  EXPECT_EQ(r.reason(4), v1::NO_ELIGIBLE_ENDPOINT);
+  ASSERT_EQ(r.waiver_rule_size(), 6);
+  EXPECT_EQ(r.waiver_rule(0), v1::ELIGIBLE);
+  EXPECT_EQ(r.waiver_rule(1), v1::RULE_CAPABILITY);
+  EXPECT_EQ(r.waiver_rule(3), v1::RULE_CAPABILITY);
+  EXPECT_EQ(r.waiver_rule(5), v1::RULE_CONTEXT);
+
+  // One request: decided online, the same rules.
+  v1::RequestBatch one = Batch(1, "single");
+  one.add_strings("vision");
+  one.add_requires(2);
+  ASSERT_TRUE(Assign(one, &r).ok());
+  EXPECT_TRUE(r.info().online());
+  EXPECT_EQ(EndpointOf(r, 0), "aws-1");
+  EXPECT_EQ(r.reason(0), v1::AZURE_WAIVER);
+  EXPECT_EQ(r.waiver_rule(0), v1::RULE_CAPABILITY);
+
+  auto stub = v1::SchedulerService::NewStub(tcp_);
+  grpc::ClientContext context;
+  v1::ExplainRequest request;
+  request.set_request_id("c1");
+  v1::ExplainResponse e;
+  ASSERT_TRUE(stub->Explain(&context, request, &e).ok());
+  EXPECT_TRUE(e.waiver());
+  EXPECT_EQ(e.waiver_rule(), v1::RULE_CAPABILITY);
+  ASSERT_EQ(e.requires_size(), 1);
+  EXPECT_EQ(e.requires(0), "vision");
+  ASSERT_EQ(e.candidates_size(), 2);
+  EXPECT_EQ(e.candidates(0).excluded_by(), v1::RULE_CAPABILITY);
+  EXPECT_EQ(e.candidates(1).excluded_by(), v1::ELIGIBLE);
+  grpc::ClientContext context2;
+  request.set_request_id("c0");
+  ASSERT_TRUE(stub->Explain(&context2, request, &e).ok());
+  EXPECT_EQ(e.candidates(1).excluded_by(), v1::RULE_LAUNCH_GATE);
+}
+
+TEST_F(ServerTest, CapabilitySamplesAreCheckedAgainstTheTable) {
+  std::vector<v1::EndpointSample> samples;
+  for (int k = 0; k < 64; ++k) {
+    v1::EndpointSample s = Sample("e" + std::to_string(k), v1::AZURE, 0.001, 1000, 10);
+    s.add_features("f" + std::to_string(k));
+    s.set_max_context_tokens(k < 63 ? 1000 + k : 0);
+    samples.push_back(s);
+  }
+  v1::EndpointSample extra = Sample("extra", v1::AZURE, 0.001, 1000, 10);
+  extra.add_features("f65");  // a 65th feature name
+  samples.push_back(extra);
+  v1::EndpointSample context = Sample("context", v1::AZURE, 0.001, 1000, 10);
+  context.set_max_context_tokens(5);  // a 64th context limit
+  samples.push_back(context);
+  v1::EndpointSample twice = Sample("twice", v1::AZURE, 0.001, 1000, 10);
+  twice.add_features("f1");
+  twice.add_features("f1");
+  samples.push_back(twice);
+  v1::EndpointSample semicolon = Sample("semicolon", v1::AZURE, 0.001, 1000, 10);
+  semicolon.add_features("a;b");
+  samples.push_back(semicolon);
+  // Replacing a sample frees its names: e0 drops f0, so f0b fits.
+  v1::EndpointSample replaced = Sample("e0", v1::AZURE, 0.001, 1000, 10);
+  replaced.add_features("f0b");
+  samples.push_back(replaced);
+  v1::ReportTelemetryResponse response;
+  ASSERT_TRUE(Report(samples, &response).ok());
+  EXPECT_EQ(response.accepted(), 65);
+  ASSERT_EQ(response.errors_size(), 4);
+  EXPECT_EQ(response.errors(0).endpoint_id(), "extra");
+  EXPECT_EQ(response.errors(0).field(), "features");
+  EXPECT_EQ(response.errors(1).field(), "max_context_tokens");
+  EXPECT_EQ(response.errors(2).field(), "features");
+  EXPECT_EQ(response.errors(3).field(), "features");
+}
+
 // Many clients stream at once; one provider goes unhealthy mid-stream. Every
 // request is answered exactly once, in order, and nothing goes to the sick
 // provider once it reported so; the ledger never exceeds a capacity.
