@@ -9,11 +9,14 @@
 //                    [--modes strict,off] [--backend auto|cuda|cpu]
 //                    [--lp_max 10000] [--repeat 3] [--json out.json]
 //                    [--warm 1] [--lp clp,highs] [--capabilities 1]
+//                    [--tenants 16] [--tenant_limits F]
 //
 // --lp names the exact LP engines (CLP in process; HiGHS through the venv of
 // bench/reference/highs_venv.sh); the table's LP columns are the first's, and
 // a line per batch gives every engine's time and optimum, side by side.
 //
+// --tenants T spreads requests over T tenants; --tenant_limits F gives each
+// limits at F x an even share of demand (WorkloadSpec::tenant_limits).
 // --capabilities 1 gives endpoints context limits and features and requests
 // requirements (WorkloadSpec::capabilities).
 // --warm 1 times the server's case instead of a cold solve: each batch is
@@ -59,6 +62,8 @@ struct Args {
   unsigned long long seed = 1;
   bool warm = false;  // warm-start from the previous batch's prices
   bool capabilities = false;  // WorkloadSpec::capabilities
+  int tenants = 16;           // WorkloadSpec::tenants
+  double tenant_limits = 0;   // WorkloadSpec::tenant_limits
   std::vector<std::string> lp = {"clp"};
 };
 
@@ -74,7 +79,7 @@ std::vector<std::string> Split(const std::string& s) {
       stderr,
       "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
       "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
-      "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--warm 1] [--lp clp,highs] [--capabilities 1]\n",
+      "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--warm 1] [--lp clp,highs] [--capabilities 1] [--tenants T] [--tenant_limits F]\n",
       why);
   std::exit(2);
 }
@@ -123,6 +128,10 @@ Args Parse(int argc, char** argv) {
       a.bound_passes = std::atoi(value.c_str());
     } else if (flag == "--tolerance") {
       a.tolerance = std::atof(value.c_str());
+    } else if (flag == "--tenants") {
+      a.tenants = std::max(1, std::atoi(value.c_str()));
+    } else if (flag == "--tenant_limits") {
+      a.tenant_limits = std::atof(value.c_str());
     } else if (flag == "--capabilities") {
       a.capabilities = value == "1" || value == "true";
     } else if (flag == "--warm") {
@@ -191,6 +200,8 @@ int main(int argc, char** argv) {
       spec.mode = mode;
       spec.seed = args.seed;
       spec.capabilities = args.capabilities;
+      spec.tenants = args.tenants;
+      spec.tenant_limits = args.tenant_limits;
       kernels::ProblemData data = bench::GenerateWorkload(spec);
       const kernels::ProblemView view = data.View();
       kernels::SolverOptions options;

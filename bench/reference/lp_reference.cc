@@ -85,7 +85,11 @@ ReferenceModel BuildReferenceModel(const kernels::ProblemView& problem) {
     }
     out.reject.push_back(pol.reject_usd[r.priority[i]]);
     out.tokens.push_back(tin + tout);
+    const bool limited = !r.tenant.empty() && static_cast<std::size_t>(r.tenant[i]) < pol.tenant_limits.size &&
+                         !pol.tenant_limits[r.tenant[i]].unlimited();
+    out.tenant.push_back(limited ? r.tenant[i] : -1);
   }
+  out.tenant_limits.assign(pol.tenant_limits.data, pol.tenant_limits.data + pol.tenant_limits.size);
   return out;
 }
 
@@ -269,9 +273,35 @@ void SolveWithHighs(const LpArrays& lp, const std::string& solver, LpSolution* o
   rmdir(dir);
 }
 
+// The tenant limits as rows: per limited tenant and limit that is set, its
+// pairs' tokens, count or cost at most the limit.
+std::vector<ExtraRow> TenantRows(const ReferenceModel& md) {
+  std::vector<ExtraRow> rows;
+  const std::size_t np = md.pairs.size();
+  for (std::size_t t = 0; t < md.tenant_limits.size(); ++t) {
+    const kernels::TenantLimit& l = md.tenant_limits[t];
+    const double limits[3] = {static_cast<double>(l.tokens) / kTokenUnit, static_cast<double>(l.requests),
+                              l.budget_usd};
+    for (int kind = 0; kind < 3; ++kind) {
+      if (limits[kind] <= 0) continue;
+      ExtraRow row{std::vector<double>(np, 0.0), {}, -COIN_DBL_MAX, limits[kind]};
+      bool any = false;
+      for (std::size_t k = 0; k < np; ++k) {
+        const ReferencePair& pr = md.pairs[k];
+        if (md.tenant[pr.request] != static_cast<std::int32_t>(t)) continue;
+        row.x[k] = kind == 0 ? md.tokens[pr.request] / kTokenUnit : kind == 1 ? 1.0 : pr.cost;
+        any = true;
+      }
+      if (any) rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
 LpSolution SolveLp(const ReferenceModel& md, LpEngine engine, const std::vector<double>& cx,
-                   const std::vector<double>& cy, const std::vector<ExtraRow>& extra) {
+                   const std::vector<double>& cy, std::vector<ExtraRow> extra) {
   const auto start = std::chrono::steady_clock::now();
+  for (ExtraRow& row : TenantRows(md)) extra.push_back(std::move(row));
   const LpArrays lp = BuildLp(md, cx, cy, extra);
   LpSolution out;
   std::vector<double> columns;
@@ -428,6 +458,11 @@ std::string CheckInvariants(const kernels::ProblemView& problem, const kernels::
       if (std::abs(s.cost[i] - md.pairs[k].cost) > 1e-9 * (1 + md.pairs[k].cost)) return at + "wrong cost";
       assign += s.cost[i];
       ++assigned;
+    } else if (s.reason[i] == kernels::Reason::kTenantLimit) {
+      if (!any) return at + "TENANT_LIMIT for a request no endpoint is eligible for";
+      if (md.tenant[i] < 0) return at + "TENANT_LIMIT for a tenant without limits";
+      if (s.cost[i] != md.reject[i]) return at + "wrong rejection cost";
+      reject += s.cost[i];
     } else {
       const kernels::Reason want = any ? kernels::Reason::kCapacityExhausted : kernels::Reason::kNoEligibleEndpoint;
       if (s.reason[i] != want)
@@ -440,6 +475,22 @@ std::string CheckInvariants(const kernels::ProblemView& problem, const kernels::
     if (used_t[p] > md.cap_tokens[p]) return "endpoint " + std::to_string(p) + ": token capacity exceeded";
     if (used_r[p] > md.cap_requests[p]) return "endpoint " + std::to_string(p) + ": request capacity exceeded";
   }
+  // Tenant limits, exactly (the budget to a part in 1e12 of rounding).
+  std::vector<std::int64_t> tenant_t(md.tenant_limits.size(), 0), tenant_r(md.tenant_limits.size(), 0);
+  std::vector<double> tenant_usd(md.tenant_limits.size(), 0.0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (s.endpoint[i] < 0 || md.tenant[i] < 0) continue;
+    tenant_t[md.tenant[i]] += static_cast<std::int64_t>(md.tokens[i]);
+    tenant_r[md.tenant[i]] += 1;
+    tenant_usd[md.tenant[i]] += s.cost[i];
+  }
+  for (std::size_t t = 0; t < md.tenant_limits.size(); ++t) {
+    const kernels::TenantLimit& l = md.tenant_limits[t];
+    const std::string at = "tenant " + std::to_string(t) + ": ";
+    if (l.tokens > 0 && tenant_t[t] > l.tokens) return at + "token limit exceeded";
+    if (l.requests > 0 && tenant_r[t] > l.requests) return at + "request limit exceeded";
+    if (l.budget_usd > 0 && tenant_usd[t] > l.budget_usd * (1 + 1e-12)) return at + "budget exceeded";
+  }
   if (assigned != s.assigned || n - assigned != s.rejected) return "assigned/rejected counts disagree";
   if (std::abs(assign - s.assign_cost_usd) > 1e-6 * (1 + assign)) return "assign_cost_usd disagrees";
   if (std::abs(reject - s.reject_cost_usd) > 1e-6 * (1 + reject)) return "reject_cost_usd disagrees";
@@ -449,8 +500,12 @@ std::string CheckInvariants(const kernels::ProblemView& problem, const kernels::
       const std::int32_t p = s.endpoint[i];
       if (p < 0 || md.azure[p]) continue;
       for (std::int32_t q = 0; q < m; ++q) {
+        const std::int32_t t = md.tenant[i];
+        const double budget_left =
+            t >= 0 && md.tenant_limits[t].budget_usd > 0 ? md.tenant_limits[t].budget_usd - tenant_usd[t] : 1e300;
         if (md.azure[q] && md.pair_of[i * m + q] >= 0 && md.cap_tokens[q] - used_t[q] >= md.tokens[i] &&
-            md.cap_requests[q] - used_r[q] >= 1) {
+            md.cap_requests[q] - used_r[q] >= 1 &&
+            md.pairs[md.pair_of[i * m + q]].cost - s.cost[i] <= budget_left) {
           return "request " + std::to_string(i) + ": off Azure while Azure endpoint " + std::to_string(q) +
                  " has room (strict)";
         }

@@ -44,6 +44,9 @@ struct ReferenceModel {
   // Eligibility of one pair, or -1: index into `pairs` by (request, endpoint).
   std::vector<std::int32_t> pair_of;  // [N * M]
   std::int32_t num_endpoints = 0;
+  // Tenant limits: each request's tenant (-1: unlimited) and the limits.
+  std::vector<std::int32_t> tenant;
+  std::vector<kernels::TenantLimit> tenant_limits;
 };
 ReferenceModel BuildReferenceModel(const kernels::ProblemView& problem);
 

@@ -215,7 +215,7 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
   for (std::int64_t i = 0; i < spec.requests; ++i) {
     kernels::RequestRow row;
     row.id = "r" + std::to_string(i);
-    row.tenant = "tenant-" + std::to_string(rng.Below(16));
+    row.tenant = "tenant-" + std::to_string(rng.Below(std::max(1, spec.tenants)));
     const double u = rng.Uniform() * share_total;
     int model = 0;
     for (double acc = 0; model < num_models - 1; ++model) {
@@ -295,6 +295,22 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
     row.tpm_limit = spec.counts_only ? std::int64_t{1} << 40 : static_cast<std::int64_t>(std::ceil(share_t * jitter));
     row.rpm_limit = static_cast<std::int64_t>(std::ceil(share_r * (spec.counts_only ? jitter : 1.25 * jitter)));
     data.AddEndpoint(row);
+  }
+  if (spec.tenant_limits > 0) {
+    double tokens = 0, usd = 0;
+    for (int k = 0; k < num_models; ++k) {
+      tokens += demand_tokens[k];
+      usd += demand_tokens[k] * (kModels[k].price_in + kModels[k].price_out) / 2000.0;
+    }
+    const int t = std::max(1, spec.tenants);
+    for (int k = 0; k < t; ++k) {
+      const double f = spec.tenant_limits * (0.5 + static_cast<double>(k) / t);
+      kernels::TenantLimit l;
+      l.tokens = static_cast<std::int64_t>(std::ceil(f * tokens / t));
+      l.requests = static_cast<std::int64_t>(std::ceil(f * static_cast<double>(spec.requests) / t));
+      if (k % 2 == 1) l.budget_usd = f * usd / t;
+      pol.tenant_limits["tenant-" + std::to_string(k)] = l;
+    }
   }
   for (std::size_t i = 0; i < later.size(); ++i) {
     later[i].needs = data.InternNeeds(data.NeedsOf(later_needs[i]), Join(later_needs[i]));

@@ -52,6 +52,13 @@ struct WorkloadSpec {
   // (demand-sized capacities give a few dozen requests per endpoint a few
   // ten thousand tokens each): LP-sized tests set 0.
   double long_contexts = 0.01;
+  // Tenants the requests are spread over, uniformly.
+  int tenants = 16;
+  // Above 0, every tenant has limits for the window: tokens and requests
+  // at this fraction of an even share of the batch's demand, times 0.5-1.5
+  // by tenant (so some bind and some do not), and every other tenant a
+  // USD budget on the same terms (at an estimate of USD per token).
+  double tenant_limits = 0;
 };
 
 // GenerateWorkload()

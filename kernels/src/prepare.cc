@@ -66,6 +66,22 @@ const char* ReasonName(Reason reason) {
       return "CAPACITY_EXHAUSTED";
     case Reason::kInvalidRequest:
       return "INVALID_REQUEST";
+    case Reason::kTenantLimit:
+      return "TENANT_LIMIT";
+  }
+  return "invalid";
+}
+
+const char* TenantLimitName(TenantLimitKind kind) {
+  switch (kind) {
+    case TenantLimitKind::kNone:
+      return "NONE";
+    case TenantLimitKind::kTokens:
+      return "TOKENS";
+    case TenantLimitKind::kRequests:
+      return "REQUESTS";
+    case TenantLimitKind::kBudget:
+      return "BUDGET";
   }
   return "invalid";
 }
@@ -190,6 +206,18 @@ std::optional<Error> Validate(const ProblemView& problem) {
   if (!r.needs.empty()) {
     if (auto err = CheckSize(r.needs, n, "requests.needs")) return err;
   }
+  if (!r.tenant.empty()) {
+    if (auto err = CheckSize(r.tenant, n, "requests.tenant")) return err;
+  }
+  for (std::size_t t = 0; t < pol.tenant_limits.size; ++t) {
+    const TenantLimit& l = pol.tenant_limits[t];
+    const std::string field = "policy.tenant_limits[" + std::to_string(t) + "]";
+    if (l.tokens < 0) return Invalid(field + ".tokens: must be >= 0");
+    if (l.requests < 0) return Invalid(field + ".requests: must be >= 0");
+    if (std::string why = OutOfRange(l.budget_usd, kMaxBudgetUsd); !why.empty()) {
+      return Invalid(field + ".budget_usd" + why);
+    }
+  }
   auto at = [](const char* field, std::size_t i) { return std::string(field) + "[" + std::to_string(i) + "]"; };
   for (std::size_t p = 0; p < m; ++p) {
     if (static_cast<int>(e.cloud[p]) >= kNumClouds) return Invalid(at("endpoints.cloud", p) + ": unknown cloud");
@@ -215,6 +243,7 @@ std::optional<Error> Validate(const ProblemView& problem) {
     if (static_cast<int>(r.home_cloud[i]) >= kNumClouds)
       return Invalid(at("requests.home_cloud", i) + ": unknown cloud");
     if (r.priority[i] >= kNumPriorities) return Invalid(at("requests.priority", i) + ": must be 0..3");
+    if (!r.tenant.empty() && r.tenant[i] < 0) return Invalid(at("requests.tenant", i) + ": id out of range");
     if (!r.needs.empty() && (r.needs[i] < 0 || static_cast<std::size_t>(r.needs[i]) >= r.need_sets.size)) {
       return Invalid(at("requests.needs", i) + ": not an index into requests.need_sets");
     }
@@ -615,7 +644,7 @@ double ModeLowerBound(const HostModel& host, const PhaseResult& phase) {
     }
     return sum_best - capacity_value;
   };
-  const double at_prices = dual(phase.sum_best, phase.prices);
+  const double at_prices = dual(phase.sum_best, phase.prices) + phase.tenant_gain;
   if (phase.bound_prices.per_token.size() != phase.prices.per_token.size()) return at_prices;
   return std::max(at_prices, dual(phase.bound_sum_best, phase.bound_prices));
 }

@@ -88,6 +88,11 @@ struct PhaseResult {
   double bound_sum_best = 0;
   Prices bound_prices;
   int iterations = 0;
+  // With tenant limits: per request, its priced minimum over its eligible
+  // endpoints at `prices` and their least true cost (+inf without any), and
+  // what the tenants' own prices add to the dual value (tenants.h).
+  std::vector<double> assign_min, true_min;
+  double tenant_gain = 0;
 };
 
 // The backends: the same template (solver_impl.cuh) compiled by the host
@@ -161,14 +166,27 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
 
 // ModeLowerBound()
 //
-// The certificate: the dual value at the phase's final prices, a lower bound
-// on the LP optimum of the mode's objective.
+// The certificate: the dual value at the phase's final prices (with the
+// tenants' prices, tenant_gain), a lower bound on the LP optimum of the
+// mode's objective.
 double ModeLowerBound(const HostModel& host, const PhaseResult& phase);
+
+// A request refused by its tenant's limits carries endpoint
+// TenantRejection(kind), kTenantRejected and below, until Summarize()
+// reports it (tenants.h).
+inline constexpr std::int32_t kTenantRejected = -3;
+inline std::int32_t TenantRejection(TenantLimitKind kind) {
+  return kTenantRejected + 1 - static_cast<std::int32_t>(kind);
+}
+inline TenantLimitKind TenantRejectionKind(std::int32_t endpoint) {
+  return static_cast<TenantLimitKind>(kTenantRejected + 1 - endpoint);
+}
 
 // Summarize()
 //
 // Fills a Solution's per-request costs and reasons and its totals (all but
-// the certificate) from a complete assignment `endpoint` (-1: rejected).
+// the certificate) from a complete assignment `endpoint` (-1, -2: rejected;
+// -3 and below: refused by the tenant's limits, tenants.h).
 // `class_of(i)` and `flags_of(i)` give request i's class and eligibility
 // flags. Sums run in request order, so they are reproducible.
 template <typename ClassOf, typename FlagsOf>
@@ -179,6 +197,7 @@ void Summarize(const HostModel& host, const RequestsView& r, const std::vector<s
   s->endpoint = endpoint;
   s->reason.resize(n);
   s->waiver_rule.assign(n, Rule::kEligible);
+  s->tenant_limit.clear();
   s->cost.resize(n);
   std::int64_t served_tokens = 0;
   double mode_objective = 0;
@@ -201,6 +220,12 @@ void Summarize(const HostModel& host, const RequestsView& r, const std::vector<s
       s->cost[i] = v.reject_usd[c.priority];
       mode_objective += EffReject(v, c.priority, static_cast<double>(w));
       s->reason[i] = (flags & kNoEligible) ? Reason::kNoEligibleEndpoint : Reason::kCapacityExhausted;
+      if (p <= kTenantRejected) {
+        if (s->tenant_limit.empty()) s->tenant_limit.assign(n, TenantLimitKind::kNone);
+        s->tenant_limit[i] = TenantRejectionKind(p);
+        s->reason[i] = Reason::kTenantLimit;
+        s->endpoint[i] = -1;
+      }
       s->reject_cost_usd += s->cost[i];
       ++s->rejected;
     }

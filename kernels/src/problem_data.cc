@@ -95,6 +95,14 @@ ProblemView ProblemData::View() {
     const std::int32_t id = models.Find(model);
     if (id >= 0 && policy.now < until) launch_gated_[id] = 1;
   }
+  tenant_limits_.assign(tenants.size(), policy.default_tenant_limit);
+  bool limited = !policy.default_tenant_limit.unlimited();
+  for (const auto& [tenant, limit] : policy.tenant_limits) {
+    const std::int32_t id = tenants.Find(tenant);
+    if (id >= 0) tenant_limits_[id] = limit;
+    limited = limited || (id >= 0 && !limit.unlimited());
+  }
+  if (!limited) tenant_limits_.clear();
   ProblemView v;
   v.endpoints.cloud = ep_cloud;
   v.endpoints.zone = ep_zone;
@@ -116,6 +124,10 @@ ProblemView ProblemData::View() {
   v.requests.home_cloud = rq_home;
   v.requests.priority = rq_priority;
   v.requests.needs = rq_needs;
+  if (!tenant_limits_.empty()) {
+    v.requests.tenant = rq_tenant;
+    v.policy.tenant_limits = tenant_limits_;
+  }
   if (!rq_needs.empty()) v.requests.need_sets = need_sets;
   v.policy.azure_first = policy.azure_first;
   v.policy.azure_discount = policy.azure_discount;

@@ -14,15 +14,18 @@
 #include "azimuth/kernels/solver.h"
 #include "prepared.h"
 #include "repair.h"
+#include "tenants.h"
 
 namespace azimuth::kernels {
 namespace internal {
 namespace {
 
-void Finish(const HostModel& host, const RequestsView& r, PhaseResult& phase, AzureFirst mode, int rounds,
-            double target_gap, Solution* s) {
+void Finish(const HostModel& host, const RequestsView& r, const PolicyView& policy, PhaseResult& phase,
+            AzureFirst mode, int rounds, double target_gap, Solution* s) {
+  phase.tenant_gain = TenantDualGain(host, r, policy, phase);
   Repair(host, r, mode, rounds, target_gap, &phase);
   EnforceCapacity(host, r, &phase.endpoint);
+  EnforceTenantLimits(host, r, policy, mode, &phase);
   const ModelView view = host.View();
   auto class_of = [&](std::int64_t i) { return UnpackClass(view, phase.group_key[phase.group_of[i]]); };
   const std::vector<std::int32_t>& ep = phase.endpoint;
@@ -123,7 +126,7 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
 #else
     phase = internal::RunBackendCpu(host, problem.requests, options);
 #endif
-    internal::Finish(host, problem.requests, phase, problem.policy.azure_first, options.repair_rounds,
+    internal::Finish(host, problem.requests, problem.policy, phase, problem.policy.azure_first, options.repair_rounds,
                      options.repair_target_gap, &solution);
   } catch (const std::bad_alloc&) {
     return Error{ErrorCode::kResourceExhausted, std::string("backend ") + BackendName(backend) + ": out of memory"};

@@ -645,6 +645,10 @@ struct FinalPass {
   const std::int32_t* choice;
   double* best;
   std::uint64_t* akey;
+  // With tenant limits (else null): the priced minimum over the endpoints
+  // alone, and the least true cost among them (+inf without any).
+  double* assign_min = nullptr;
+  double* true_min = nullptr;
   AZ_HD void operator()(std::int64_t i) const {
     const std::int32_t g = group_of[i];
     const RequestClass cls = UnpackClass(m, gkey[g]);
@@ -652,9 +656,15 @@ struct FinalPass {
     const std::int32_t p = choice[i];
     const double reject = EffReject(m, cls.priority, w);
     double low = reject, other = reject, here = reject;
+    double a_min = HUGE_VAL, t_min = HUGE_VAL;
     for (std::int64_t q = eoff[g]; q < eoff[g + 1]; ++q) {
       const double rc = PricedCost(m, cls.home, tin, tout, elist[q], lam, mu);
       low = rc < low ? rc : low;
+      a_min = rc < a_min ? rc : a_min;
+      if (true_min != nullptr) {
+        const double tc = TrueCost(m, cls.home, tin, tout, elist[q]);
+        t_min = tc < t_min ? tc : t_min;
+      }
       if (elist[q] == p) {
         here = rc;
       } else {
@@ -662,6 +672,8 @@ struct FinalPass {
       }
     }
     best[i] = low;
+    if (assign_min != nullptr) assign_min[i] = a_min;
+    if (true_min != nullptr) true_min[i] = t_min;
     if (akey == nullptr) return;
     double gain = p >= 0 ? other - here : 0.0;
     gain = gain > 0 ? gain : 0.0;
@@ -1205,12 +1217,29 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   }
   F64 best(n);
   U64 akey(n);
-  thrust::for_each_n(
-      policy, iota, n,
-      FinalPass{dm.view, cols, RawOf<std::int32_t>(group_of), RawOf<std::uint64_t>(fine.key),
-                RawOf<std::int64_t>(fine.eoff), RawOf<std::int32_t>(fine.elist), RawOf<double>(d_lam),
-                RawOf<double>(d_mu), RawOf<std::int32_t>(choice), RawOf<double>(best), RawOf<std::uint64_t>(akey)});
+  const bool tenants = !requests.tenant.empty();
+  F64 a_min(tenants ? n : 0), t_min(tenants ? n : 0);
+  FinalPass final_pass{dm.view,
+                       cols,
+                       RawOf<std::int32_t>(group_of),
+                       RawOf<std::uint64_t>(fine.key),
+                       RawOf<std::int64_t>(fine.eoff),
+                       RawOf<std::int32_t>(fine.elist),
+                       RawOf<double>(d_lam),
+                       RawOf<double>(d_mu),
+                       RawOf<std::int32_t>(choice),
+                       RawOf<double>(best),
+                       RawOf<std::uint64_t>(akey)};
+  if (tenants) {
+    final_pass.assign_min = RawOf<double>(a_min);
+    final_pass.true_min = RawOf<double>(t_min);
+  }
+  thrust::for_each_n(policy, iota, n, final_pass);
   out.sum_best = DeterministicSum<Backend>(RawOf<double>(best), n);
+  if (tenants) {
+    out.assign_min = Download<double>(a_min);
+    out.true_min = Download<double>(t_min);
+  }
   if (bound_lam != lam || bound_mu != mu) {
     F64 b_lam(bound_lam.begin(), bound_lam.end()), b_mu(bound_mu.begin(), bound_mu.end()), b_best(n);
     thrust::for_each_n(policy, iota, n,

@@ -68,6 +68,34 @@ absl::StatusOr<kernels::PolicyData> PolicyFromProto(const v1::Policy& msg, absl:
     return bad("telemetry_ttl_s", "must be in [0, 1000000000] (0: default 30)");
   }
   p.telemetry_ttl_s = msg.telemetry_ttl_s() == 0 ? 30 : msg.telemetry_ttl_s();
+  auto limit = [&](const v1::TenantLimit& l, const std::string& field) -> absl::StatusOr<kernels::TenantLimit> {
+    if (l.tokens() < 0 || l.tokens() > kernels::kMaxLimit) return bad(field + ".tokens", "must be in [0, 1e15]");
+    if (l.requests() < 0 || l.requests() > kernels::kMaxLimit) {
+      return bad(field + ".requests", "must be in [0, 1e15]");
+    }
+    if (std::string why = OutOfRange(l.budget_usd(), kernels::kMaxBudgetUsd); !why.empty()) {
+      return bad(field + ".budget_usd", why);
+    }
+    return kernels::TenantLimit{l.tokens(), l.requests(), l.budget_usd()};
+  };
+  if (msg.tenant_limits_size() > kMaxTenantLimits) {
+    return bad("tenant_limits", absl::StrCat("at most ", kMaxTenantLimits, " entries"));
+  }
+  for (int i = 0; i < msg.tenant_limits_size(); ++i) {
+    const v1::TenantLimit& l = msg.tenant_limits(i);
+    const std::string field = absl::StrCat("tenant_limits[", i, "]");
+    if (l.tenant().size() > kMaxTenantNameBytes) {
+      return bad(field + ".tenant", absl::StrCat("at most ", kMaxTenantNameBytes, " bytes"));
+    }
+    AZ_ASSIGN_OR_RETURN(const kernels::TenantLimit parsed, limit(l, field));
+    if (!p.tenant_limits.emplace(l.tenant(), parsed).second) {
+      return bad(field + ".tenant", absl::StrCat("tenant '", l.tenant(), "' listed twice"));
+    }
+  }
+  if (!msg.default_tenant_limit().tenant().empty()) {
+    return bad("default_tenant_limit.tenant", "must be empty (it applies to every tenant not listed)");
+  }
+  AZ_ASSIGN_OR_RETURN(p.default_tenant_limit, limit(msg.default_tenant_limit(), "default_tenant_limit"));
   return p;
 }
 
@@ -92,6 +120,19 @@ v1::Policy PolicyToProto(const kernels::PolicyData& p) {
   }
   for (double r : p.reject_usd) msg.add_reject_usd(r);
   msg.set_telemetry_ttl_s(p.telemetry_ttl_s);
+  for (const auto& [tenant, l] : p.tenant_limits) {
+    v1::TenantLimit* out = msg.add_tenant_limits();
+    out->set_tenant(tenant);
+    out->set_tokens(l.tokens);
+    out->set_requests(l.requests);
+    out->set_budget_usd(l.budget_usd);
+  }
+  if (!p.default_tenant_limit.unlimited()) {
+    v1::TenantLimit* out = msg.mutable_default_tenant_limit();
+    out->set_tokens(p.default_tenant_limit.tokens);
+    out->set_requests(p.default_tenant_limit.requests);
+    out->set_budget_usd(p.default_tenant_limit.budget_usd);
+  }
   return msg;
 }
 

@@ -15,6 +15,10 @@
 
 namespace azimuth::scheduler {
 
+// Bounds on a policy's tenant limits.
+inline constexpr int kMaxTenantLimits = 100000;
+inline constexpr std::size_t kMaxTenantNameBytes = 1024;
+
 // PolicyFromProto()
 //
 // INVALID_ARGUMENT "<source>: field '<name>': <reason>" for a bad value.

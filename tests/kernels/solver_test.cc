@@ -200,6 +200,38 @@ TEST_P(SolverReference, CapabilitiesAgreeWithLp) {
   }
 }
 
+// Tenant limits (tokens, requests, budget) that bind for some tenants:
+// never exceeded (SolveOk's invariants), TENANT_LIMIT answers, and the
+// certificate a true lower bound on the LP with the tenant rows, covering
+// the measured gap; in every mode.
+TEST_P(SolverReference, TenantLimitsHoldAndAgreeWithLp) {
+  const auto [backend, seed] = GetParam();
+  SKIP_IF_UNAVAILABLE(backend);
+  for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
+    WorkloadSpec spec = ReferenceSpec(seed, mode);
+    spec.load = 0.7;
+    spec.tenants = 8;
+    spec.tenant_limits = 0.9;
+    ProblemData data = GenerateWorkload(spec);
+    const Solution s = SolveOk(data, backend);
+    SCOPED_TRACE(ModeName(mode));
+    const auto refused = std::count(s.reason.begin(), s.reason.end(), Reason::kTenantLimit);
+    EXPECT_GT(refused, 0);
+    ASSERT_EQ(s.tenant_limit.size(), s.reason.size());
+    for (std::size_t i = 0; i < s.reason.size(); ++i) {
+      EXPECT_EQ(s.tenant_limit[i] != TenantLimitKind::kNone, s.reason[i] == Reason::kTenantLimit) << i;
+    }
+    const bench::LpReference lp(data.View());
+    const bench::LpLevels opt = mode == AzureFirst::kStrict
+                                    ? lp.SolveTiered(s.strict_reject_weight, s.strict_azure_price)
+                                    : lp.SolveMode(mode, data.policy.azure_discount);
+    ASSERT_TRUE(opt.optimal);
+    EXPECT_LE(s.mode_lower_bound, opt.objective * (1 + 1e-9) + 1e-9);
+    EXPECT_GE(s.mode_objective, opt.objective * (1 - 1e-9) - 1e-9);
+    EXPECT_GE(s.gap + 1e-9, (s.mode_objective - opt.objective) / s.mode_objective);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Random, SolverReference,
                          testing::Combine(testing::ValuesIn(Backends()), testing::Range<std::uint64_t>(1, 7)),
                          [](const testing::TestParamInfo<RefCase>& info) {
@@ -527,6 +559,42 @@ TEST_P(SolverEdges, CapabilityLimitsAreChecked) {
   r = Solve(c.View());
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("max_context_tokens[63]"), std::string::npos) << r.error().message;
+}
+
+// One tenant's token limit, another's request limit and a third's budget
+// bind exactly; the capacity they give up goes to an unlimited tenant.
+TEST_P(SolverEdges, TenantLimitsAreExactAndFreedCapacityIsUsed) {
+  ProblemData d = Base();
+  d.policy.azure_first = AzureFirst::kOff;
+  ASSERT_TRUE(d.AddEndpoint(Endpoint("a", Cloud::kAzure, "gpt-5", 12)));
+  for (const char* tenant : {"tokens", "count", "usd", "free"}) {
+    for (int i = 0; i < 4; ++i) {
+      RequestRow r = Request(std::string(tenant) + std::to_string(i), "gpt-5", tenant[0] == 'f' ? 0 : 2);
+      r.tenant = tenant;
+      d.AddRequest(r);
+    }
+  }
+  // Each request: 1200 tokens, 0.0018 USD.
+  d.policy.tenant_limits["tokens"] = TenantLimit{2 * 1200 + 100, 0, 0};
+  d.policy.tenant_limits["count"] = TenantLimit{0, 3, 0};
+  d.policy.tenant_limits["usd"] = TenantLimit{0, 0, 0.0018 * 1.5};
+  const Solution s = SolveOk(d, GetParam());
+  auto served = [&](int first) {
+    int k = 0;
+    for (int i = first; i < first + 4; ++i) k += s.endpoint[i] >= 0;
+    return k;
+  };
+  EXPECT_EQ(served(0), 2);
+  EXPECT_EQ(served(4), 3);
+  EXPECT_EQ(served(8), 1);
+  EXPECT_EQ(served(12), 4);  // 2 + 3 + 1 + 4 = 10 of the 12 slots
+  for (int i = 0; i < 12; ++i) {
+    if (s.endpoint[i] >= 0) continue;
+    EXPECT_EQ(s.reason[i], Reason::kTenantLimit) << i;
+    EXPECT_EQ(s.tenant_limit[i], i < 4 ? TenantLimitKind::kTokens : i < 8 ? TenantLimitKind::kRequests
+                                                                          : TenantLimitKind::kBudget)
+        << i;
+  }
 }
 
 TEST_P(SolverEdges, StrictFillsAzureBeforeCheaperClouds) {

@@ -87,8 +87,24 @@ enum class Reason : std::uint8_t {
   kNoEligibleEndpoint = 2,
   kCapacityExhausted = 3,
   kInvalidRequest = 4,
+  kTenantLimit = 5,  // its tenant's limit for the window would be exceeded
 };
 const char* ReasonName(Reason reason);
+
+// TenantLimit
+//
+// One tenant's limits for a batch (docs/design.md, "Tenant limits"): tokens
+// (in + out), requests and USD of assignment cost; 0 means unlimited.
+struct TenantLimit {
+  std::int64_t tokens = 0;
+  std::int64_t requests = 0;
+  double budget_usd = 0;
+  bool unlimited() const { return tokens == 0 && requests == 0 && budget_usd == 0; }
+};
+
+// TenantLimitKind: which of a tenant's limits refused a request.
+enum class TenantLimitKind : std::uint8_t { kNone = 0, kTokens = 1, kRequests = 2, kBudget = 3 };
+const char* TenantLimitName(TenantLimitKind kind);
 
 // EndpointsView
 //
@@ -141,6 +157,9 @@ struct RequestsView {
   // request requires anything.
   Span<std::int32_t> needs;
   Span<Needs> need_sets;
+  // Interned tenant of each request, optional: empty means no tenant limits
+  // apply (PolicyView::tenant_limits is indexed by these ids).
+  Span<std::int32_t> tenant;
 };
 
 // PolicyView
@@ -156,6 +175,8 @@ struct PolicyView {
   double latency_usd_per_ms = 0.0;
   double egress_usd_per_1k[kNumClouds][kNumClouds] = {};  // [from][to]
   double reject_usd[kNumPriorities] = {0, 0, 0, 0};
+  // Limits by tenant id (RequestsView::tenant); ids beyond it are unlimited.
+  Span<TenantLimit> tenant_limits;
 };
 
 // ProblemView
@@ -176,6 +197,7 @@ inline constexpr int kMaxFeatures = 64;              // distinct feature names p
 inline constexpr std::int32_t kMaxNeedSets = 256;    // distinct requirement sets per batch
 inline constexpr std::int32_t kMaxContextLimits = 63;  // distinct non-zero max_context_tokens
 inline constexpr std::int64_t kMaxContextTokens = 1'000'000'000'000;
+inline constexpr double kMaxBudgetUsd = 1e15;  // TenantLimit::budget_usd
 // Value ranges: with them every cost, price and sum the solver computes stays
 // finite, far inside double's range even in strict mode's tiers and summed
 // over the largest batch, and every capacity fits in int64 (kMaxLimit x

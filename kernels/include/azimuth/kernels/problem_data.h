@@ -54,6 +54,9 @@ struct PolicyData {
   double egress_usd_per_1k[kNumClouds][kNumClouds] = {};
   double reject_usd[kNumPriorities] = {0, 0, 0, 0};
   std::int64_t telemetry_ttl_s = 30;
+  // Per window; tenants not listed have the default (unlimited unless set).
+  std::map<std::string, TenantLimit> tenant_limits;
+  TenantLimit default_tenant_limit;
 };
 
 struct EndpointRow {
@@ -118,11 +121,14 @@ struct ProblemData {
   // View()
   //
   // The solver's view of this batch. Resolves the launch windows against
-  // policy.now. Valid until the next modification.
+  // policy.now, and each tenant's limits by name (the requests' tenants are
+  // passed only when some tenant is limited). Valid until the next
+  // modification.
   ProblemView View();
 
  private:
   std::vector<std::uint8_t> launch_gated_;
+  std::vector<TenantLimit> tenant_limits_;
   std::map<std::pair<std::uint64_t, bool>, std::int32_t> need_ids_{{{0, false}, 0}};
 };
 

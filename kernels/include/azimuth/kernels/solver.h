@@ -118,6 +118,9 @@ struct Solution {
   // kAzureWaiver only: the rule that excluded Azure (Explanation::waiver_rule);
   // kEligible for every other request.
   std::vector<Rule> waiver_rule;
+  // kTenantLimit only: which of the tenant's limits refused it; empty when
+  // no request was refused so.
+  std::vector<TenantLimitKind> tenant_limit;
 
   double assign_cost_usd = 0;
   double reject_cost_usd = 0;

@@ -1,0 +1,262 @@
+// Copyright 2026 Azimuth authors.
+//
+// tenants.cc — tenant limits on a solved batch (docs/design.md, "Tenant
+// limits"): exact integer admission per tenant, then the capacity it frees
+// filled again within every limit.
+#include "tenants.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+namespace azimuth::kernels::internal {
+namespace {
+
+struct Usage {
+  std::int64_t tokens = 0, requests = 0;
+  double usd = 0;
+};
+
+// Which limit `u` plus (w, 1, cost) would exceed, or kNone.
+TenantLimitKind Exceeds(const TenantLimit& l, const Usage& u, std::int64_t w, double cost) {
+  if (l.tokens > 0 && u.tokens + w > l.tokens) return TenantLimitKind::kTokens;
+  if (l.requests > 0 && u.requests + 1 > l.requests) return TenantLimitKind::kRequests;
+  if (l.budget_usd > 0 && u.usd + cost > l.budget_usd) return TenantLimitKind::kBudget;
+  return TenantLimitKind::kNone;
+}
+
+// max over x >= 0 of sum_k min(r_k, b_k + x u_k) - x U, less its value at
+// x = 0: concave and piecewise linear, its slope (the u of the terms still
+// below their r, less U) falls at each breakpoint (r_k - b_k) / u_k. The
+// maximiser is where it turns negative. Returns the maximiser.
+double MaximizeOne(const std::vector<double>& r, const std::vector<double>& b, const std::vector<double>& u,
+                   double limit) {
+  std::vector<std::pair<double, double>> breaks;  // (breakpoint, u)
+  for (std::size_t k = 0; k < r.size(); ++k) {
+    if (b[k] < r[k] && u[k] > 0) breaks.emplace_back((r[k] - b[k]) / u[k], u[k]);
+  }
+  std::sort(breaks.begin(), breaks.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+  double sum = 0;
+  for (const auto& [at, weight] : breaks) {
+    sum += weight;
+    if (sum > limit) return at;
+  }
+  return 0;
+}
+
+}  // namespace
+
+double TenantDualGain(const HostModel& host, const RequestsView& r, const PolicyView& policy,
+                      const PhaseResult& phase) {
+  if (r.tenant.empty() || policy.tenant_limits.empty() || phase.assign_min.size() != r.model.size) return 0;
+  const ModelView v = host.View();
+  const std::size_t tenants = policy.tenant_limits.size;
+  std::vector<std::vector<std::int64_t>> members(tenants);
+  for (std::size_t i = 0; i < r.model.size; ++i) {
+    const auto t = static_cast<std::size_t>(r.tenant[i]);
+    if (t < tenants && !policy.tenant_limits[t].unlimited()) members[t].push_back(static_cast<std::int64_t>(i));
+  }
+  double gain = 0;
+  for (std::size_t t = 0; t < tenants; ++t) {
+    if (members[t].empty()) continue;
+    const TenantLimit& l = policy.tenant_limits[t];
+    const std::size_t k = members[t].size();
+    std::vector<double> reject(k), base(k), use[3];
+    for (auto& u : use) u.resize(k);
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::int64_t i = members[t][j];
+      const RequestClass c = UnpackClass(v, phase.group_key[phase.group_of[i]]);
+      const double w = static_cast<double>(r.tokens_in[i]) + r.tokens_out[i];
+      reject[j] = EffReject(v, c.priority, w);
+      base[j] = phase.assign_min[i];
+      use[0][j] = w;
+      use[1][j] = 1;
+      use[2][j] = phase.true_min[i];
+    }
+    const double limits[3] = {static_cast<double>(l.tokens), static_cast<double>(l.requests), l.budget_usd};
+    double price[3] = {0, 0, 0};
+    // Coordinate ascent over the limits that are set; each step keeps the
+    // dual value a valid bound (the prices stay >= 0).
+    std::vector<double> shifted(k);
+    for (int sweep = 0; sweep < 3; ++sweep) {
+      for (int q = 0; q < 3; ++q) {
+        if (limits[q] <= 0) continue;
+        for (std::size_t j = 0; j < k; ++j) {
+          shifted[j] = base[j];
+          for (int o = 0; o < 3; ++o) {
+            if (o != q) shifted[j] += price[o] * use[o][j];
+          }
+        }
+        price[q] = MaximizeOne(reject, shifted, use[q], limits[q]);
+      }
+    }
+    double with = 0, without = 0;
+    for (std::size_t j = 0; j < k; ++j) {
+      double priced = base[j];
+      for (int q = 0; q < 3; ++q) priced += price[q] * use[q][j];
+      with += std::min(reject[j], priced);
+      without += std::min(reject[j], base[j]);
+    }
+    for (int q = 0; q < 3; ++q) with -= price[q] * std::max(limits[q], 0.0);
+    gain += std::max(0.0, with - without);
+  }
+  return gain;
+}
+
+void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const PolicyView& policy, AzureFirst mode,
+                         PhaseResult* phase) {
+  if (r.tenant.empty() || policy.tenant_limits.empty()) return;
+  const ModelView v = host.View();
+  const std::int64_t n = static_cast<std::int64_t>(r.model.size);
+  const std::size_t tenants = policy.tenant_limits.size;
+  std::vector<std::int32_t>& ep = phase->endpoint;
+  auto limit_of = [&](std::int64_t i) -> const TenantLimit* {
+    const auto t = static_cast<std::size_t>(r.tenant[i]);
+    return t < tenants && !policy.tenant_limits[t].unlimited() ? &policy.tenant_limits[t] : nullptr;
+  };
+  auto tokens = [&](std::int64_t i) { return static_cast<std::int64_t>(r.tokens_in[i]) + r.tokens_out[i]; };
+  auto cls = [&](std::int64_t i) { return UnpackClass(v, phase->group_key[phase->group_of[i]]); };
+  auto cost = [&](std::int64_t i, std::int32_t p) {
+    return TrueCost(v, cls(i).home, r.tokens_in[i], r.tokens_out[i], p);
+  };
+  // What serving i on p saves in the objective over rejecting it.
+  auto value = [&](std::int64_t i, std::int32_t p) {
+    const RequestClass c = cls(i);
+    return EffReject(v, c.priority, static_cast<double>(tokens(i))) -
+           EffCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p);
+  };
+
+  // (1) Each tenant over a limit keeps its most valuable requests per unit
+  // of the limits it overran (a greedy knapsack), in a fixed order.
+  std::vector<Usage> used(tenants);
+  std::vector<std::vector<std::int64_t>> admitted(tenants);
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (ep[i] < 0 || limit_of(i) == nullptr) continue;
+    Usage& u = used[r.tenant[i]];
+    u.tokens += tokens(i);
+    u.requests += 1;
+    u.usd += cost(i, ep[i]);
+    admitted[r.tenant[i]].push_back(i);
+  }
+  for (std::size_t t = 0; t < tenants; ++t) {
+    const TenantLimit& l = policy.tenant_limits[t];
+    Usage& u = used[t];
+    const bool over_t = l.tokens > 0 && u.tokens > l.tokens, over_r = l.requests > 0 && u.requests > l.requests,
+               over_b = l.budget_usd > 0 && u.usd > l.budget_usd;
+    if (!over_t && !over_r && !over_b) continue;
+    std::vector<std::int64_t>& list = admitted[t];
+    std::vector<double> density(list.size());
+    for (std::size_t k = 0; k < list.size(); ++k) {
+      const std::int64_t i = list[k];
+      const double c = cost(i, ep[i]);
+      const double weight = (over_t ? static_cast<double>(tokens(i)) / static_cast<double>(l.tokens) : 0.0) +
+                            (over_r ? 1.0 / static_cast<double>(l.requests) : 0.0) +
+                            (over_b ? c / l.budget_usd : 0.0);
+      density[k] = value(i, ep[i]) / std::max(weight, 1e-300);
+    }
+    std::vector<std::size_t> order(list.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return density[a] > density[b]; });
+    Usage kept;
+    for (std::size_t k : order) {
+      const std::int64_t i = list[k];
+      const double c = cost(i, ep[i]);
+      const TenantLimitKind over = Exceeds(l, kept, tokens(i), c);
+      if (over != TenantLimitKind::kNone) {
+        ep[i] = TenantRejection(over);
+        continue;
+      }
+      kept.tokens += tokens(i);
+      kept.requests += 1;
+      kept.usd += c;
+    }
+    u = kept;
+  }
+
+  // (2) The capacity they freed, filled again: requests rejected for
+  // capacity, most costly to reject first, each on its cheapest eligible
+  // endpoint (in the objective) with room that its tenant's limits allow.
+  std::vector<std::int64_t> room_t = host.cap_tokens, room_r = host.cap_requests;
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (ep[i] < 0) continue;
+    room_t[ep[i]] -= tokens(i);
+    room_r[ep[i]] -= 1;
+  }
+  std::vector<std::int64_t> waiting;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int32_t g = phase->group_of[i];
+    if (ep[i] == -1 || ep[i] == -2) {
+      if (phase->group_eoff[g + 1] > phase->group_eoff[g]) waiting.push_back(i);
+    }
+  }
+  std::vector<double> reject(waiting.size());
+  for (std::size_t k = 0; k < waiting.size(); ++k) {
+    reject[k] = EffReject(v, cls(waiting[k]).priority, static_cast<double>(tokens(waiting[k])));
+  }
+  std::vector<std::size_t> order(waiting.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return reject[a] > reject[b]; });
+  // The cheapest (in the objective) eligible endpoint with room for i that
+  // its tenant's limits allow: a new placement, or a move from `from`
+  // (which changes only what the tenant spends).
+  auto place = [&](std::int64_t i, std::int32_t from, bool azure_only) {
+    const std::int32_t g = phase->group_of[i];
+    const TenantLimit* l = limit_of(i);
+    const RequestClass c = cls(i);
+    std::int32_t best = -1;
+    double best_objective = 0;
+    for (std::int64_t k = phase->group_eoff[g]; k < phase->group_eoff[g + 1]; ++k) {
+      const std::int32_t p = phase->group_elist[k];
+      if (p == from || (azure_only && !host.ep_azure[p])) continue;
+      if (room_t[p] < tokens(i) || room_r[p] < 1) continue;
+      if (l != nullptr) {
+        const Usage& u = used[r.tenant[i]];
+        const double c_p = cost(i, p);
+        if (from < 0 ? Exceeds(*l, u, tokens(i), c_p) != TenantLimitKind::kNone
+                     : l->budget_usd > 0 && u.usd + c_p - cost(i, from) > l->budget_usd) {
+          continue;
+        }
+      }
+      const double objective = EffCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p);
+      if (best < 0 || objective < best_objective) {
+        best = p;
+        best_objective = objective;
+      }
+    }
+    return best;
+  };
+  auto take = [&](std::int64_t i, std::int32_t p, int sign) {
+    room_t[p] -= sign * tokens(i);
+    room_r[p] -= sign;
+    if (const TenantLimit* l = limit_of(i); l != nullptr) {
+      Usage& u = used[r.tenant[i]];
+      u.tokens += sign * tokens(i);
+      u.requests += sign;
+      u.usd += sign * cost(i, p);
+    }
+  };
+  for (std::size_t k : order) {
+    const std::int64_t i = waiting[k];
+    const std::int32_t p = place(i, -1, false);
+    if (p < 0) continue;
+    if (value(i, p) <= 0) continue;  // rejecting it is no worse
+    ep[i] = p;
+    take(i, p, +1);
+  }
+  // (3) Strict mode's invariant: no request stays off Azure while an
+  // eligible Azure endpoint has room for it (within its tenant's budget).
+  if (mode == AzureFirst::kStrict) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (ep[i] < 0 || host.ep_azure[ep[i]]) continue;
+      const std::int32_t p = place(i, ep[i], /*azure_only=*/true);
+      if (p < 0) continue;
+      take(i, ep[i], -1);
+      ep[i] = p;
+      take(i, p, +1);
+    }
+  }
+}
+
+}  // namespace azimuth::kernels::internal

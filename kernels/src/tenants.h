@@ -1,0 +1,45 @@
+// Copyright 2026 Azimuth authors.
+//
+// tenants.h — tenant limits on a solved batch: each tenant's requests within
+// its token, request and budget limits, exactly, and the capacity that frees
+// filled again (docs/design.md, "Tenant limits").
+#ifndef AZIMUTH_KERNELS_SRC_TENANTS_H_
+#define AZIMUTH_KERNELS_SRC_TENANTS_H_
+
+#include <cstdint>
+
+#include "azimuth/kernels/problem.h"
+#include "prepared.h"
+
+namespace azimuth::kernels::internal {
+
+// EnforceTenantLimits()
+//
+// On a capacity-feasible assignment (phase->endpoint): every tenant over a
+// limit keeps its requests of most value (rejection cost saved) per unit of
+// the limits it overran, in a fixed order, and gives up the rest; then the
+// requests rejected for capacity, most costly to reject first, take the
+// room that freed where their tenant's limits allow; in strict mode, a
+// request off Azure moves to an eligible Azure endpoint with room. Capacity
+// and every tenant limit hold exactly afterwards. A refused request's
+// endpoint is TenantRejection(kind) (prepared.h). Does nothing without
+// tenant limits.
+void EnforceTenantLimits(const HostModel& host, const RequestsView& requests, const PolicyView& policy, AzureFirst mode,
+                         PhaseResult* phase);
+
+// TenantDualGain()
+//
+// What one price per tenant and limit adds to the dual value at the
+// phase's endpoint prices: the Lagrangian term of each tenant's limits,
+// maximised over its prices >= 0 by coordinate ascent (each step exact: a
+// concave piecewise-linear function of one price). The budget's term takes
+// each request's least true cost among its endpoints, so it bounds the
+// exact one from below. Any prices >= 0 keep the sum a valid lower bound.
+// Needs phase.assign_min and true_min (the backends fill them when the
+// batch has tenants); 0 without tenant limits.
+double TenantDualGain(const HostModel& host, const RequestsView& requests, const PolicyView& policy,
+                      const PhaseResult& phase);
+
+}  // namespace azimuth::kernels::internal
+
+#endif  // AZIMUTH_KERNELS_SRC_TENANTS_H_
