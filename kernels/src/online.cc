@@ -63,7 +63,7 @@ Result<OnlinePricer> OnlinePricer::Create(const ProblemView& problem, const Solu
 }
 
 OnlineDecision OnlinePricer::Decide(const OnlineRequest& request, Span<std::int64_t> tokens_left,
-                                    Span<std::int64_t> requests_left) const {
+                                    Span<std::int64_t> requests_left, double max_cost) const {
   const Impl& s = *impl_;
   const ModelView& m = s.view;
   const RequestClass c = s.Class(request);
@@ -89,9 +89,14 @@ OnlineDecision OnlinePricer::Decide(const OnlineRequest& request, Span<std::int6
   const double reject = internal::EffReject(m, c.priority, tin + tout);
   double best = reject, best_azure = reject;
   std::int32_t azure_endpoint = -1;
-  bool azure_room = false;
+  bool azure_room = false, over_budget = false;
+  const bool budget = max_cost < HUGE_VAL;
   for (std::int32_t p = 0; p < m.num_endpoints; ++p) {
     if (!elig[p] || tokens_left[p] < w || requests_left[p] < 1) continue;
+    if (budget && internal::TrueCost(m, c.home, tin, tout, p) > max_cost) {
+      over_budget = true;
+      continue;
+    }
     const double priced = internal::PricedCost(m, c.home, tin, tout, p, s.lam.data(), s.mu.data());
     if (priced < best) {  // ties keep the lower index: deterministic
       best = priced;
@@ -107,7 +112,8 @@ OnlineDecision OnlinePricer::Decide(const OnlineRequest& request, Span<std::int6
   }
   if (s.strict && azure_room) d.endpoint = azure_endpoint;
   if (d.endpoint < 0) {
-    d.reason = Reason::kCapacityExhausted;
+    // Some endpoint with room was beyond the budget: the tenant limit.
+    d.reason = over_budget ? Reason::kTenantLimit : Reason::kCapacityExhausted;
     return d;
   }
   d.reason = (flags & internal::kWaiver) ? Reason::kAzureWaiver : Reason::kOk;

@@ -189,6 +189,12 @@ absl::Status RunExplain(const Connection& c, const std::string& request_id, std:
       "  -> %s %s, cost %.6f USD, %s\n", e.endpoint().empty() ? "(rejected)" : e.endpoint(),
       v1::Reason_Name(e.reason()), e.cost_usd(),
       e.online() ? "decided online from the latest prices" : absl::StrCat("solver batch ", e.batch_id()));
+  if (e.reason() == v1::TENANT_LIMIT) {
+    out << absl::StrFormat("  tenant '%s': its %s limit for the window is spent\n", e.tenant(),
+                           e.tenant_limit() == v1::TENANT_LIMIT_TOKENS     ? "token"
+                           : e.tenant_limit() == v1::TENANT_LIMIT_REQUESTS ? "request"
+                                                                           : "budget");
+  }
   if (e.waiver()) {
     out << absl::StrFormat("  launch gate waived: no Azure endpoint is eligible (%s)\n", v1::Rule_Name(e.waiver_rule()));
   }

@@ -113,6 +113,7 @@ struct Decisions {
   std::vector<double> cost;
   std::vector<kernels::Cloud> cloud;  // of the endpoint (unused when rejected)
   std::vector<kernels::Rule> waiver_rule;  // AZURE_WAIVER: the rule that excluded Azure
+  std::vector<kernels::TenantLimitKind> tenant_limit;  // TENANT_LIMIT: which of the tenant's limits
   DecisionInfo info;
 };
 

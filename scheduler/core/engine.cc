@@ -228,8 +228,27 @@ bool Engine::MapRequest(const RequestBatch& b, std::size_t i, const StringIds& i
   return out->model != kernels::kUnknownId && out->zone != kernels::kUnknownId;
 }
 
-void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, std::int32_t* endpoint,
-                             Reason* reason, double* cost, kernels::Rule* waiver_rule) {
+kernels::TenantLimit Engine::TenantLimitOf(const std::string& tenant) const {
+  const auto it = policy_.tenant_limits.find(tenant);
+  return it == policy_.tenant_limits.end() ? policy_.default_tenant_limit : it->second;
+}
+
+void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, const std::string& tenant,
+                             Decisions* out, std::size_t i) {
+  const std::int64_t w = static_cast<std::int64_t>(r.tokens_in) + r.tokens_out;
+  out->waiver_rule[i] = kernels::Rule::kEligible;
+  out->tenant_limit[i] = kernels::TenantLimitKind::kNone;
+  out->endpoint[i] = -1;
+  out->cost[i] = RejectCost(policy_, r.priority);
+  // The tenant's tokens and requests first: no endpoint can help then.
+  const kernels::TenantLimit limit = TenantLimitOf(tenant);
+  tenants_.Roll(ledger_.window_start_s());
+  kernels::TenantLimitKind refused = tenants_.Check(tenant, limit, w, 0.0);
+  if (refused != kernels::TenantLimitKind::kNone) {
+    out->reason[i] = Reason::kTenantLimit;
+    out->tenant_limit[i] = refused;
+    return;
+  }
   const std::size_t m = ctx.token_capacity.size();
   tokens_left_.resize(m);
   requests_left_.resize(m);
@@ -237,20 +256,24 @@ void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r
     tokens_left_[p] = ledger_.TokenLimit(p, ctx.token_capacity[p]) - ledger_.tokens_reserved(p);
     requests_left_[p] = ledger_.RequestLimit(p, ctx.request_capacity[p]) - ledger_.requests_reserved(p);
   }
-  const kernels::OnlineDecision d = ctx.pricer->Decide(r, tokens_left_, requests_left_);
-  *waiver_rule = kernels::Rule::kEligible;
-  if (d.endpoint >= 0 && !ledger_.TryReserve(d.endpoint, static_cast<std::int64_t>(r.tokens_in) + r.tokens_out,
-                                             ledger_.TokenLimit(d.endpoint, ctx.token_capacity[d.endpoint]),
+  const double budget_left =
+      limit.budget_usd > 0 ? limit.budget_usd - tenants_.used(tenant).usd : std::numeric_limits<double>::infinity();
+  const kernels::OnlineDecision d = ctx.pricer->Decide(r, tokens_left_, requests_left_, budget_left);
+  if (d.endpoint >= 0 && !ledger_.TryReserve(d.endpoint, w, ledger_.TokenLimit(d.endpoint, ctx.token_capacity[d.endpoint]),
                                              ledger_.RequestLimit(d.endpoint, ctx.request_capacity[d.endpoint]))) {
-    *endpoint = -1;  // unreachable: Decide() only picks endpoints with room
-    *reason = Reason::kCapacityExhausted;
-    *cost = RejectCost(policy_, r.priority);
+    out->reason[i] = Reason::kCapacityExhausted;  // unreachable: Decide() only picks endpoints with room
     return;
   }
-  *endpoint = d.endpoint;
-  *reason = d.reason;
-  *cost = d.cost;
-  *waiver_rule = d.waiver_rule;
+  out->reason[i] = d.reason;
+  if (d.endpoint < 0) {
+    if (d.reason == Reason::kTenantLimit) out->tenant_limit[i] = kernels::TenantLimitKind::kBudget;
+    return;
+  }
+  tenants_.Reserve(tenant, limit, w, d.cost);
+  out->endpoint[i] = d.endpoint;
+  out->cost[i] = d.cost;
+  out->waiver_rule[i] = d.waiver_rule;
+  out->cloud[i] = ctx.table.ep_cloud[d.endpoint];
 }
 
 std::int64_t Engine::RowBytes(const std::string& id) {
@@ -280,6 +303,10 @@ void Engine::Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx
         }
         block->endpoint.push_back(d.endpoint[0]);
         block->reason.push_back(d.reason[0]);
+        if (d.reason[0] == Reason::kTenantLimit || !block->tenant_limit.empty()) {
+          block->tenant_limit.resize(block->reason.size() - 1, kernels::TenantLimitKind::kNone);
+          block->tenant_limit.push_back(d.tenant_limit.empty() ? kernels::TenantLimitKind::kNone : d.tenant_limit[0]);
+        }
         block->cost.push_back(d.cost[0]);
         block->id_hash.push_back(hash(job->batch.id[0]));
         block->bytes += bytes;
@@ -303,6 +330,9 @@ void Engine::Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx
   rec.endpoint = d.endpoint;
   rec.reason = d.reason;
   rec.cost = d.cost;
+  if (std::find(d.reason.begin(), d.reason.end(), Reason::kTenantLimit) != d.reason.end()) {
+    rec.tenant_limit = d.tenant_limit;
+  }
   const std::size_t n = rec.endpoint.size();
   rec.id_hash.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -395,6 +425,7 @@ Decisions Engine::DecideOnline(BatchJob* job) {
   d.cost.assign(n, 0.0);
   d.cloud.assign(n, kernels::Cloud::kOther);
   d.waiver_rule.assign(n, kernels::Rule::kEligible);
+  d.tenant_limit.assign(n, kernels::TenantLimitKind::kNone);
   d.info.online = true;
   MutexLock lock(&mu_);
   std::shared_ptr<const Context> ctx = CurrentContextLocked(clock_());
@@ -408,8 +439,7 @@ Decisions Engine::DecideOnline(BatchJob* job) {
       d.reason[i] = Reason::kNoEligibleEndpoint;
       continue;
     }
-    DecideOneLocked(*ctx, r, &d.endpoint[i], &d.reason[i], &d.cost[i], &d.waiver_rule[i]);
-    if (d.endpoint[i] >= 0) d.cloud[i] = ctx->table.ep_cloud[d.endpoint[i]];
+    DecideOneLocked(*ctx, r, b.strings[b.tenant[i]], &d, i);
   }
   d.endpoint_ids = ctx->ids;
   if (last_solution_) d.info.backend = last_solution_->backend;
@@ -432,9 +462,12 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   std::vector<std::int64_t> tokens_left, requests_left;
   std::optional<kernels::Prices> warm;
   double warm_azure_price = 0, warm_reject_weight = 0;  // the warm prices' strict tiers
+  TenantLedger tenants;                                  // what tenants had used when the batch was taken
   {
     MutexLock lock(&mu_);
     ctx = CurrentContextLocked(clock_());
+    tenants_.Roll(ledger_.window_start_s());
+    tenants = tenants_;
     const std::size_t m = ctx->token_capacity.size();
     tokens_left.resize(m);
     requests_left.resize(m);
@@ -476,6 +509,26 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   std::vector<std::pair<std::uint32_t, std::uint32_t>> later;
   out->assign(jobs.size(), Decisions{});
   StringIds ids;
+  // Tenants with limits get what is left of them as the batch's limits; one
+  // with a limit spent is answered at once.
+  data.tenants = kernels::Interner();
+  data.rq_tenant.reserve(total);
+  data.policy.tenant_limits.clear();
+  data.policy.default_tenant_limit = kernels::TenantLimit{};
+  std::vector<kernels::TenantLimitKind> spent;  // by data.tenants id
+  auto tenant_id = [&](const std::string& name) {
+    const std::size_t known = data.tenants.size();
+    const std::int32_t id = data.tenants.Intern(name);
+    if (static_cast<std::size_t>(id) == known) {
+      const auto it = ctx->table.policy.tenant_limits.find(name);
+      const kernels::TenantLimit limit =
+          it == ctx->table.policy.tenant_limits.end() ? ctx->table.policy.default_tenant_limit : it->second;
+      kernels::TenantLimit room;
+      spent.push_back(tenants.Room(name, limit, &room));
+      if (spent.back() == kernels::TenantLimitKind::kNone && !limit.unlimited()) data.policy.tenant_limits[name] = room;
+    }
+    return id;
+  };
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     const RequestBatch& b = jobs[j]->batch;
     const std::size_t n = b.size();
@@ -485,6 +538,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
     d.cost.assign(n, 0.0);
     d.cloud.assign(n, kernels::Cloud::kOther);
     d.waiver_rule.assign(n, kernels::Rule::kEligible);
+    d.tenant_limit.assign(n, kernels::TenantLimitKind::kNone);
     MapStrings(*ctx, b, &ids);
     for (std::size_t i = 0; i < n; ++i) {
       d.cost[i] = RejectCost(data.policy, b.priority[i]);
@@ -494,6 +548,12 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
         d.reason[i] = Reason::kNoEligibleEndpoint;
         continue;
       }
+      const std::int32_t tenant = tenant_id(b.strings[b.tenant[i]]);
+      if (spent[tenant] != kernels::TenantLimitKind::kNone) {
+        d.reason[i] = Reason::kTenantLimit;
+        d.tenant_limit[i] = spent[tenant];
+        continue;
+      }
       const std::int32_t needs = data.InternNeeds(r.needs);
       if (needs < 0) {
         later.emplace_back(static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(i));
@@ -501,6 +561,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
       }
       any_needs = any_needs || needs != 0;
       data.rq_needs.push_back(needs);
+      data.rq_tenant.push_back(tenant);
       data.rq_model.push_back(r.model);
       data.rq_zone.push_back(r.zone);
       data.rq_tokens_in.push_back(r.tokens_in);
@@ -538,38 +599,40 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
       mapped_job = j;
     }
     if (MapRequest(b, i, ids, &r)) {
-      DecideOneLocked(*now_ctx, r, &d.endpoint[i], &d.reason[i], &d.cost[i], &d.waiver_rule[i]);
+      DecideOneLocked(*now_ctx, r, b.strings[b.tenant[i]], &d, i);
     } else {
       d.reason[i] = Reason::kNoEligibleEndpoint;
     }
   };
+  tenants_.Roll(ledger_.window_start_s());
   for (std::size_t k = 0; k < where.size(); ++k) {
     const auto [j, i] = where[k];
     Decisions& d = (*out)[j];
     const std::int32_t p = solution.endpoint[k];
     const std::int64_t w = static_cast<std::int64_t>(data.rq_tokens_in[k]) + data.rq_tokens_out[k];
+    const std::string& tenant = data.tenants.Name(data.rq_tenant[k]);
+    const kernels::TenantLimit limit = TenantLimitOf(tenant);
     if (p < 0) {
       d.reason[i] = solution.reason[k];
       d.cost[i] = solution.cost[k];
+      if (!solution.tenant_limit.empty()) d.tenant_limit[i] = solution.tenant_limit[k];
     } else if (now_ctx->table.ep_available[p] &&
+               tenants_.Check(tenant, limit, w, solution.cost[k]) == kernels::TenantLimitKind::kNone &&
                ledger_.TryReserve(p, w, ledger_.TokenLimit(p, now_ctx->token_capacity[p]),
                                   ledger_.RequestLimit(p, now_ctx->request_capacity[p]))) {
+      tenants_.Reserve(tenant, limit, w, solution.cost[k]);
       d.endpoint[i] = p;
       d.reason[i] = solution.reason[k];
       d.cost[i] = solution.cost[k];
       d.waiver_rule[i] = solution.waiver_rule[k];
+      d.cloud[i] = now_ctx->table.ep_cloud[p];
     } else {
-      // An online decision took the room meanwhile, or the endpoint went
-      // away: decide this one online.
+      // An online decision took the room (an endpoint's or the tenant's)
+      // meanwhile, or the endpoint went away: decide this one online.
       decide_online(j, i);
     }
-    if (d.endpoint[i] >= 0) d.cloud[i] = now_ctx->table.ep_cloud[d.endpoint[i]];
   }
-  for (const auto& [j, i] : later) {
-    decide_online(j, i);
-    Decisions& d = (*out)[j];
-    if (d.endpoint[i] >= 0) d.cloud[i] = now_ctx->table.ep_cloud[d.endpoint[i]];
-  }
+  for (const auto& [j, i] : later) decide_online(j, i);
   // The new prices: online decisions and the next batch start from them.
   kernels::Solution kept;
   kept.prices = std::move(solution.prices);
@@ -612,6 +675,8 @@ absl::StatusOr<Explained> Engine::Explain(const std::string& request_id) const {
         ctx = rec.context;
         e.reason = rec.reason[i];
         e.cost = rec.cost[i];
+        if (i < rec.tenant_limit.size()) e.tenant_limit = rec.tenant_limit[i];
+        e.tenant = b.strings[b.tenant[i]];
         e.batch_id = rec.batch_id;
         if (rec.endpoint[i] >= 0) e.endpoint = (*ctx->ids)[rec.endpoint[i]];
         one.id = {b.id[i]};

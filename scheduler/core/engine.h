@@ -135,6 +135,8 @@ struct Explained {
   std::uint64_t batch_id = 0;  // 0: online
   std::string model, zone;
   std::vector<std::string> requires;  // the features it needs
+  std::string tenant;
+  kernels::TenantLimitKind tenant_limit = kernels::TenantLimitKind::kNone;  // TENANT_LIMIT: which limit
   kernels::OnlineRequest request;
   std::vector<std::string> endpoint_ids;
   std::vector<kernels::Cloud> endpoint_clouds;
@@ -233,6 +235,7 @@ class Engine {
     std::vector<std::int32_t> endpoint;
     std::vector<kernels::Reason> reason;
     std::vector<double> cost;
+    std::vector<kernels::TenantLimitKind> tenant_limit;  // empty: none refused by its tenant's limits
     std::vector<std::uint64_t> id_hash;                       // of batch.id, the index's keys
     absl::flat_hash_map<std::string, std::uint32_t> strings;  // online blocks: batch.strings' indices
     std::int64_t bytes = 0;
@@ -257,10 +260,12 @@ class Engine {
   // `b`'s strings against; false when no endpoint has its model or zone.
   static bool MapRequest(const RequestBatch& b, std::size_t i, const StringIds& ids, kernels::OnlineRequest* out);
   static void MapStrings(const Context& ctx, const RequestBatch& b, StringIds* ids);
-  // Decides request i online and reserves it.
-  void DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, std::int32_t* endpoint,
-                       kernels::Reason* reason, double* cost, kernels::Rule* waiver_rule)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Decides request r (of `tenant`) online, reserves it in both ledgers
+  // and writes row i of *out.
+  void DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, const std::string& tenant,
+                       Decisions* out, std::size_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The policy's limits for `tenant` (the default when not listed).
+  kernels::TenantLimit TenantLimitOf(const std::string& tenant) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds a call's decisions to the explain history; takes history_mu_ (in
   // chunks for a large call), never mu_.
   void Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job, const Decisions& d)
@@ -281,6 +286,7 @@ class Engine {
   mutable Mutex mu_;
   TelemetryStore store_ ABSL_GUARDED_BY(mu_);
   CapacityLedger ledger_ ABSL_GUARDED_BY(mu_);
+  TenantLedger tenants_ ABSL_GUARDED_BY(mu_);
   kernels::PolicyData policy_ ABSL_GUARDED_BY(mu_);
   std::uint64_t policy_version_ ABSL_GUARDED_BY(mu_) = 1;
   // Prices and tiers; per-request vectors dropped.

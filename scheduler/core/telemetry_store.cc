@@ -148,6 +148,51 @@ bool TelemetryStore::Available(std::size_t i, std::int64_t now_ms, std::int64_t 
   return e.pinned || now_ms - e.sample.timestamp_ms <= ttl_s * 1000;
 }
 
+void TenantLedger::Roll(std::int64_t window_start_s) {
+  if (window_start_s == window_start_s_) return;
+  window_start_s_ = window_start_s;
+  used_.clear();
+}
+
+const TenantLedger::Usage& TenantLedger::used(const std::string& tenant) const {
+  static const Usage kNone;
+  const auto it = used_.find(tenant);
+  return it == used_.end() ? kNone : it->second;
+}
+
+kernels::TenantLimitKind TenantLedger::Check(const std::string& tenant, const kernels::TenantLimit& limit,
+                                             std::int64_t tokens, double usd) const {
+  if (limit.unlimited()) return kernels::TenantLimitKind::kNone;
+  const Usage& u = used(tenant);
+  if (limit.tokens > 0 && u.tokens + tokens > limit.tokens) return kernels::TenantLimitKind::kTokens;
+  if (limit.requests > 0 && u.requests + 1 > limit.requests) return kernels::TenantLimitKind::kRequests;
+  if (limit.budget_usd > 0 && u.usd + usd > limit.budget_usd) return kernels::TenantLimitKind::kBudget;
+  return kernels::TenantLimitKind::kNone;
+}
+
+void TenantLedger::Reserve(const std::string& tenant, const kernels::TenantLimit& limit, std::int64_t tokens,
+                           double usd) {
+  if (limit.unlimited()) return;
+  Usage& u = used_[tenant];
+  u.tokens += tokens;
+  u.requests += 1;
+  u.usd += usd;
+}
+
+kernels::TenantLimitKind TenantLedger::Room(const std::string& tenant, const kernels::TenantLimit& limit,
+                                            kernels::TenantLimit* room) const {
+  *room = limit;
+  if (limit.unlimited()) return kernels::TenantLimitKind::kNone;
+  const Usage& u = used(tenant);
+  if (limit.tokens > 0) room->tokens = limit.tokens - u.tokens;
+  if (limit.requests > 0) room->requests = limit.requests - u.requests;
+  if (limit.budget_usd > 0) room->budget_usd = limit.budget_usd - u.usd;
+  if (limit.tokens > 0 && room->tokens <= 0) return kernels::TenantLimitKind::kTokens;
+  if (limit.requests > 0 && room->requests <= 0) return kernels::TenantLimitKind::kRequests;
+  if (limit.budget_usd > 0 && room->budget_usd <= 0) return kernels::TenantLimitKind::kBudget;
+  return kernels::TenantLimitKind::kNone;
+}
+
 void CapacityLedger::Roll(std::int64_t now_s, std::int64_t window_s) {
   const std::int64_t start = now_s - ((now_s % window_s) + window_s) % window_s;
   if (start == window_start_s_ && window_s == window_s_) return;

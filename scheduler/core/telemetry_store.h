@@ -154,6 +154,39 @@ class CapacityLedger {
   std::vector<std::int64_t> next_tokens_, next_requests_;
 };
 
+// TenantLedger
+//
+// What each tenant was assigned in the current window (tokens, requests,
+// USD of assignment cost), against its limits (docs/design.md, "Tenant
+// limits"). Rolls with the capacity windows; only tenants with limits are
+// kept. Not thread-safe (the engine holds its lock).
+class TenantLedger {
+ public:
+  struct Usage {
+    std::int64_t tokens = 0, requests = 0;
+    double usd = 0;
+  };
+  void Roll(std::int64_t window_start_s);
+  const Usage& used(const std::string& tenant) const;
+  // Check(): which limit reserving (tokens, 1 request, usd) for `tenant`
+  // would exceed, or kNone.
+  kernels::TenantLimitKind Check(const std::string& tenant, const kernels::TenantLimit& limit, std::int64_t tokens,
+                                 double usd) const;
+  // Reserve() adds it (callers Check() first; unlimited tenants are not
+  // kept).
+  void Reserve(const std::string& tenant, const kernels::TenantLimit& limit, std::int64_t tokens, double usd);
+  // Room(): what `limit` leaves this window, as a batch's limit, and the
+  // first limit that is set and has nothing left (a batch's 0 would mean
+  // unlimited), or kNone.
+  kernels::TenantLimitKind Room(const std::string& tenant, const kernels::TenantLimit& limit,
+                                kernels::TenantLimit* room) const;
+  std::size_t size() const { return used_.size(); }
+
+ private:
+  std::int64_t window_start_s_ = -1;
+  std::unordered_map<std::string, Usage> used_;
+};
+
 // WindowCapacity()
 //
 // An endpoint's capacity for one window: floor((limit - in_use) * window_s /

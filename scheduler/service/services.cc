@@ -66,6 +66,12 @@ v1::AssignResponse ToProto(const Decisions& d, const std::vector<RequestError>& 
     out.mutable_waiver_rule()->Reserve(n);
     for (int i = 0; i < n; ++i) out.add_waiver_rule(static_cast<v1::Rule>(d.waiver_rule[i]));
   }
+  const bool limited =
+      std::find(d.reason.begin(), d.reason.end(), kernels::Reason::kTenantLimit) != d.reason.end();
+  if (limited && d.tenant_limit.size() == d.reason.size()) {
+    out.mutable_tenant_limit()->Reserve(n);
+    for (int i = 0; i < n; ++i) out.add_tenant_limit(static_cast<v1::TenantLimitKind>(d.tenant_limit[i]));
+  }
   for (const RequestError& e : errors) {
     v1::RequestError* pe = out.add_errors();
     pe->set_index(e.index);
@@ -419,6 +425,8 @@ grpc::Status SchedulerServiceImpl::Explain(grpc::ServerContext* context, const v
   response->set_azure_shadow_price(e->explanation.azure_shadow_price);
   response->set_waiver_rule(static_cast<v1::Rule>(e->explanation.waiver_rule));
   for (const std::string& name : e->requires) response->add_requires(name);
+  response->set_tenant(e->tenant);
+  response->set_tenant_limit(static_cast<v1::TenantLimitKind>(e->tenant_limit));
   return counted(grpc::Status::OK);
 }
 

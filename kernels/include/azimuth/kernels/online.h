@@ -19,6 +19,7 @@
 #ifndef AZIMUTH_KERNELS_ONLINE_H_
 #define AZIMUTH_KERNELS_ONLINE_H_
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -95,9 +96,11 @@ class OnlinePricer {
   // Decide()
   //
   // The request's endpoint among those with room: tokens_left[p] >= its tokens
-  // and requests_left[p] >= 1 (both of size M). Allocates nothing.
-  OnlineDecision Decide(const OnlineRequest& request, Span<std::int64_t> tokens_left,
-                        Span<std::int64_t> requests_left) const;
+  // and requests_left[p] >= 1 (both of size M), and whose true cost is at
+  // most `max_cost` (what its tenant's budget has left). Rejected for want
+  // of budget alone: kTenantLimit. Allocates nothing.
+  OnlineDecision Decide(const OnlineRequest& request, Span<std::int64_t> tokens_left, Span<std::int64_t> requests_left,
+                        double max_cost = HUGE_VAL) const;
 
   // Explain()
   Explanation Explain(const OnlineRequest& request) const;
