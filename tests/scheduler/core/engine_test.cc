@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <future>
+#include <map>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -234,6 +236,94 @@ TEST_F(EngineTest, BatchesRespectTheLedgerAndMarkUnknownModels) {
   EXPECT_EQ(d.info.batch_ids.size(), 1u);
   EXPECT_FALSE(d.info.online);
   EXPECT_GE(d.info.gap, 0.0);
+}
+
+// Tenant limits hold on every path (online, batch, and the two mixed) in one
+// window: tenant "a" may have 20 requests, "b" 2,200 tokens (20 requests
+// of 110), "c" 0.0275 USD (about 20 requests at 0.00132 USD on aws, fewer
+// on azure); "free" is unlimited. Refusals name the limit; the next window
+// has room again.
+TEST_F(EngineTest, TenantLimitsHoldOnlineInBatchesAndMixed) {
+  kernels::PolicyData policy = engine_.policy();
+  policy.tenant_limits["a"] = kernels::TenantLimit{0, 20, 0};
+  policy.tenant_limits["b"] = kernels::TenantLimit{2200, 0, 0};
+  policy.tenant_limits["c"] = kernels::TenantLimit{0, 0, 0.0275};
+  engine_.SetPolicy(policy);
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("azure", Cloud::kAzure, "us", 0.002, 10000000, 100000), true).ok());
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 10000000, 100000), true).ok());
+  const char* tenants[] = {"a", "b", "c", "free"};
+  auto tagged = [&](int n, const std::string& prefix) {
+    RequestBatch b = Requests(n, prefix);
+    for (const char* t : tenants) b.strings.push_back(t);
+    for (int i = 0; i < n; ++i) b.tenant.push_back(2 + i % 4);
+    return b;
+  };
+  struct Served {
+    std::int64_t requests = 0, tokens = 0;
+    double usd = 0;
+  } served[4];
+  std::map<kernels::TenantLimitKind, int> refused;
+  auto count = [&](const Decisions& d) {
+    for (std::size_t i = 0; i < d.endpoint.size(); ++i) {
+      if (d.endpoint[i] >= 0) {
+        Served& s = served[i % 4];
+        s.requests += 1;
+        s.tokens += 110;
+        s.usd += d.cost[i];
+      } else {
+        ASSERT_EQ(d.reason[i], Reason::kTenantLimit) << i;
+        ASSERT_NE(i % 4, 3u);
+        ++refused[d.tenant_limit[i]];
+      }
+    }
+  };
+  // Online: 12 single requests (3 per tenant), then a batch of 40, then
+  // batches and singles interleaved from two threads.
+  for (int k = 0; k < 12; ++k) {
+    RequestBatch one = tagged(4, "o" + std::to_string(k) + "-");
+    BatchJob job = Job(std::move(one));
+    count(engine_.DecideOnline(&job));
+  }
+  BatchJob batch = Job(tagged(40, "b"));
+  std::vector<Decisions> out;
+  ASSERT_TRUE(engine_.DecideBatch({&batch}, &out).ok());
+  count(out[0]);
+  std::vector<Decisions> mixed_batches(5), mixed_online(40);
+  std::thread batches([&] {
+    for (int k = 0; k < 5; ++k) {
+      BatchJob job = Job(tagged(40, "mb" + std::to_string(k) + "-"));
+      std::vector<Decisions> o;
+      ASSERT_TRUE(engine_.DecideBatch({&job}, &o).ok());
+      mixed_batches[k] = o[0];
+    }
+  });
+  for (int k = 0; k < 40; ++k) {
+    BatchJob job = Job(tagged(4, "mo" + std::to_string(k) + "-"));
+    mixed_online[k] = engine_.DecideOnline(&job);
+  }
+  batches.join();
+  for (const Decisions& d : mixed_batches) count(d);
+  for (const Decisions& d : mixed_online) count(d);
+  EXPECT_EQ(served[0].requests, 20);
+  EXPECT_EQ(served[1].tokens, 2200);
+  EXPECT_LE(served[2].usd, 0.0275 + 1e-12);
+  EXPECT_GE(served[2].usd, 0.0275 - 0.0023);  // within one request of the budget
+  EXPECT_EQ(served[3].requests, 12 + 10 + 50 + 40);  // never refused
+  EXPECT_GT(refused[kernels::TenantLimitKind::kRequests], 0);
+  EXPECT_GT(refused[kernels::TenantLimitKind::kTokens], 0);
+  EXPECT_GT(refused[kernels::TenantLimitKind::kBudget], 0);
+  EXPECT_EQ(refused[kernels::TenantLimitKind::kNone], 0);
+  // Explain names the tenant and the limit.
+  absl::StatusOr<Explained> e = engine_.Explain("mo39-0");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->reason, Reason::kTenantLimit);
+  EXPECT_EQ(e->tenant, "a");
+  EXPECT_EQ(e->tenant_limit, kernels::TenantLimitKind::kRequests);
+  // The next window: room again.
+  now_ms_ += 60'000;
+  BatchJob next = Job(tagged(4, "next"));
+  const Decisions d = engine_.DecideOnline(&next);
+  for (int i = 0; i < 4; ++i) EXPECT_GE(d.endpoint[i], 0) << i;
 }
 
 TEST_F(EngineTest, StaleAndUnhealthyEndpointsReceiveNothing) {
