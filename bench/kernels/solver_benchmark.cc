@@ -60,7 +60,7 @@ struct Args {
   double tolerance = kernels::SolverOptions{}.tolerance;
   int bound_passes = -1;  // SolverOptions::bound_passes
   unsigned long long seed = 1;
-  bool warm = false;  // warm-start from the previous batch's prices
+  bool warm = false;          // warm-start from the previous batch's prices
   bool capabilities = false;  // WorkloadSpec::capabilities
   int tenants = 16;           // WorkloadSpec::tenants
   double tenant_limits = 0;   // WorkloadSpec::tenant_limits
@@ -75,12 +75,12 @@ std::vector<std::string> Split(const std::string& s) {
 }
 
 [[noreturn]] void Usage(const char* why) {
-  std::fprintf(
-      stderr,
-      "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
-      "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
-      "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--warm 1] [--lp clp,highs] [--capabilities 1] [--tenants T] [--tenant_limits F]\n",
-      why);
+  std::fprintf(stderr,
+               "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
+               "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
+               "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--warm 1] [--lp "
+               "clp,highs] [--capabilities 1] [--tenants T] [--tenant_limits F]\n",
+               why);
   std::exit(2);
 }
 

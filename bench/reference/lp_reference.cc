@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -17,7 +18,6 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
-#include <algorithm>
 #include <string>
 
 namespace azimuth::bench {
@@ -504,8 +504,7 @@ std::string CheckInvariants(const kernels::ProblemView& problem, const kernels::
         const double budget_left =
             t >= 0 && md.tenant_limits[t].budget_usd > 0 ? md.tenant_limits[t].budget_usd - tenant_usd[t] : 1e300;
         if (md.azure[q] && md.pair_of[i * m + q] >= 0 && md.cap_tokens[q] - used_t[q] >= md.tokens[i] &&
-            md.cap_requests[q] - used_r[q] >= 1 &&
-            md.pairs[md.pair_of[i * m + q]].cost - s.cost[i] <= budget_left) {
+            md.cap_requests[q] - used_r[q] >= 1 && md.pairs[md.pair_of[i * m + q]].cost - s.cost[i] <= budget_left) {
           return "request " + std::to_string(i) + ": off Azure while Azure endpoint " + std::to_string(q) +
                  " has room (strict)";
         }

@@ -21,9 +21,9 @@ struct OnlinePricer::Impl {
   bool strict = false;  // Azure-first STRICT: never off Azure while Azure has room
 
   RequestClass Class(const OnlineRequest& r) const {
-    RequestClass c = internal::ClassOf(view, r.model, r.zone, r.slo_ms,
-                                       static_cast<std::int64_t>(r.tokens_in) + r.tokens_out,
-                                       static_cast<std::int32_t>(r.home_cloud), r.priority, /*need=*/-1);
+    RequestClass c =
+        internal::ClassOf(view, r.model, r.zone, r.slo_ms, static_cast<std::int64_t>(r.tokens_in) + r.tokens_out,
+                          static_cast<std::int32_t>(r.home_cloud), r.priority, /*need=*/-1);
     c.needs = r.needs.features;
     c.needs_unknown = r.needs.unknown;
     return c;

@@ -189,8 +189,7 @@ std::optional<Error> Validate(const ProblemView& problem) {
     const auto distinct = std::unique(limits.begin(), limits.end()) - limits.begin();
     if (distinct > kMaxContextLimits) {
       return Invalid("endpoints.max_context_tokens: " + std::to_string(distinct) +
-                     " distinct non-zero limits, at most " + std::to_string(kMaxContextLimits) +
-                     " are supported");
+                     " distinct non-zero limits, at most " + std::to_string(kMaxContextLimits) + " are supported");
     }
   }
   const std::size_t n = r.model.size;
@@ -200,8 +199,8 @@ std::optional<Error> Validate(const ProblemView& problem) {
     if (err) return err;
   }
   if (r.need_sets.size > static_cast<std::size_t>(kMaxNeedSets)) {
-    return Invalid("requests.need_sets: " + std::to_string(r.need_sets.size) +
-                   " distinct requirement sets, at most " + std::to_string(kMaxNeedSets) + " are supported");
+    return Invalid("requests.need_sets: " + std::to_string(r.need_sets.size) + " distinct requirement sets, at most " +
+                   std::to_string(kMaxNeedSets) + " are supported");
   }
   if (!r.needs.empty()) {
     if (auto err = CheckSize(r.needs, n, "requests.needs")) return err;
@@ -353,8 +352,8 @@ HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers) {
   for (std::size_t p = 0; p < e.max_context_tokens.size; ++p) {
     const std::int64_t c = e.max_context_tokens[p];
     if (c > 0) {
-      h.ep_ctx_rank[p] =
-          static_cast<std::int32_t>(std::lower_bound(h.ctx_sorted.begin(), h.ctx_sorted.end(), c) - h.ctx_sorted.begin());
+      h.ep_ctx_rank[p] = static_cast<std::int32_t>(std::lower_bound(h.ctx_sorted.begin(), h.ctx_sorted.end(), c) -
+                                                   h.ctx_sorted.begin());
     }
   }
   for (std::size_t k = 0; k < problem.requests.need_sets.size; ++k) {

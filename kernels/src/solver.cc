@@ -20,8 +20,8 @@ namespace azimuth::kernels {
 namespace internal {
 namespace {
 
-void Finish(const HostModel& host, const RequestsView& r, const PolicyView& policy, PhaseResult& phase,
-            AzureFirst mode, int rounds, double target_gap, Solution* s) {
+void Finish(const HostModel& host, const RequestsView& r, const PolicyView& policy, PhaseResult& phase, AzureFirst mode,
+            int rounds, double target_gap, Solution* s) {
   phase.tenant_gain = TenantDualGain(host, r, policy, phase);
   Repair(host, r, mode, rounds, target_gap, &phase);
   EnforceCapacity(host, r, &phase.endpoint);

@@ -153,8 +153,8 @@ struct GroupKeyOf {
   RequestCols r;
   AZ_HD std::uint64_t operator()(std::int64_t i) const {
     const std::int64_t tin = r.tokens_in[i], w = tin + r.tokens_out[i];
-    const RequestClass c =
-        ClassOf(m, r.model[i], r.zone[i], r.slo_ms[i], w, r.home[i], r.priority[i], r.needs != nullptr ? r.needs[i] : 0);
+    const RequestClass c = ClassOf(m, r.model[i], r.zone[i], r.slo_ms[i], w, r.home[i], r.priority[i],
+                                   r.needs != nullptr ? r.needs[i] : 0);
     return PackKey(c, WeightBucket(w), ShareBucket(tin, w));
   }
 };
@@ -1050,14 +1050,10 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   U8 r_home = Upload<Backend>(reinterpret_cast<const std::uint8_t*>(requests.home_cloud.data), n);
   U8 r_prio = Upload<Backend>(requests.priority.data, n);
   I32 r_needs = Upload<Backend>(requests.needs.data, requests.needs.size);
-  const RequestCols cols{RawOf<std::int32_t>(r_model),
-                         RawOf<std::int32_t>(r_zone),
-                         RawOf<std::int32_t>(r_tin),
-                         RawOf<std::int32_t>(r_tout),
-                         RawOf<std::int32_t>(r_slo),
-                         RawOf<std::uint8_t>(r_home),
-                         RawOf<std::uint8_t>(r_prio),
-                         requests.needs.empty() ? nullptr : RawOf<std::int32_t>(r_needs)};
+  const RequestCols cols{RawOf<std::int32_t>(r_model), RawOf<std::int32_t>(r_zone),
+                         RawOf<std::int32_t>(r_tin),   RawOf<std::int32_t>(r_tout),
+                         RawOf<std::int32_t>(r_slo),   RawOf<std::uint8_t>(r_home),
+                         RawOf<std::uint8_t>(r_prio),  requests.needs.empty() ? nullptr : RawOf<std::int32_t>(r_needs)};
 
   // (1) Groups at the fine resolution: one sort of the requests.
   U64 keys(n);

@@ -117,13 +117,23 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
     return t < tenants && !policy.tenant_limits[t].unlimited() ? &policy.tenant_limits[t] : nullptr;
   };
   auto tokens = [&](std::int64_t i) { return static_cast<std::int64_t>(r.tokens_in[i]) + r.tokens_out[i]; };
-  auto cls = [&](std::int64_t i) { return UnpackClass(v, phase->group_key[phase->group_of[i]]); };
+  // Each request's home cloud and priority, unpacked once.
+  std::vector<std::uint8_t> home(n), priority(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const RequestClass c = UnpackClass(v, phase->group_key[phase->group_of[i]]);
+    home[i] = static_cast<std::uint8_t>(c.home);
+    priority[i] = static_cast<std::uint8_t>(c.priority);
+  }
+  struct HomePriority {
+    std::int32_t home, priority;
+  };
+  auto cls = [&](std::int64_t i) { return HomePriority{home[i], priority[i]}; };
   auto cost = [&](std::int64_t i, std::int32_t p) {
     return TrueCost(v, cls(i).home, r.tokens_in[i], r.tokens_out[i], p);
   };
   // What serving i on p saves in the objective over rejecting it.
   auto value = [&](std::int64_t i, std::int32_t p) {
-    const RequestClass c = cls(i);
+    const HomePriority c = cls(i);
     return EffReject(v, c.priority, static_cast<double>(tokens(i))) -
            EffCost(v, c.home, r.tokens_in[i], r.tokens_out[i], p);
   };
@@ -140,20 +150,21 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
     u.usd += cost(i, ep[i]);
     admitted[r.tenant[i]].push_back(i);
   }
+  bool trimmed = false;
   for (std::size_t t = 0; t < tenants; ++t) {
     const TenantLimit& l = policy.tenant_limits[t];
     Usage& u = used[t];
     const bool over_t = l.tokens > 0 && u.tokens > l.tokens, over_r = l.requests > 0 && u.requests > l.requests,
                over_b = l.budget_usd > 0 && u.usd > l.budget_usd;
     if (!over_t && !over_r && !over_b) continue;
+    trimmed = true;
     std::vector<std::int64_t>& list = admitted[t];
     std::vector<double> density(list.size());
     for (std::size_t k = 0; k < list.size(); ++k) {
       const std::int64_t i = list[k];
       const double c = cost(i, ep[i]);
       const double weight = (over_t ? static_cast<double>(tokens(i)) / static_cast<double>(l.tokens) : 0.0) +
-                            (over_r ? 1.0 / static_cast<double>(l.requests) : 0.0) +
-                            (over_b ? c / l.budget_usd : 0.0);
+                            (over_r ? 1.0 / static_cast<double>(l.requests) : 0.0) + (over_b ? c / l.budget_usd : 0.0);
       density[k] = value(i, ep[i]) / std::max(weight, 1e-300);
     }
     std::vector<std::size_t> order(list.size());
@@ -175,6 +186,7 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
     u = kept;
   }
 
+  if (!trimmed) return;
   // (2) The capacity they freed, filled again: requests rejected for
   // capacity, most costly to reject first, each on its cheapest eligible
   // endpoint (in the objective) with room that its tenant's limits allow.
@@ -204,7 +216,7 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
   auto place = [&](std::int64_t i, std::int32_t from, bool azure_only) {
     const std::int32_t g = phase->group_of[i];
     const TenantLimit* l = limit_of(i);
-    const RequestClass c = cls(i);
+    const HomePriority c = cls(i);
     std::int32_t best = -1;
     double best_objective = 0;
     for (std::int64_t k = phase->group_eoff[g]; k < phase->group_eoff[g + 1]; ++k) {

@@ -181,9 +181,9 @@ absl::Status RunExplain(const Connection& c, const std::string& request_id, std:
   request.set_request_id(request_id);
   v1::ExplainResponse e;
   AZ_RETURN_IF_ERROR(FromGrpc(stub->Explain(&context, request, &e), c));
-  out << absl::StrFormat("request %s (%s, zone %s, %d+%d tokens, slo %d ms, home %s, priority %d%s)\n",
-                         e.request_id(), e.model(), e.zone().empty() ? "any" : e.zone(), e.tokens_in(), e.tokens_out(),
-                         e.slo_ms(), v1::Cloud_Name(e.home_cloud()), e.priority(),
+  out << absl::StrFormat("request %s (%s, zone %s, %d+%d tokens, slo %d ms, home %s, priority %d%s)\n", e.request_id(),
+                         e.model(), e.zone().empty() ? "any" : e.zone(), e.tokens_in(), e.tokens_out(), e.slo_ms(),
+                         v1::Cloud_Name(e.home_cloud()), e.priority(),
                          e.requires().empty() ? "" : absl::StrCat(", requires ", absl::StrJoin(e.requires(), ";")));
   out << absl::StrFormat(
       "  -> %s %s, cost %.6f USD, %s\n", e.endpoint().empty() ? "(rejected)" : e.endpoint(),
@@ -196,7 +196,8 @@ absl::Status RunExplain(const Connection& c, const std::string& request_id, std:
                                                                            : "budget");
   }
   if (e.waiver()) {
-    out << absl::StrFormat("  launch gate waived: no Azure endpoint is eligible (%s)\n", v1::Rule_Name(e.waiver_rule()));
+    out << absl::StrFormat("  launch gate waived: no Azure endpoint is eligible (%s)\n",
+                           v1::Rule_Name(e.waiver_rule()));
   }
   out << absl::StrFormat("  rejecting it costs %.6f in the objective; Azure shadow price %.3g USD/token\n",
                          e.reject_objective_usd(), e.azure_shadow_price());

@@ -84,8 +84,8 @@ absl::StatusOr<BatchJob> ValidateBatch(RequestBatch batch, const BatchLimits& li
   }
   for (absl::Status s :
        {OptionalColumn(&b.tenant, n, "tenant", empty_string), OptionalColumn(&b.zone, n, "zone", empty_string),
-        OptionalColumn(&b.requires, n, "requires", empty_string),
-        OptionalColumn(&b.slo_ms, n, "slo_ms", 0), OptionalColumn(&b.home_cloud, n, "home_cloud", 0),
+        OptionalColumn(&b.requires, n, "requires", empty_string), OptionalColumn(&b.slo_ms, n, "slo_ms", 0),
+        OptionalColumn(&b.home_cloud, n, "home_cloud", 0),
         OptionalColumn<std::uint32_t>(&b.priority, n, "priority", 0u)}) {
     if (!s.ok()) return s;
   }

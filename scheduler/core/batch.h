@@ -37,7 +37,8 @@ struct RequestBatch {
   std::vector<std::int32_t> home_cloud;
   std::vector<std::uint32_t> priority;
   // Index into `strings`: required features, ';'-separated ("" none).
-  std::vector<std::uint32_t> requires;
+  std::vector<std::uint32_t>
+  requires;
 
   std::size_t size() const { return id.size(); }
 };
@@ -111,8 +112,8 @@ struct Decisions {
   std::vector<std::int32_t> endpoint;                            // -1: rejected
   std::vector<kernels::Reason> reason;
   std::vector<double> cost;
-  std::vector<kernels::Cloud> cloud;  // of the endpoint (unused when rejected)
-  std::vector<kernels::Rule> waiver_rule;  // AZURE_WAIVER: the rule that excluded Azure
+  std::vector<kernels::Cloud> cloud;                   // of the endpoint (unused when rejected)
+  std::vector<kernels::Rule> waiver_rule;              // AZURE_WAIVER: the rule that excluded Azure
   std::vector<kernels::TenantLimitKind> tenant_limit;  // TENANT_LIMIT: which of the tenant's limits
   DecisionInfo info;
 };

@@ -259,8 +259,9 @@ void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r
   const double budget_left =
       limit.budget_usd > 0 ? limit.budget_usd - tenants_.used(tenant).usd : std::numeric_limits<double>::infinity();
   const kernels::OnlineDecision d = ctx.pricer->Decide(r, tokens_left_, requests_left_, budget_left);
-  if (d.endpoint >= 0 && !ledger_.TryReserve(d.endpoint, w, ledger_.TokenLimit(d.endpoint, ctx.token_capacity[d.endpoint]),
-                                             ledger_.RequestLimit(d.endpoint, ctx.request_capacity[d.endpoint]))) {
+  if (d.endpoint >= 0 &&
+      !ledger_.TryReserve(d.endpoint, w, ledger_.TokenLimit(d.endpoint, ctx.token_capacity[d.endpoint]),
+                          ledger_.RequestLimit(d.endpoint, ctx.request_capacity[d.endpoint]))) {
     out->reason[i] = Reason::kCapacityExhausted;  // unreachable: Decide() only picks endpoints with room
     return;
   }
@@ -462,7 +463,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
   std::vector<std::int64_t> tokens_left, requests_left;
   std::optional<kernels::Prices> warm;
   double warm_azure_price = 0, warm_reject_weight = 0;  // the warm prices' strict tiers
-  TenantLedger tenants;                                  // what tenants had used when the batch was taken
+  TenantLedger tenants;                                 // what tenants had used when the batch was taken
   {
     MutexLock lock(&mu_);
     ctx = CurrentContextLocked(clock_());

@@ -134,7 +134,8 @@ struct Explained {
   double cost = 0;
   std::uint64_t batch_id = 0;  // 0: online
   std::string model, zone;
-  std::vector<std::string> requires;  // the features it needs
+  std::vector<std::string>
+  requires;  // the features it needs
   std::string tenant;
   kernels::TenantLimitKind tenant_limit = kernels::TenantLimitKind::kNone;  // TENANT_LIMIT: which limit
   kernels::OnlineRequest request;
@@ -235,7 +236,7 @@ class Engine {
     std::vector<std::int32_t> endpoint;
     std::vector<kernels::Reason> reason;
     std::vector<double> cost;
-    std::vector<kernels::TenantLimitKind> tenant_limit;  // empty: none refused by its tenant's limits
+    std::vector<kernels::TenantLimitKind> tenant_limit;       // empty: none refused by its tenant's limits
     std::vector<std::uint64_t> id_hash;                       // of batch.id, the index's keys
     absl::flat_hash_map<std::string, std::uint32_t> strings;  // online blocks: batch.strings' indices
     std::int64_t bytes = 0;
@@ -262,8 +263,8 @@ class Engine {
   static void MapStrings(const Context& ctx, const RequestBatch& b, StringIds* ids);
   // Decides request r (of `tenant`) online, reserves it in both ledgers
   // and writes row i of *out.
-  void DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, const std::string& tenant,
-                       Decisions* out, std::size_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r, const std::string& tenant, Decisions* out,
+                       std::size_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The policy's limits for `tenant` (the default when not listed).
   kernels::TenantLimit TenantLimitOf(const std::string& tenant) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds a call's decisions to the explain history; takes history_mu_ (in

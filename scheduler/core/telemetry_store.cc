@@ -67,8 +67,8 @@ absl::Status TelemetryStore::CheckTableLimits(const EndpointSample& sample, cons
   if (old != nullptr) {
     for (const std::string& name : old->sample.row.features) {
       const auto it = feature_refs_.find(name);
-      const bool kept = std::find(sample.row.features.begin(), sample.row.features.end(), name) !=
-                        sample.row.features.end();
+      const bool kept =
+          std::find(sample.row.features.begin(), sample.row.features.end(), name) != sample.row.features.end();
       if (it != feature_refs_.end() && it->second == 1 && !kept) --features;
     }
   }

@@ -16,8 +16,9 @@ absl::StatusOr<CsvFile> CsvFile::Open(const std::string& path, const std::vector
                                       const std::vector<std::string>& optional) {
   std::vector<std::string> columns = required;
   columns.insert(columns.end(), optional.begin(), optional.end());
-  const std::string expected = absl::StrCat(
-      absl::StrJoin(required, ","), optional.empty() ? "" : absl::StrCat(" (optional: ", absl::StrJoin(optional, ","), ")"));
+  const std::string expected =
+      absl::StrCat(absl::StrJoin(required, ","),
+                   optional.empty() ? "" : absl::StrCat(" (optional: ", absl::StrJoin(optional, ","), ")"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
   CsvFile file;
@@ -33,15 +34,14 @@ absl::StatusOr<CsvFile> CsvFile::Open(const std::string& path, const std::vector
   std::vector<absl::string_view> header;
   if (!file.ParseLine(&header)) {
     if (!file.status_.ok()) return file.status_;
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ":1: empty file, expected a header row: ", expected));
+    return absl::InvalidArgumentError(absl::StrCat(path, ":1: empty file, expected a header row: ", expected));
   }
   file.index_of_.assign(columns.size(), -1);
   for (std::size_t i = 0; i < header.size(); ++i) {
     auto it = std::find(columns.begin(), columns.end(), header[i]);
     if (it == columns.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", file.line_, ": unexpected column '", header[i],
-                                                     "'; expected exactly: ", expected));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", file.line_, ": unexpected column '", header[i], "'; expected exactly: ", expected));
     }
     int& slot = file.index_of_[it - columns.begin()];
     if (slot >= 0) {

@@ -128,8 +128,7 @@ absl::Status WriteFile(const std::string& path, const std::string& text) {
 }  // namespace
 
 absl::Status ReadEndpointsCsv(const std::string& path, kernels::ProblemData* data) {
-  AZ_ASSIGN_OR_RETURN(CsvFile file,
-                      CsvFile::Open(path, Columns(kEndpointColumns), Columns(kEndpointOptionalColumns)));
+  AZ_ASSIGN_OR_RETURN(CsvFile file, CsvFile::Open(path, Columns(kEndpointColumns), Columns(kEndpointOptionalColumns)));
   std::unordered_set<std::string> ids(data->endpoint_id.begin(), data->endpoint_id.end());
   CsvRow row;
   while (file.Next(&row)) {
@@ -165,8 +164,7 @@ absl::Status ReadEndpointsCsv(const std::string& path, kernels::ProblemData* dat
 }
 
 absl::Status ReadRequestsCsv(const std::string& path, kernels::ProblemData* data) {
-  AZ_ASSIGN_OR_RETURN(CsvFile file,
-                      CsvFile::Open(path, Columns(kRequestColumns), Columns(kRequestOptionalColumns)));
+  AZ_ASSIGN_OR_RETURN(CsvFile file, CsvFile::Open(path, Columns(kRequestColumns), Columns(kRequestOptionalColumns)));
   data->ReserveRequests(data->num_requests() + static_cast<std::size_t>(file.approximate_rows()));
   absl::flat_hash_set<absl::string_view> ids;
   ids.reserve(static_cast<std::size_t>(file.approximate_rows()));

@@ -88,7 +88,8 @@ EndpointSample EndpointSampleAt(const kernels::ProblemData& d, std::size_t p) {
   s.row.healthy = d.ep_available[p] != 0;
   s.row.max_context_tokens = d.ep_max_context[p];
   for (std::size_t k = 0; k < d.features.size(); ++k) {
-    if (d.ep_features[p] & (std::uint64_t{1} << k)) s.row.features.push_back(d.features.Name(static_cast<std::int32_t>(k)));
+    if (d.ep_features[p] & (std::uint64_t{1} << k))
+      s.row.features.push_back(d.features.Name(static_cast<std::int32_t>(k)));
   }
   return s;
 }

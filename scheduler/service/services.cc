@@ -60,14 +60,12 @@ v1::AssignResponse ToProto(const Decisions& d, const std::vector<RequestError>& 
     out.add_cost_usd(d.cost[i]);
     out.add_waiver(d.reason[i] == kernels::Reason::kAzureWaiver);
   }
-  const bool waived =
-      std::find(d.reason.begin(), d.reason.end(), kernels::Reason::kAzureWaiver) != d.reason.end();
+  const bool waived = std::find(d.reason.begin(), d.reason.end(), kernels::Reason::kAzureWaiver) != d.reason.end();
   if (waived && d.waiver_rule.size() == d.reason.size()) {
     out.mutable_waiver_rule()->Reserve(n);
     for (int i = 0; i < n; ++i) out.add_waiver_rule(static_cast<v1::Rule>(d.waiver_rule[i]));
   }
-  const bool limited =
-      std::find(d.reason.begin(), d.reason.end(), kernels::Reason::kTenantLimit) != d.reason.end();
+  const bool limited = std::find(d.reason.begin(), d.reason.end(), kernels::Reason::kTenantLimit) != d.reason.end();
   if (limited && d.tenant_limit.size() == d.reason.size()) {
     out.mutable_tenant_limit()->Reserve(n);
     for (int i = 0; i < n; ++i) out.add_tenant_limit(static_cast<v1::TenantLimitKind>(d.tenant_limit[i]));

@@ -450,11 +450,11 @@ TEST_P(SolverEdges, CapabilityAndContextRules) {
     r.tokens_out = 100;
     return r;
   };
-  d.AddRequest(with(Request("small", "gpt-5"), {}, 900));            // fits the plain endpoint
-  d.AddRequest(with(Request("long", "gpt-5"), {}, 1001));            // 1101 tokens: over its context
-  d.AddRequest(with(Request("sees", "gpt-5"), {"vision"}, 900));     // needs vision
+  d.AddRequest(with(Request("small", "gpt-5"), {}, 900));         // fits the plain endpoint
+  d.AddRequest(with(Request("long", "gpt-5"), {}, 1001));         // 1101 tokens: over its context
+  d.AddRequest(with(Request("sees", "gpt-5"), {"vision"}, 900));  // needs vision
   d.AddRequest(with(Request("both", "gpt-5"), {"vision", "tools"}, 900));
-  d.AddRequest(with(Request("audio", "gpt-5"), {"audio"}, 900));     // nobody serves audio
+  d.AddRequest(with(Request("audio", "gpt-5"), {"audio"}, 900));  // nobody serves audio
   const Solution s = SolveOk(d, GetParam());
   EXPECT_EQ(s.endpoint, (std::vector<std::int32_t>{0, 1, 1, 1, -1}));
   EXPECT_EQ(s.reason[4], Reason::kNoEligibleEndpoint);
@@ -591,8 +591,9 @@ TEST_P(SolverEdges, TenantLimitsAreExactAndFreedCapacityIsUsed) {
   for (int i = 0; i < 12; ++i) {
     if (s.endpoint[i] >= 0) continue;
     EXPECT_EQ(s.reason[i], Reason::kTenantLimit) << i;
-    EXPECT_EQ(s.tenant_limit[i], i < 4 ? TenantLimitKind::kTokens : i < 8 ? TenantLimitKind::kRequests
-                                                                          : TenantLimitKind::kBudget)
+    EXPECT_EQ(s.tenant_limit[i], i < 4   ? TenantLimitKind::kTokens
+                                 : i < 8 ? TenantLimitKind::kRequests
+                                         : TenantLimitKind::kBudget)
         << i;
   }
 }

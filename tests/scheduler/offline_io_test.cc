@@ -196,11 +196,11 @@ TEST(CapabilityColumns, OptionalParseAndAreChecked) {
       "rpm_limit,healthy";
   const std::string row = "e1,azure,eastus,us,gpt-5,0.001,0.01,300,800,100000,100,true";
   ProblemData d;
-  ASSERT_TRUE(ReadEndpointsCsv(WriteTemp("cap_e.csv", "features," + h + ",max_context_tokens\n" +
-                                                          "\"tools; vision\"," + row + ",128000\n" +
-                                                          "," + std::string("e2") + row.substr(2) + ",\n"),
-                               &d)
-                  .ok());
+  ASSERT_TRUE(
+      ReadEndpointsCsv(WriteTemp("cap_e.csv", "features," + h + ",max_context_tokens\n" + "\"tools; vision\"," + row +
+                                                  ",128000\n" + "," + std::string("e2") + row.substr(2) + ",\n"),
+                       &d)
+          .ok());
   ASSERT_EQ(d.num_endpoints(), 2u);
   EXPECT_EQ(d.ep_max_context, (std::vector<std::int64_t>{128000, 0}));
   EXPECT_EQ(d.features.size(), 2u);

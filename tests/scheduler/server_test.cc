@@ -379,10 +379,10 @@ TEST_F(ServerTest, CapabilitiesAndTheCapabilityAwareWaiver) {
   aws.add_features("vision");
   ReportOk({azure, aws});
   v1::RequestBatch b = Batch(6, "c");
-  b.add_strings("vision");          // 2
-  b.add_strings(" tools ; vision"); // 3: blanks around names are dropped
-  b.add_strings("");                // 4
-  b.add_strings("audio");           // 5: nobody serves it
+  b.add_strings("vision");           // 2
+  b.add_strings(" tools ; vision");  // 3: blanks around names are dropped
+  b.add_strings("");                 // 4
+  b.add_strings("audio");            // 5: nobody serves it
   const std::uint32_t needs[] = {4, 2, 4, 3, 5, 4};
   for (std::uint32_t k : needs) b.add_requires(k);
   b.set_tokens_in(5, 200000);  // beyond Azure's context

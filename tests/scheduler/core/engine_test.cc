@@ -8,8 +8,8 @@
 #include <atomic>
 #include <future>
 #include <map>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -307,7 +307,7 @@ TEST_F(EngineTest, TenantLimitsHoldOnlineInBatchesAndMixed) {
   EXPECT_EQ(served[0].requests, 20);
   EXPECT_EQ(served[1].tokens, 2200);
   EXPECT_LE(served[2].usd, 0.0275 + 1e-12);
-  EXPECT_GE(served[2].usd, 0.0275 - 0.0023);  // within one request of the budget
+  EXPECT_GE(served[2].usd, 0.0275 - 0.0023);         // within one request of the budget
   EXPECT_EQ(served[3].requests, 12 + 10 + 50 + 40);  // never refused
   EXPECT_GT(refused[kernels::TenantLimitKind::kRequests], 0);
   EXPECT_GT(refused[kernels::TenantLimitKind::kTokens], 0);

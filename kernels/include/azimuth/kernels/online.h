@@ -51,7 +51,7 @@ struct OnlineRequest {
 struct OnlineDecision {
   std::int32_t endpoint = -1;  // -1: rejected
   Reason reason = Reason::kNoEligibleEndpoint;
-  double cost = 0;  // USD: the assignment's cost, or the rejection cost
+  double cost = 0;                     // USD: the assignment's cost, or the rejection cost
   Rule waiver_rule = Rule::kEligible;  // kAzureWaiver: the rule that excluded Azure
 };
 
@@ -76,7 +76,7 @@ struct Explanation {
   // serving the model, the last rule the one that got furthest failed;
   // kModel when none serves it).
   Rule waiver_rule = Rule::kEligible;
-  double reject_objective_usd = 0;    // what rejecting it costs in the objective
+  double reject_objective_usd = 0;  // what rejecting it costs in the objective
   // The marginal value of one more token of Azure capacity for this request:
   // the largest token price among its eligible Azure endpoints.
   double azure_shadow_price = 0;

@@ -193,8 +193,8 @@ struct ProblemView {
 inline constexpr std::size_t kMaxEndpoints = 2000;
 inline constexpr std::int32_t kMaxModels = 4000;
 inline constexpr std::int32_t kMaxZones = 1000;
-inline constexpr int kMaxFeatures = 64;              // distinct feature names per endpoint table
-inline constexpr std::int32_t kMaxNeedSets = 256;    // distinct requirement sets per batch
+inline constexpr int kMaxFeatures = 64;                // distinct feature names per endpoint table
+inline constexpr std::int32_t kMaxNeedSets = 256;      // distinct requirement sets per batch
 inline constexpr std::int32_t kMaxContextLimits = 63;  // distinct non-zero max_context_tokens
 inline constexpr std::int64_t kMaxContextTokens = 1'000'000'000'000;
 inline constexpr double kMaxBudgetUsd = 1e15;  // TenantLimit::budget_usd
