@@ -1,6 +1,8 @@
 // Copyright 2026 Azimuth authors.
 #include "azimuth/kernels/problem_data.h"
 
+#include <algorithm>
+
 namespace azimuth::kernels {
 
 std::int32_t Interner::Intern(const std::string& name) {
@@ -15,9 +17,12 @@ std::int32_t Interner::Find(const std::string& name) const {
 }
 
 bool ProblemData::AddEndpoint(const EndpointRow& row) {
-  std::size_t added = 0;
-  for (const std::string& name : row.features) added += features.Find(name) < 0 ? 1 : 0;
-  if (features.size() + added > static_cast<std::size_t>(kMaxFeatures)) return false;
+  std::vector<const std::string*> added;  // names new to the table, each once
+  for (const std::string& name : row.features) {
+    const bool seen = std::any_of(added.begin(), added.end(), [&](const std::string* a) { return *a == name; });
+    if (features.Find(name) < 0 && !seen) added.push_back(&name);
+  }
+  if (features.size() + added.size() > static_cast<std::size_t>(kMaxFeatures)) return false;
   std::uint64_t mask = 0;
   for (const std::string& name : row.features) mask |= std::uint64_t{1} << features.Intern(name);
   ep_features.push_back(mask);
@@ -48,6 +53,14 @@ Needs ProblemData::NeedsOf(const std::vector<std::string>& names) const {
     }
   }
   return needs;
+}
+
+std::vector<std::string> ProblemData::FeatureNamesOf(std::uint64_t mask) const {
+  std::vector<std::string> names;
+  for (std::size_t k = 0; k < features.size(); ++k) {
+    if (mask & (std::uint64_t{1} << k)) names.push_back(features.Name(static_cast<std::int32_t>(k)));
+  }
+  return names;
 }
 
 std::int32_t ProblemData::InternNeeds(const Needs& needs, const std::string& text) {

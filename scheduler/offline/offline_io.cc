@@ -108,15 +108,6 @@ void AppendNumber(std::string* out, double value) {
   out->append(buf, res.ptr);
 }
 
-// The names of a feature mask's bits, ';'-separated in id order.
-std::string FeatureNames(const kernels::ProblemData& d, std::uint64_t mask) {
-  std::string out;
-  for (std::size_t k = 0; k < d.features.size(); ++k) {
-    if (mask & (std::uint64_t{1} << k)) absl::StrAppend(&out, out.empty() ? "" : ";", d.features.Name(k));
-  }
-  return out;
-}
-
 absl::Status WriteFile(const std::string& path, const std::string& text) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for writing"));
@@ -309,7 +300,7 @@ absl::Status WriteEndpointsCsv(const std::string& path, const kernels::ProblemDa
     absl::StrAppend(&out, ",", d.ep_tpm[p], ",", d.ep_rpm[p], ",", d.ep_available[p] ? "true" : "false");
     if (capabilities) {
       absl::StrAppend(&out, ",", d.ep_max_context[p], ",");
-      AppendCsvField(&out, FeatureNames(d, d.ep_features[p]));
+      AppendCsvField(&out, absl::StrJoin(d.FeatureNamesOf(d.ep_features[p]), ";"));
     }
     out.push_back('\n');
   }

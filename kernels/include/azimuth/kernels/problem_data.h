@@ -110,6 +110,8 @@ struct ProblemData {
   // NeedsOf(): feature names as bits of this table's endpoint features
   // (`unknown` when one names no endpoint's feature). Add the endpoints first.
   Needs NeedsOf(const std::vector<std::string>& names) const;
+  // FeatureNamesOf(): the names of a mask's features, in id order.
+  std::vector<std::string> FeatureNamesOf(std::uint64_t mask) const;
   // InternNeeds(): the id of a requirement set, or -1 when the batch already
   // has kMaxNeedSets distinct ones. `text` (the names) is kept for writing
   // the batch out again.
