@@ -277,6 +277,13 @@ int main(int argc, char** argv) {
         }
       }
 #endif
+      if (args.trace) {
+        const kernels::PhaseTimes& t = ours.phase_ms;
+        std::fprintf(stderr,
+                     "phases (last solve, ms): prepare %.1f, groups %.1f, prices %.1f, bound %.1f, rounding %.1f, "
+                     "repair %.1f, tenants %.1f, summary %.1f\n",
+                     t.prepare, t.groups, t.prices, t.bound, t.rounding, t.repair, t.tenants, t.summary);
+      }
       std::printf("%9lld %4d %-8s %-5s %9.1f %6d %9.2e %9lld %12.1f %10.3f %12.1f %10.3f %9.2f %10.0f %9.2e\n", n,
                   args.endpoints, kernels::AzureFirstName(mode), kernels::BackendName(ours.backend), ours_ms,
                   ours.iterations, ours.gap, static_cast<long long>(ours.groups), greedy_ms,

@@ -573,8 +573,11 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
       const double rl = grad[2 * i] / std::max(cap_t, 1.0), rm = grad[2 * i + 1] / std::max(cap_r, 1.0);
       worst = std::max({worst, price[2 * i] > 0 ? std::abs(rl) : rl, price[2 * i + 1] > 0 ? std::abs(rm) : rm});
       const double w_bar = count > 0 ? std::max(1.0, load / count) : model.mean_tokens;
-      max_step[2 * i] = std::max(kMaxShift * tau / w_bar, price[2 * i]);
-      max_step[2 * i + 1] = std::max(kMaxShift * tau, price[2 * i + 1]);
+      // The diagonal step (after a Newton step failed) stays within a few
+      // temperatures: clipped only at the price, it was the failed step again
+      // wherever the clip set both.
+      max_step[2 * i] = diagonal ? kMaxShift * tau / w_bar : std::max(kMaxShift * tau / w_bar, price[2 * i]);
+      max_step[2 * i + 1] = diagonal ? kMaxShift * tau : std::max(kMaxShift * tau, price[2 * i + 1]);
     }
     const double* s = d + 2 * m + 1;
     if (diagonal) {

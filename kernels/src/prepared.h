@@ -93,6 +93,7 @@ struct PhaseResult {
   // what the tenants' own prices add to the dual value (tenants.h).
   std::vector<double> assign_min, true_min;
   double tenant_gain = 0;
+  PhaseTimes ms;  // the backend's phases (groups .. rounding)
 };
 
 // The backends: the same template (solver_impl.cuh) compiled by the host
@@ -160,7 +161,8 @@ double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std
 // largest relative violation of the optimality conditions: excess load, or
 // idle capacity that still carries a price.
 // With `diagonal`, every coordinate steps by its own curvature only (a
-// scaled gradient step: an ascent direction whatever the bounds clip).
+// scaled gradient step: an ascent direction whatever the bounds clip), by
+// at most a few temperatures' worth (a trust region).
 double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums, double tau,
                     bool diagonal, std::vector<double>* lam, std::vector<double>* mu);
 

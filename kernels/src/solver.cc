@@ -22,10 +22,21 @@ namespace {
 
 void Finish(const HostModel& host, const RequestsView& r, const PolicyView& policy, PhaseResult& phase, AzureFirst mode,
             int rounds, double target_gap, Solution* s) {
+  using Clock = std::chrono::steady_clock;
+  auto lap = [mark = Clock::now()]() mutable {
+    const auto now = Clock::now();
+    const double ms = std::chrono::duration<double, std::milli>(now - mark).count();
+    mark = now;
+    return ms;
+  };
+  s->phase_ms = phase.ms;
   phase.tenant_gain = TenantDualGain(host, r, policy, phase);
+  s->phase_ms.tenants = lap();
   Repair(host, r, mode, rounds, target_gap, &phase);
   EnforceCapacity(host, r, &phase.endpoint);
+  s->phase_ms.repair = lap();
   EnforceTenantLimits(host, r, policy, mode, &phase);
+  s->phase_ms.tenants += lap();
   const ModelView view = host.View();
   auto class_of = [&](std::int64_t i) { return UnpackClass(view, phase.group_key[phase.group_of[i]]); };
   const std::vector<std::int32_t>& ep = phase.endpoint;
@@ -42,6 +53,7 @@ void Finish(const HostModel& host, const RequestsView& r, const PolicyView& poli
   s->iterations = phase.iterations;
   s->groups = static_cast<std::int64_t>(phase.group_key.size());
   s->prices = std::move(phase.prices);
+  s->phase_ms.summary = lap();
 }
 
 }  // namespace
@@ -116,6 +128,8 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
                                            /*at_least=*/true};
     const bool keep_tiers = options.initial_prices && problem.policy.azure_first == AzureFirst::kStrict;
     const internal::HostModel host = internal::Prepare(problem, keep_tiers ? &warm_tiers : nullptr);
+    const double prepare_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     internal::PhaseResult phase;
 #if defined(AZIMUTH_HAS_CUDA)
     if (backend == Backend::kCuda) {
@@ -128,6 +142,7 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
 #endif
     internal::Finish(host, problem.requests, problem.policy, phase, problem.policy.azure_first, options.repair_rounds,
                      options.repair_target_gap, &solution);
+    solution.phase_ms.prepare = prepare_ms;
   } catch (const std::bad_alloc&) {
     return Error{ErrorCode::kResourceExhausted, std::string("backend ") + BackendName(backend) + ": out of memory"};
   } catch (const std::exception& e) {

@@ -44,6 +44,7 @@
 #include <thrust/transform.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -756,6 +757,15 @@ inline constexpr double kStrictSwitch = 0.1;
 // (see RunPhases).
 inline constexpr double kWarmReheat = 16;
 inline constexpr double kFarOverload = 10.0;
+// Near the final temperature the smoothed dual is nearly piecewise linear
+// and Newton steps can fail for good: there (within kStopNear of it), loads
+// that do not nearly clear within kStuckPasses passes of a cooling end the
+// level at the prices of the last temperature where they did (any prices
+// >= 0 give a valid certificate; the rounding uses the temperature the
+// level ended at). Before, such a solve spent its passes up to the cap on
+// steps that were all rejected (20,000 x 1,024, weighted: passes 196-400).
+inline constexpr int kStuckPasses = 16;
+inline constexpr double kStopNear = 10;
 // SolverOptions::bound_passes' automatic choice: in strict mode, on batches
 // up to kAutoBoundMaxRequests (see RunPhases, step 3b).
 inline constexpr int kAutoBoundPasses = 10;
@@ -899,7 +909,8 @@ TemperatureScales Temperatures(const HostModel& host, const ModelView& m, const 
 // `reheat.ceiling`: prices far from the batch's wander at a cool
 // temperature. A probe overloaded beyond `reheat.far` returns at once, its
 // step dropped and *tau at the ceiling: the caller solves cold from those
-// prices. Returns the passes made.
+// prices. Near the final temperature a level whose loads no longer settle
+// ends early (kStuckPasses). Returns the passes made.
 struct Reheat {
   double near = 0;  // 0: no probe
   double restart = 0;
@@ -933,7 +944,20 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   bool diagonal = false;  // the next step uses the curvature's diagonal only
   bool settling = false;
   int settle_passes = 0;
+  // The prices at the last temperature whose loads nearly cleared (see
+  // kStuckPasses).
+  std::vector<double> settled_lam, settled_mu;
+  double settled_tau = 0;
+  int at_tau = 0;  // passes since the temperature last fell
   for (; passes_before + it < options.max_iterations; ++it) {
+    if (!settling && settled_tau > 0 && settled_tau <= kStopNear * tau_min && ++at_tau > kStuckPasses) {
+      // Near the final temperature the loads did not settle after the last
+      // cooling: the settled point ends the level.
+      base_lam = settled_lam;
+      base_mu = settled_mu;
+      *tau = settled_tau;
+      break;
+    }
     thrust::copy(lam->begin(), lam->end(), d_lam.begin());
     thrust::copy(mu->begin(), mu->end(), d_mu.begin());
     thrust::for_each_n(policy, iota, layout.chunks,
@@ -1015,6 +1039,10 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
       break;
     }
     if (overload <= kCoolAt) {
+      settled_lam = *lam;
+      settled_mu = *mu;
+      settled_tau = *tau;
+      at_tau = 0;
       *tau = std::max(tau_min, *tau * kCooling);
       if (*tau <= tau_stop) {
         ++it;
@@ -1026,6 +1054,14 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   *lam = base_lam;
   *mu = base_mu;
   return it;
+}
+
+// Milliseconds since *mark, which moves to now.
+inline double Lap(std::chrono::steady_clock::time_point* mark) {
+  const auto now = std::chrono::steady_clock::now();
+  const double ms = std::chrono::duration<double, std::milli>(now - *mark).count();
+  *mark = now;
+  return ms;
 }
 
 template <typename Backend>
@@ -1041,6 +1077,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   const thrust::counting_iterator<std::int64_t> iota(0);
 
   PhaseResult out;
+  auto mark = std::chrono::steady_clock::now();
   DeviceModel<Backend> dm(host);
   I32 r_model = Upload<Backend>(requests.model.data, n);
   I32 r_zone = Upload<Backend>(requests.zone.data, n);
@@ -1091,6 +1128,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   out.group_elist = Download<std::int32_t>(fine.elist);
   out.group_flags = Download<std::uint8_t>(fine.flags);
   const Blocks blocks = FindBlocks(nm, out.group_head, out.group_elig);
+  out.ms.groups = Lap(&mark);
 
   // (3) Prices: coarse groups while the temperature is high (built only
   // then), fine below.
@@ -1148,6 +1186,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   }
   if (cold) passes += RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0, Reheat{}, passes, &tau, &lam, &mu);
   out.iterations = passes;
+  out.ms.prices = Lap(&mark);
   // (3b) The certificate's own prices. The groups' prices are optimal for
   // the groups' mean token counts, not for each request's own: in strict
   // mode, where the Azure tier prices every token, that costs the bound up
@@ -1181,9 +1220,10 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     SolverOptions few = options;
     few.max_iterations = bound_passes;
     few.on_iteration = nullptr;
-    double bound_tau = tau_min;
+    double bound_tau = tau;  // where the price phase ended (kStopNear)
     RunPrices(host, blocks, dm.view, single, few, tau_min, 0.0, Reheat{}, 0, &bound_tau, &bound_lam, &bound_mu);
   }
+  out.ms.bound = Lap(&mark);
 
   // (4) Round the smoothed split per group, then one exact pass for the
   // dual bound and the admission keys.
@@ -1268,6 +1308,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   out.endpoint = Download<std::int32_t>(choice);
   out.prices.per_token = std::move(lam);
   out.prices.per_request = std::move(mu);
+  out.ms.rounding = Lap(&mark);
   return out;
 }
 

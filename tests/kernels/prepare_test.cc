@@ -125,7 +125,8 @@ TEST(UpdatePrices, RaisesTheOverloadedEndpointOfEachBlockOnly) {
 }
 
 // The fallback step: each coordinate by its own curvature and ridge, damped
-// by 0.7: tau * excess / (curvature + |tau * excess| / clip).
+// by 0.7: tau * excess / (curvature + |tau * excess| / clip), and the clip a
+// few temperatures.
 TEST(UpdatePrices, DiagonalStepScalesEachCoordinateByItsOwnCurvature) {
   const StepCase k = TwoBlocks();
   std::vector<double> lam = {0, 0, 0.25}, mu = {0, 0, 0};
@@ -136,8 +137,10 @@ TEST(UpdatePrices, DiagonalStepScalesEachCoordinateByItsOwnCurvature) {
   EXPECT_NEAR(mu[0], 0.7 * br / (StepCase::kS00 + br / clip_r), 1e-15);
   EXPECT_EQ(lam[1], 0);
   EXPECT_EQ(mu[1], 0);
-  // No curvature: the clip (its price) sets the step, damped.
-  EXPECT_NEAR(lam[2], 0.25 - 0.7 * 0.25, 1e-15);
+  // No curvature: the clip sets the step, damped. It is a trust region of a
+  // few temperatures (2 tau per mean request's tokens), not the price: the
+  // fallback must differ from a Newton step the price's clip set.
+  EXPECT_NEAR(lam[2], 0.25 - 0.7 * (2 * StepCase::kTau / 10), 1e-15);
 }
 
 }  // namespace

@@ -108,6 +108,20 @@ struct SolverOptions {
   std::function<void(const IterationInfo&)> on_iteration;
 };
 
+// PhaseTimes
+//
+// Where a solve's time went, in milliseconds of wall time (Solution::phase_ms).
+struct PhaseTimes {
+  double prepare = 0;   // validation and the host's model of the endpoints
+  double groups = 0;    // upload, the grouping sort, eligibility, blocks
+  double prices = 0;    // the price phase (coarse and fine levels)
+  double bound = 0;     // the certificate's passes over single requests
+  double rounding = 0;  // split rounding, the exact final pass, admission
+  double repair = 0;    // the host's repair rounds and capacity fill
+  double tenants = 0;   // tenant limits (trim, refill, their dual prices)
+  double summary = 0;   // totals and the certificate
+};
+
 // Solution
 //
 // Owns its data. Per-request vectors are in input order.
@@ -150,6 +164,7 @@ struct Solution {
   int iterations = 0;
   std::int64_t groups = 0;  // aggregated request groups in the price phase
   double solve_ms = 0;
+  PhaseTimes phase_ms;
   Backend backend = Backend::kCpu;  // the backend that ran: kCuda or kCpu
 };
 
