@@ -550,7 +550,7 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
   constexpr double kMaxShift = 2.0;  // in temperatures per pass
   double worst = 0;
   std::vector<double> grad, price, max_step, step, a, b, ridge;
-  std::vector<std::int32_t> active;
+  std::vector<std::int32_t> active, free, held;
   for (std::int32_t k = 0; k < blocks.count; ++k) {
     const std::int32_t m = blocks.Size(k), dim = 2 * m;
     if (m == 0) continue;
@@ -589,28 +589,54 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
         step[c] = b / (curv + std::abs(b) / max_step[c] + 1e-300);
       }
     } else if (blocks.dense[k]) {
+      // Coordinate c is local endpoint c / 2's token (even) or request price.
+      auto entry = [&](std::int32_t c, std::int32_t d) {
+        const std::int32_t p = c / 2, q = d / 2;
+        return s[3 * PackedPair(m, std::min(p, q), std::max(p, q)) + c % 2 + d % 2];
+      };
+      // The Newton system over the coordinates `free`, the others held at
+      // their `step`; its solution goes to `step`.
+      auto newton = [&](const std::vector<std::int32_t>& free, const std::vector<std::int32_t>& held) {
+        const int n = static_cast<int>(free.size());
+        a.assign(static_cast<std::size_t>(n) * n, 0.0);
+        b.assign(n, 0.0);
+        ridge.assign(n, 0.0);
+        for (int i = 0; i < n; ++i) {
+          const double rhs = tau * grad[free[i]];
+          // Levenberg-Marquardt: a coordinate with no curvature moves by
+          // about its clip, and flat directions of S (lam*w + mu constant)
+          // stay put.
+          ridge[i] = std::abs(rhs) / max_step[free[i]];
+          b[i] = rhs;
+          for (const std::int32_t c : held) b[i] -= entry(free[i], c) * step[c];
+          for (int j = 0; j < n; ++j) a[i * n + j] = entry(free[i], free[j]);
+        }
+        SolvePsd(a, ridge, b, n);
+        for (int i = 0; i < n; ++i) step[free[i]] = b[i];
+      };
       active.clear();
       for (std::int32_t i = 0; i < dim; ++i) {
         if (price[i] > 0 || grad[i] > 0) active.push_back(i);
       }
-      const int n = static_cast<int>(active.size());
-      a.assign(static_cast<std::size_t>(n) * n, 0.0);
-      b.assign(n, 0.0);
-      ridge.assign(n, 0.0);
-      for (int i = 0; i < n; ++i) {
-        b[i] = tau * grad[active[i]];
-        // Levenberg-Marquardt: a coordinate with no curvature moves by about
-        // its clip, and flat directions of S (lam*w + mu constant) stay put.
-        ridge[i] = std::abs(b[i]) / max_step[active[i]];
-        for (int j = 0; j < n; ++j) {
-          // Coordinate 2i + r is local endpoint i's token (r = 0) or request price.
-          const std::int32_t p = active[i] / 2, q = active[j] / 2;
-          const double* pair = s + 3 * PackedPair(m, std::min(p, q), std::max(p, q));
-          a[i * n + j] = pair[active[i] % 2 + active[j] % 2];
+      held.clear();
+      newton(active, held);
+      // Coordinates whose damped step leaves its bounds (the clip, or the
+      // price's floor at zero) are held there and the others solved again
+      // given them: clipping them alone bends the direction, and the
+      // backtracking then halves the whole step (measured over the
+      // robustness set: 2-14% fewer passes, the same or smaller gaps).
+      free.clear();
+      for (const std::int32_t c : active) {
+        const double delta = kDamping * step[c];
+        const double lo = std::max(-max_step[c], -price[c]), hi = max_step[c];
+        if (delta < lo || delta > hi) {
+          step[c] = (delta < lo ? lo : hi) / kDamping;
+          held.push_back(c);
+        } else {
+          free.push_back(c);
         }
       }
-      SolvePsd(a, ridge, b, n);
-      for (int i = 0; i < n; ++i) step[active[i]] = b[i];
+      if (!held.empty() && !free.empty()) newton(free, held);
     } else {
       for (std::int32_t i = 0; i < m; ++i) {
         const double sa = s[i], sb = s[m + i], sc = s[2 * m + i];

@@ -157,7 +157,9 @@ double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std
 // UpdatePrices()
 //
 // One damped Newton step of the smoothed dual per block, from the loads
-// and curvature of the pass. Host code shared by both backends. Returns the
+// and curvature of the pass; in a dense block, the coordinates whose step
+// leaves its bounds (the clip, the floor at zero) are held there and the
+// others solved again. Host code shared by both backends. Returns the
 // largest relative violation of the optimality conditions: excess load, or
 // idle capacity that still carries a price.
 // With `diagonal`, every coordinate steps by its own curvature only (a

@@ -943,7 +943,7 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   PassLayout<Backend> layout(blocks, lv.eoff, lv.elist, groups);
   F64 scratch(lv.pairs), partial(layout.partial_width()), sums(layout.sums_width), d_lam(nm), d_mu(nm);
   typename Backend::template Vector<std::int32_t> live(lv.pairs);
-  std::vector<double> loads(layout.sums_width);
+  std::vector<double> loads(layout.sums_width), base_loads(layout.sums_width);
   // The loads have nearly cleared when no endpoint is off by more than
   // kCoolAt (relative). Each cooling throws them off by about 0.5, and a
   // damped Newton pass takes a third of that away: at 0.02, four passes a
@@ -1006,7 +1006,7 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
                                      RawOf<std::int32_t>(layout.block_chunk), RawOf<std::int64_t>(layout.block_offset),
                                      blocks.count, RawOf<double>(sums)});
     if (layout.sums_width > 0) thrust::copy(sums.begin(), sums.end(), loads.begin());
-    const double value = SmoothedDualValue(host, blocks, loads, *lam, *mu);
+    double value = SmoothedDualValue(host, blocks, loads, *lam, *mu);
     if (*tau == base_tau && value < base_value - 1e-12 * std::abs(base_value)) {
       if (halvings < kMaxHalvings) {
         ++halvings;
@@ -1018,20 +1018,22 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
       }
       // Even a small fraction of the step lowers the value: clipping and the
       // prices' floor at zero bent the Newton direction away from ascent.
-      // Back to the last accepted prices, and from there one step along the
-      // diagonally scaled gradient, which stays an ascent direction.
+      // Back to the last accepted prices (and their pass's sums), and from
+      // there one step along the diagonally scaled gradient, which stays an
+      // ascent direction.
       *lam = base_lam;
       *mu = base_mu;
-      halvings = 0;
+      loads.swap(base_loads);
+      value = base_value;
       diagonal = true;
-      continue;
     }
     halvings = 0;
     base_lam = *lam;
     base_mu = *mu;
     base_value = value;
     base_tau = *tau;
-    const double overload = UpdatePrices(host, blocks, loads, *tau, diagonal, lam, mu);
+    base_loads.swap(loads);  // loads is free for the next pass
+    const double overload = UpdatePrices(host, blocks, base_loads, *tau, diagonal, lam, mu);
     diagonal = false;
     if (options.on_iteration) options.on_iteration(IterationInfo{passes_before + it, *tau, overload});
     if (it == 0 && reheat.near > 0 && overload > options.tolerance) {
