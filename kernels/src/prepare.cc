@@ -550,7 +550,7 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
   constexpr double kMaxShift = 2.0;  // in temperatures per pass
   double worst = 0;
   std::vector<double> grad, price, max_step, step, a, b, ridge;
-  std::vector<std::int32_t> active, free, held;
+  std::vector<std::int32_t> active, unclipped, clipped;
   for (std::int32_t k = 0; k < blocks.count; ++k) {
     const std::int32_t m = blocks.Size(k), dim = 2 * m;
     if (m == 0) continue;
@@ -594,49 +594,49 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
         const std::int32_t p = c / 2, q = d / 2;
         return s[3 * PackedPair(m, std::min(p, q), std::max(p, q)) + c % 2 + d % 2];
       };
-      // The Newton system over the coordinates `free`, the others held at
-      // their `step`; its solution goes to `step`.
-      auto newton = [&](const std::vector<std::int32_t>& free, const std::vector<std::int32_t>& held) {
-        const int n = static_cast<int>(free.size());
+      // The Newton system over the coordinates `solve`, those in `hold`
+      // fixed at their `step`; its solution goes to `step`.
+      auto newton = [&](const std::vector<std::int32_t>& solve, const std::vector<std::int32_t>& hold) {
+        const int n = static_cast<int>(solve.size());
         a.assign(static_cast<std::size_t>(n) * n, 0.0);
         b.assign(n, 0.0);
         ridge.assign(n, 0.0);
         for (int i = 0; i < n; ++i) {
-          const double rhs = tau * grad[free[i]];
+          const double rhs = tau * grad[solve[i]];
           // Levenberg-Marquardt: a coordinate with no curvature moves by
           // about its clip, and flat directions of S (lam*w + mu constant)
           // stay put.
-          ridge[i] = std::abs(rhs) / max_step[free[i]];
+          ridge[i] = std::abs(rhs) / max_step[solve[i]];
           b[i] = rhs;
-          for (const std::int32_t c : held) b[i] -= entry(free[i], c) * step[c];
-          for (int j = 0; j < n; ++j) a[i * n + j] = entry(free[i], free[j]);
+          for (const std::int32_t c : hold) b[i] -= entry(solve[i], c) * step[c];
+          for (int j = 0; j < n; ++j) a[i * n + j] = entry(solve[i], solve[j]);
         }
         SolvePsd(a, ridge, b, n);
-        for (int i = 0; i < n; ++i) step[free[i]] = b[i];
+        for (int i = 0; i < n; ++i) step[solve[i]] = b[i];
       };
       active.clear();
       for (std::int32_t i = 0; i < dim; ++i) {
         if (price[i] > 0 || grad[i] > 0) active.push_back(i);
       }
-      held.clear();
-      newton(active, held);
+      clipped.clear();
+      newton(active, clipped);
       // Coordinates whose damped step leaves its bounds (the clip, or the
       // price's floor at zero) are held there and the others solved again
       // given them: clipping them alone bends the direction, and the
       // backtracking then halves the whole step (measured over the
       // robustness set: 2-14% fewer passes, the same or smaller gaps).
-      free.clear();
+      unclipped.clear();
       for (const std::int32_t c : active) {
         const double delta = kDamping * step[c];
         const double lo = std::max(-max_step[c], -price[c]), hi = max_step[c];
         if (delta < lo || delta > hi) {
           step[c] = (delta < lo ? lo : hi) / kDamping;
-          held.push_back(c);
+          clipped.push_back(c);
         } else {
-          free.push_back(c);
+          unclipped.push_back(c);
         }
       }
-      if (!held.empty() && !free.empty()) newton(free, held);
+      if (!clipped.empty() && !unclipped.empty()) newton(unclipped, clipped);
     } else {
       for (std::int32_t i = 0; i < m; ++i) {
         const double sa = s[i], sb = s[m + i], sc = s[2 * m + i];

@@ -947,11 +947,11 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   std::vector<double> loads(layout.sums_width), base_loads(layout.sums_width);
   // The loads have nearly cleared when no endpoint is off by more than
   // kCoolAt (relative). Each cooling throws them off by about 0.5, and a
-  // damped Newton pass takes a third of that away: at 0.02, four passes a
-  // temperature; at 0.04, three where the fourth pass mattered little (10-25%
-  // fewer passes over the robustness set of 14 batches, 8k-200k requests x
-  // 64-1,024 endpoints, the same gaps; from 0.06 on some solves took twice
-  // the passes).
+  // damped Newton pass takes two thirds of what is left away: at 0.02, four
+  // passes a temperature; at 0.04, three where the fourth pass mattered
+  // little (10-25% fewer passes over the robustness set of 14 batches,
+  // 8k-200k requests x 64-1,024 endpoints, the same gaps; from 0.06 on some
+  // solves took twice the passes).
   constexpr double kCoolAt = 0.04, kCooling = 0.7;
   constexpr int kMaxHalvings = 8;
   // Backtracking: a step is kept only if the smoothed dual value did not

@@ -306,9 +306,9 @@ TEST_P(SolverThousand, EndsBeforeThePassCapWithinItsCertificate) {
   ProblemData data = GenerateWorkload(spec);
   const Solution s = SolveOk(data, Backend::kCpu);
   EXPECT_LT(s.iterations, SolverOptions{}.max_iterations);
-  // Measured 2.1e-3 to 4.7e-3 (solver_benchmark --sizes 20000 --endpoints 1024).
+  // Measured 2.1e-3 to 4.7e-3 (solver_benchmark --sizes 20000 --endpoints 1024);
+  // SolveOk checks the certificate's consistency.
   EXPECT_LE(s.gap, 1e-2);
-  EXPECT_LE(s.mode_lower_bound, s.mode_objective);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, SolverThousand,
