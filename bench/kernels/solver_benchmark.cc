@@ -23,9 +23,17 @@
 // warm-started from the prices of the previous batch, the same endpoints with
 // another draw of requests (the workload of seed + 1).
 //
+// --sequence K times the server under binding quotas instead: K batches of N
+// requests share one window's capacity (the workload's endpoints sized for
+// all K of them at its load), and each is warm-started from the previous
+// batch's prices with the capacity the batches before it left, at most
+// --warm_passes passes (the server's batcher.warm_iterations); it prints
+// one line per batch and a summary.
+//
 // Builds with only CMake and the CUDA toolkit (no abseil, no gtest).
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -65,6 +73,8 @@ struct Args {
   int tenants = 16;           // WorkloadSpec::tenants
   double tenant_limits = 0;   // WorkloadSpec::tenant_limits
   std::vector<std::string> lp = {"clp"};
+  int sequence = 0;      // > 0: batches sharing one window (RunSequence)
+  int warm_passes = 60;  // their warm solves' pass cap
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -79,7 +89,7 @@ std::vector<std::string> Split(const std::string& s) {
                "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
                "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
                "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--warm 1] [--lp "
-               "clp,highs] [--capabilities 1] [--tenants T] [--tenant_limits F]\n",
+               "clp,highs] [--capabilities 1] [--tenants T] [--tenant_limits F] [--sequence K] [--warm_passes P]\n",
                why);
   std::exit(2);
 }
@@ -134,6 +144,10 @@ Args Parse(int argc, char** argv) {
       a.tenant_limits = std::atof(value.c_str());
     } else if (flag == "--capabilities") {
       a.capabilities = value == "1" || value == "true";
+    } else if (flag == "--sequence") {
+      a.sequence = std::max(0, std::atoi(value.c_str()));
+    } else if (flag == "--warm_passes") {
+      a.warm_passes = std::max(1, std::atoi(value.c_str()));
     } else if (flag == "--warm") {
       a.warm = value == "1" || value == "true";
     } else if (flag == "--lp") {
@@ -176,6 +190,95 @@ kernels::Solution Timed(int repeat, F run, double* best_ms) {
   return std::move(r).value();
 }
 
+// RunSequence(): --sequence. Returns the summary's JSON object.
+std::string RunSequence(const Args& args, long long n, kernels::AzureFirst mode) {
+  bench::WorkloadSpec spec;
+  spec.requests = n * args.sequence;
+  spec.endpoints = args.endpoints;
+  spec.mode = mode;
+  spec.seed = args.seed;
+  spec.capabilities = args.capabilities;
+  spec.tenants = args.tenants;
+  spec.tenant_limits = args.tenant_limits;
+  const kernels::ProblemData window = bench::GenerateWorkload(spec);
+  const std::vector<std::int64_t> cap_t = window.ep_tpm, cap_r = window.ep_rpm;  // window_s is 60
+  std::vector<std::int64_t> left_t = cap_t, left_r = cap_r;
+  kernels::SolverOptions options;
+  options.backend = args.backend;
+  options.repair_rounds = args.repair_rounds;
+  options.tolerance = args.tolerance;
+  options.bound_passes = args.bound_passes;
+  if (args.trace) {
+    options.on_iteration = [](const kernels::IterationInfo& it) {
+      std::fprintf(stderr, "pass %4d  temperature %.3e  overload %.3e\n", it.iteration, it.temperature, it.overload);
+    };
+  }
+  std::vector<int> passes;
+  double warm_ms = 0, worst_gap = 0, first_ms = 0;
+  int at_cap = 0;
+  for (int k = 0; k < args.sequence; ++k) {
+    kernels::ProblemData batch =
+        bench::WithRequestsOf(window, window, static_cast<std::size_t>(k * n), static_cast<std::size_t>((k + 1) * n));
+    batch.ep_tpm = left_t;
+    batch.ep_rpm = left_r;
+    const auto start = std::chrono::steady_clock::now();
+    kernels::SolveResult r = kernels::Solve(batch.View(), options);
+    const double ms = 1000 * Seconds(start);
+    if (!r.ok()) {
+      std::fprintf(stderr, "solver_benchmark: batch %d of the sequence: %s\n", k, r.error().message.c_str());
+      std::exit(1);
+    }
+    const kernels::Solution& sol = r.value();
+    for (std::size_t i = 0; i < batch.num_requests(); ++i) {
+      const std::int32_t p = sol.endpoint[i];
+      if (p < 0) continue;
+      left_t[p] -= static_cast<std::int64_t>(batch.rq_tokens_in[i]) + batch.rq_tokens_out[i];
+      left_r[p] -= 1;
+    }
+    int full = 0;
+    for (std::size_t p = 0; p < cap_t.size(); ++p) full += left_t[p] <= cap_t[p] / 100 || left_r[p] <= cap_r[p] / 100;
+    std::printf("%9s batch %3d: %8.1f ms %4d passes  cert gap %.2e  endpoints at >= 99%% of a capacity: %d\n", "", k,
+                ms, sol.iterations, sol.gap, full);
+    if (k == 0) {
+      first_ms = ms;
+    } else {
+      warm_ms += ms;
+      passes.push_back(sol.iterations);
+      at_cap += sol.iterations >= options.max_iterations;
+    }
+    worst_gap = std::max(worst_gap, sol.gap);
+    options.initial_prices = sol.prices;
+    options.initial_strict_azure_price = sol.strict_azure_price;
+    options.initial_strict_reject_weight = sol.strict_reject_weight;
+    options.max_iterations = args.warm_passes;
+  }
+  std::vector<int> sorted = passes;
+  std::sort(sorted.begin(), sorted.end());
+  const int warm = static_cast<int>(passes.size());
+  const double mean_ms = warm ? warm_ms / warm : 0;
+  const int p50 = warm ? sorted[warm / 2] : 0, pmax = warm ? sorted.back() : 0;
+  double used_t = 0, used_r = 0, total_t = 0, total_r = 0;
+  for (std::size_t p = 0; p < cap_t.size(); ++p) {
+    used_t += static_cast<double>(cap_t[p] - left_t[p]);
+    used_r += static_cast<double>(cap_r[p] - left_r[p]);
+    total_t += static_cast<double>(cap_t[p]);
+    total_r += static_cast<double>(cap_r[p]);
+  }
+  std::printf(
+      "%9lld %4d %-8s sequence of %d: cold %.1f ms; warm mean %.1f ms, passes p50 %d max %d, %d of %d at the cap of "
+      "%d; "
+      "worst cert gap %.2e; used %.1f%% of tokens, %.1f%% of requests\n",
+      n, args.endpoints, kernels::AzureFirstName(mode), args.sequence, first_ms, mean_ms, p50, pmax, at_cap, warm,
+      args.warm_passes, worst_gap, 100 * used_t / std::max(total_t, 1.0), 100 * used_r / std::max(total_r, 1.0));
+  std::fflush(stdout);
+  std::ostringstream json;
+  json << "{\"requests\": " << n << ", \"endpoints\": " << args.endpoints << ", \"mode\": \""
+       << kernels::AzureFirstName(mode) << "\", \"sequence\": " << args.sequence << ", \"cold_ms\": " << first_ms
+       << ", \"warm_mean_ms\": " << mean_ms << ", \"warm_passes_p50\": " << p50 << ", \"warm_passes_max\": " << pmax
+       << ", \"warm_at_cap\": " << at_cap << ", \"worst_certified_gap\": " << worst_gap << "}";
+  return json.str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -194,6 +297,11 @@ int main(int argc, char** argv) {
   bool first = true;
   for (long long n : args.sizes) {
     for (kernels::AzureFirst mode : args.modes) {
+      if (args.sequence > 0) {
+        json << (first ? "" : ", ") << RunSequence(args, n, mode);
+        first = false;
+        continue;
+      }
       bench::WorkloadSpec spec;
       spec.requests = n;
       spec.endpoints = args.endpoints;

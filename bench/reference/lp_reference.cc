@@ -157,6 +157,16 @@ LpArrays BuildLp(const ReferenceModel& md, const std::vector<double>& cx, const 
   }
   lp.col_lo.assign(lp.cols, 0.0);
   lp.col_hi.assign(lp.cols, 1.0);
+  // A request cannot go where it does not fit (more tokens than the
+  // endpoint's token capacity, or no request capacity): a bound of the
+  // integer problem's own, which the solver's bound uses too (an endpoint is
+  // an option of a group only with room for its smallest request).
+  for (int k = 0; k < np; ++k) {
+    const ReferencePair& pr = md.pairs[k];
+    if (md.tokens[pr.request] > static_cast<double>(md.cap_tokens[pr.endpoint]) || md.cap_requests[pr.endpoint] < 1) {
+      lp.col_hi[k] = 0;
+    }
+  }
   lp.obj.resize(lp.cols);
   for (int k = 0; k < np; ++k) lp.obj[k] = cx[k];
   for (int i = 0; i < n; ++i) lp.obj[np + i] = cy[i];

@@ -319,7 +319,10 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec) {
   return data;
 }
 
-kernels::ProblemData WithRequestsOf(const kernels::ProblemData& data, const kernels::ProblemData& other) {
+kernels::ProblemData WithRequestsOf(const kernels::ProblemData& data, const kernels::ProblemData& other,
+                                    std::size_t begin, std::size_t end) {
+  end = std::min(end, other.num_requests());
+  begin = std::min(begin, end);
   kernels::ProblemData out = data;
   out.request_id.clear();
   out.rq_tenant.clear();
@@ -331,8 +334,8 @@ kernels::ProblemData WithRequestsOf(const kernels::ProblemData& data, const kern
   out.rq_home.clear();
   out.rq_priority.clear();
   out.rq_needs.clear();
-  out.ReserveRequests(other.num_requests());
-  for (std::size_t i = 0; i < other.num_requests(); ++i) {
+  out.ReserveRequests(end - begin);
+  for (std::size_t i = begin; i < end; ++i) {
     kernels::RequestRow row;
     row.id = other.request_id[i];
     row.tenant = other.tenants.Name(other.rq_tenant[i]);

@@ -71,10 +71,12 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec);
 
 // WithRequestsOf()
 //
-// `data`'s endpoints and policy with the requests of `other`, their strings
-// mapped by name (interning order differs between draws): the next batch of a
-// stream over the same footprint, for warm starts.
-kernels::ProblemData WithRequestsOf(const kernels::ProblemData& data, const kernels::ProblemData& other);
+// `data`'s endpoints and policy with the requests of `other` (those in
+// [begin, end), clamped to its requests), their strings mapped by name
+// (interning order differs between draws): the next batch of a stream over
+// the same footprint, for warm starts.
+kernels::ProblemData WithRequestsOf(const kernels::ProblemData& data, const kernels::ProblemData& other,
+                                    std::size_t begin = 0, std::size_t end = SIZE_MAX);
 
 // Rng
 //

@@ -380,12 +380,24 @@ HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers) {
 
   const RequestsView& r = problem.requests;
   double w_sum = 0, w_max = 1;
+  std::int64_t w_min = std::numeric_limits<std::int64_t>::max();
   for (std::size_t i = 0; i < r.model.size; ++i) {
-    const double w = static_cast<double>(r.tokens_in[i]) + r.tokens_out[i];
+    const std::int64_t tokens = static_cast<std::int64_t>(r.tokens_in[i]) + r.tokens_out[i];
+    const double w = static_cast<double>(tokens);
     w_sum += w;
     w_max = std::max(w_max, w);
+    w_min = std::min(w_min, tokens);
   }
   h.mean_tokens = r.model.size ? std::max(1.0, w_sum / r.model.size) : 1.0;
+  // Room for less than the batch's smallest request is no room: no integer
+  // answer can use it, so the bound stays valid without it. Left in, an
+  // endpoint that a server's earlier batches filled keeps a residue of a few
+  // tokens that no option fills (see Room in solver_impl.cuh) while its
+  // price from those batches says it is full: idle capacity with a price,
+  // so a warm start's probe failed and the solve started over.
+  for (std::int32_t p = 0; p < m && r.model.size > 0; ++p) {
+    if (h.cap_tokens[p] < w_min || h.cap_requests[p] < 1) h.cap_tokens[p] = h.cap_requests[p] = 0;
+  }
 
   if (pol.azure_first == AzureFirst::kWeighted) {
     const double f = 1.0 - pol.azure_discount;

@@ -9,7 +9,8 @@
 //
 // Phases: (1) group requests by class, token bucket and input-share bucket
 // (one sort, reduce by key); (2) per-group eligibility (evaluated once per
-// eligibility class) and compact eligible lists, and the blocks of the
+// eligibility class) and compact lists of options (eligible endpoints with
+// room for the group's smallest request: Room), and the blocks of the
 // eligibility graph (its connected components: prices of different blocks
 // do not interact); (3) smoothed dual ascent, on a coarse level that merges
 // share buckets (reduce by key over the groups) while the temperature is
@@ -90,6 +91,7 @@ struct DeviceModel {
   Vec<std::int32_t> ep_ctx_rank;
   Vec<std::int64_t> ctx_sorted;
   Vec<double> p95_sorted, cost_in, cost_out, cost_fixed, eff_in, eff_out, eff_fixed;
+  Vec<std::int64_t> cap_tokens, cap_requests;
   ModelView view;
 
   explicit DeviceModel(const HostModel& h) {
@@ -115,6 +117,8 @@ struct DeviceModel {
     eff_in = up(h.eff_in);
     eff_out = up(h.eff_out);
     eff_fixed = up(h.eff_fixed);
+    cap_tokens = up(h.cap_tokens);
+    cap_requests = up(h.cap_requests);
     view = h.View();
     view.ep_model = RawOf<std::int32_t>(ep_model);
     view.ep_zone = RawOf<std::int32_t>(ep_zone);
@@ -204,18 +208,33 @@ struct HeadSetup {
     flags[g] = ClassEligibility(m, UnpackClass(m, key[g]), elig + g * m.num_endpoints);
   }
 };
-// Each group's flags and number of eligible endpoints (into eoff[g + 1]).
+// Room: an endpoint is an option of a group (in its compact list) when it
+// is eligible and has room for the group's smallest request: no integer
+// answer can place a request where it does not fit, so the bound stays valid
+// without such options. The eligibility rules (and so the reasons, the
+// waiver and Explain) are the rules' alone. Without this, an endpoint a
+// warm batch found full (its room 0, or a few tokens) held its old options,
+// its load over that room was a relative overload of 1e6, and the solve
+// restarted cold and ran to its pass cap.
+struct Room {
+  const std::int64_t* tokens;    // [M]
+  const std::int64_t* requests;  // [M]
+  const std::int64_t* min_w;     // [G]: the group's smallest request (tokens)
+  AZ_HD bool Fits(std::int64_t g, std::int32_t p) const { return requests[p] >= 1 && tokens[p] >= min_w[g]; }
+};
+// Each group's flags and number of options (into eoff[g + 1]).
 struct CountEligible {
   const std::uint8_t* elig;
   const std::int32_t* head;
   std::int32_t num_endpoints;
+  Room room;
   std::uint8_t* flags;
   std::int64_t* eoff;
   AZ_HD void operator()(std::int64_t g) const {
     const std::int64_t h = head[g];
     if (h != g) flags[g] = flags[h];
     std::int64_t c = 0;
-    for (std::int32_t p = 0; p < num_endpoints; ++p) c += elig[h * num_endpoints + p];
+    for (std::int32_t p = 0; p < num_endpoints; ++p) c += elig[h * num_endpoints + p] && room.Fits(g, p);
     eoff[g + 1] = c;
   }
 };
@@ -223,13 +242,14 @@ struct ListEligible {
   const std::uint8_t* elig;
   const std::int32_t* head;
   std::int32_t num_endpoints;
+  Room room;
   const std::int64_t* eoff;
   std::int32_t* elist;
   AZ_HD void operator()(std::int64_t g) const {
     const std::uint8_t* row = elig + static_cast<std::int64_t>(head[g]) * num_endpoints;
     std::int64_t k = eoff[g];
     for (std::int32_t p = 0; p < num_endpoints; ++p) {
-      if (row[p]) elist[k++] = p;
+      if (row[p] && room.Fits(g, p)) elist[k++] = p;
     }
   }
 };
@@ -720,6 +740,7 @@ struct Admit {
   }
 };
 
+// A request's tokens, by its position in `order`.
 struct TotalTokens {
   const std::int32_t* tin;
   const std::int32_t* tout;
@@ -794,7 +815,8 @@ struct Level {
   Vec<std::uint64_t> key;
   Vec<std::int64_t> count;
   Vec<double> tin, tout;
-  Vec<std::int32_t> head;  // the group whose row of elig holds this group's eligibility
+  Vec<std::int64_t> min_w;  // the group's smallest request (tokens)
+  Vec<std::int32_t> head;   // the group whose row of elig holds this group's eligibility
   Vec<std::uint8_t> elig, flags;
   Vec<std::int64_t> eoff;
   Vec<std::int32_t> elist;
@@ -807,12 +829,15 @@ struct CoarseKey {
   }
 };
 
-// FinishLevel(): means, eligibility and eligible lists from keys, counts and
-// token sums.
+// FinishLevel(): means, eligibility and the lists of options (Room) from
+// keys, counts, token sums and smallest requests.
 template <typename Policy, typename Backend>
-void FinishLevel(const Policy& policy, const ModelView& m,
+void FinishLevel(const Policy& policy, const DeviceModel<Backend>& dm,
                  const typename Backend::template Vector<std::int64_t>& sum_in,
                  const typename Backend::template Vector<std::int64_t>& sum_out, Level<Backend>* lv) {
+  const ModelView& m = dm.view;
+  const Room room{RawOf<std::int64_t>(dm.cap_tokens), RawOf<std::int64_t>(dm.cap_requests),
+                  RawOf<std::int64_t>(lv->min_w)};
   const std::int64_t groups = lv->groups;
   const std::int32_t nm = m.num_endpoints;
   const thrust::counting_iterator<std::int64_t> iota(0);
@@ -831,13 +856,13 @@ void FinishLevel(const Policy& policy, const ModelView& m,
                                RawOf<std::uint8_t>(lv->elig), RawOf<std::uint8_t>(lv->flags)});
   lv->eoff.assign(groups + 1, 0);
   thrust::for_each_n(policy, iota, groups,
-                     CountEligible{RawOf<std::uint8_t>(lv->elig), RawOf<std::int32_t>(lv->head), nm,
+                     CountEligible{RawOf<std::uint8_t>(lv->elig), RawOf<std::int32_t>(lv->head), nm, room,
                                    RawOf<std::uint8_t>(lv->flags), RawOf<std::int64_t>(lv->eoff)});
   thrust::inclusive_scan(policy, lv->eoff.begin() + 1, lv->eoff.end(), lv->eoff.begin() + 1);
   lv->pairs = lv->eoff.back();
   lv->elist.resize(lv->pairs);
   thrust::for_each_n(policy, iota, groups,
-                     ListEligible{RawOf<std::uint8_t>(lv->elig), RawOf<std::int32_t>(lv->head), nm,
+                     ListEligible{RawOf<std::uint8_t>(lv->elig), RawOf<std::int32_t>(lv->head), nm, room,
                                   RawOf<std::int64_t>(lv->eoff), RawOf<std::int32_t>(lv->elist)});
 }
 
@@ -953,6 +978,12 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   // 8k-200k requests x 64-1,024 endpoints, the same gaps; from 0.06 on some
   // solves took twice the passes).
   constexpr double kCoolAt = 0.04, kCooling = 0.7;
+  // Loads that clear to the tolerance above the final temperature (nothing
+  // binds, or the prices are already right) cool ten times faster: a warm
+  // server batch whose probe found one idle endpoint with a price restarted
+  // at the coarse level's end and spent its 33 passes cooling by 0.7 with
+  // every load clear. Over the robustness set no pass clears that early.
+  constexpr double kClearedCooling = 0.1;
   constexpr int kMaxHalvings = 8;
   // Backtracking: a step is kept only if the smoothed dual value did not
   // fall (at an unchanged temperature); otherwise it is halved.
@@ -1064,7 +1095,7 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
       settled_mu = *mu;
       settled_tau = *tau;
       at_tau = 0;
-      *tau = std::max(tau_min, *tau * kCooling);
+      *tau = std::max(tau_min, *tau * (overload <= options.tolerance ? kClearedCooling : kCooling));
       if (*tau <= tau_stop) {
         ++it;
         break;
@@ -1140,8 +1171,14 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   thrust::reduce_by_key(policy, keys.begin(), keys.end(),
                         thrust::make_transform_iterator(order.begin(), TokensAt{cols.tokens_out}),
                         thrust::make_discard_iterator(), sum_out.begin());
-  // (2) Eligibility per group.
-  FinishLevel(policy, dm.view, sum_in, sum_out, &fine);
+  fine.min_w.resize(groups);
+  thrust::reduce_by_key(
+      policy, keys.begin(), keys.end(),
+      thrust::make_transform_iterator(iota, TotalTokens{cols.tokens_in, cols.tokens_out, RawOf<std::int32_t>(order)}),
+      thrust::make_discard_iterator(), fine.min_w.begin(), thrust::equal_to<std::uint64_t>(),
+      thrust::minimum<std::int64_t>());
+  // (2) Eligibility and options per group.
+  FinishLevel(policy, dm, sum_in, sum_out, &fine);
   out.group_key = Download<std::uint64_t>(fine.key);
   out.group_head = Download<std::int32_t>(fine.head);
   out.group_elig = Download<std::uint8_t>(fine.elig);
@@ -1190,6 +1227,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     coarse.key.resize(groups);
     coarse.count.resize(groups);
     I64 coarse_in(groups), coarse_out(groups);
+    coarse.min_w.resize(groups);
     const auto ends = thrust::reduce_by_key(policy, merged.begin(), merged.end(), fine.count.begin(),
                                             coarse.key.begin(), coarse.count.begin());
     coarse.groups = ends.first - coarse.key.begin();
@@ -1197,11 +1235,14 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
                           coarse_in.begin());
     thrust::reduce_by_key(policy, merged.begin(), merged.end(), sum_out.begin(), thrust::make_discard_iterator(),
                           coarse_out.begin());
+    thrust::reduce_by_key(policy, merged.begin(), merged.end(), fine.min_w.begin(), thrust::make_discard_iterator(),
+                          coarse.min_w.begin(), thrust::equal_to<std::uint64_t>(), thrust::minimum<std::int64_t>());
     coarse.key.resize(coarse.groups);
     coarse.count.resize(coarse.groups);
     coarse_in.resize(coarse.groups);
     coarse_out.resize(coarse.groups);
-    FinishLevel(policy, dm.view, coarse_in, coarse_out, &coarse);
+    coarse.min_w.resize(coarse.groups);
+    FinishLevel(policy, dm, coarse_in, coarse_out, &coarse);
     passes += RunPrices(host, blocks, dm.view, coarse, options, tau_min, temperatures.coarse_until, Reheat{}, passes,
                         &tau, &lam, &mu);
   }
