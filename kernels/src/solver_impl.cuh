@@ -92,6 +92,7 @@ struct DeviceModel {
   Vec<std::int64_t> ctx_sorted;
   Vec<double> p95_sorted, cost_in, cost_out, cost_fixed, eff_in, eff_out, eff_fixed;
   Vec<std::int64_t> cap_tokens, cap_requests;
+  std::int64_t least_tokens = 0, least_requests = 0;  // the least capacities
   ModelView view;
 
   explicit DeviceModel(const HostModel& h) {
@@ -119,6 +120,10 @@ struct DeviceModel {
     eff_fixed = up(h.eff_fixed);
     cap_tokens = up(h.cap_tokens);
     cap_requests = up(h.cap_requests);
+    if (!h.cap_tokens.empty()) {
+      least_tokens = *std::min_element(h.cap_tokens.begin(), h.cap_tokens.end());
+      least_requests = *std::min_element(h.cap_requests.begin(), h.cap_requests.end());
+    }
     view = h.View();
     view.ep_model = RawOf<std::int32_t>(ep_model);
     view.ep_zone = RawOf<std::int32_t>(ep_zone);
@@ -216,10 +221,13 @@ struct HeadSetup {
 // warm batch found full (its room 0, or a few tokens) held its old options,
 // its load over that room was a relative overload of 1e6, and the solve
 // restarted cold and ran to its pass cap.
+// With `all` (every endpoint has room for every group's smallest request,
+// the usual case) the lists skip the test and sum the eligibility row alone.
 struct Room {
   const std::int64_t* tokens;    // [M]
   const std::int64_t* requests;  // [M]
   const std::int64_t* min_w;     // [G]: the group's smallest request (tokens)
+  bool all;
   AZ_HD bool Fits(std::int64_t g, std::int32_t p) const { return requests[p] >= 1 && tokens[p] >= min_w[g]; }
 };
 // Each group's flags and number of options (into eoff[g + 1]).
@@ -234,7 +242,11 @@ struct CountEligible {
     const std::int64_t h = head[g];
     if (h != g) flags[g] = flags[h];
     std::int64_t c = 0;
-    for (std::int32_t p = 0; p < num_endpoints; ++p) c += elig[h * num_endpoints + p] && room.Fits(g, p);
+    if (room.all) {
+      for (std::int32_t p = 0; p < num_endpoints; ++p) c += elig[h * num_endpoints + p];
+    } else {
+      for (std::int32_t p = 0; p < num_endpoints; ++p) c += elig[h * num_endpoints + p] && room.Fits(g, p);
+    }
     eoff[g + 1] = c;
   }
 };
@@ -249,7 +261,7 @@ struct ListEligible {
     const std::uint8_t* row = elig + static_cast<std::int64_t>(head[g]) * num_endpoints;
     std::int64_t k = eoff[g];
     for (std::int32_t p = 0; p < num_endpoints; ++p) {
-      if (row[p] && room.Fits(g, p)) elist[k++] = p;
+      if (row[p] && (room.all || room.Fits(g, p))) elist[k++] = p;
     }
   }
 };
@@ -836,9 +848,12 @@ void FinishLevel(const Policy& policy, const DeviceModel<Backend>& dm,
                  const typename Backend::template Vector<std::int64_t>& sum_in,
                  const typename Backend::template Vector<std::int64_t>& sum_out, Level<Backend>* lv) {
   const ModelView& m = dm.view;
-  const Room room{RawOf<std::int64_t>(dm.cap_tokens), RawOf<std::int64_t>(dm.cap_requests),
-                  RawOf<std::int64_t>(lv->min_w)};
   const std::int64_t groups = lv->groups;
+  const std::int64_t largest = groups ? thrust::reduce(policy, lv->min_w.begin(), lv->min_w.end(), std::int64_t{0},
+                                                       thrust::maximum<std::int64_t>())
+                                      : 0;
+  const Room room{RawOf<std::int64_t>(dm.cap_tokens), RawOf<std::int64_t>(dm.cap_requests),
+                  RawOf<std::int64_t>(lv->min_w), dm.least_tokens >= largest && dm.least_requests >= 1};
   const std::int32_t nm = m.num_endpoints;
   const thrust::counting_iterator<std::int64_t> iota(0);
   lv->tin.resize(groups);
