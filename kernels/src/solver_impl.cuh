@@ -38,11 +38,13 @@
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/discard_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
+#include <thrust/iterator/zip_iterator.h>
 #include <thrust/reduce.h>
 #include <thrust/scan.h>
 #include <thrust/sequence.h>
 #include <thrust/sort.h>
 #include <thrust/transform.h>
+#include <thrust/tuple.h>
 
 #include <algorithm>
 #include <chrono>
@@ -177,6 +179,28 @@ struct TokensAt {
 struct IsHead {
   const std::uint64_t* keys;
   AZ_HD std::int32_t operator()(std::int64_t i) const { return (i == 0 || keys[i] != keys[i - 1]) ? 1 : 0; }
+};
+
+// A group's sums in one reduction: its count, its input and output tokens,
+// and its smallest request (Room). GroupRow is a request's row, by its
+// position in `order`.
+using GroupSums = thrust::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
+struct GroupRow {
+  const std::int32_t* tin;
+  const std::int32_t* tout;
+  const std::int32_t* order;
+  AZ_HD GroupSums operator()(std::int64_t s) const {
+    const std::int32_t i = order[s];
+    const std::int64_t a = tin[i], b = tout[i];
+    return GroupSums(1, a, b, a + b);
+  }
+};
+struct AddGroupSums {
+  AZ_HD GroupSums operator()(const GroupSums& x, const GroupSums& y) const {
+    const std::int64_t lx = thrust::get<3>(x), ly = thrust::get<3>(y);
+    return GroupSums(thrust::get<0>(x) + thrust::get<0>(y), thrust::get<1>(x) + thrust::get<1>(y),
+                     thrust::get<2>(x) + thrust::get<2>(y), lx < ly ? lx : ly);
+  }
 };
 
 struct MeanOf {
@@ -1178,20 +1202,14 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   fine.key.resize(groups);
   fine.count.resize(groups);
   I64 sum_in(groups), sum_out(groups);
-  thrust::reduce_by_key(policy, keys.begin(), keys.end(), thrust::constant_iterator<std::int64_t>(1), fine.key.begin(),
-                        fine.count.begin());
-  thrust::reduce_by_key(policy, keys.begin(), keys.end(),
-                        thrust::make_transform_iterator(order.begin(), TokensAt{cols.tokens_in}),
-                        thrust::make_discard_iterator(), sum_in.begin());
-  thrust::reduce_by_key(policy, keys.begin(), keys.end(),
-                        thrust::make_transform_iterator(order.begin(), TokensAt{cols.tokens_out}),
-                        thrust::make_discard_iterator(), sum_out.begin());
   fine.min_w.resize(groups);
   thrust::reduce_by_key(
       policy, keys.begin(), keys.end(),
-      thrust::make_transform_iterator(iota, TotalTokens{cols.tokens_in, cols.tokens_out, RawOf<std::int32_t>(order)}),
-      thrust::make_discard_iterator(), fine.min_w.begin(), thrust::equal_to<std::uint64_t>(),
-      thrust::minimum<std::int64_t>());
+      thrust::make_transform_iterator(iota, GroupRow{cols.tokens_in, cols.tokens_out, RawOf<std::int32_t>(order)}),
+      fine.key.begin(),
+      thrust::make_zip_iterator(
+          thrust::make_tuple(fine.count.begin(), sum_in.begin(), sum_out.begin(), fine.min_w.begin())),
+      thrust::equal_to<std::uint64_t>(), AddGroupSums{});
   // (2) Eligibility and options per group.
   FinishLevel(policy, dm, sum_in, sum_out, &fine);
   out.group_key = Download<std::uint64_t>(fine.key);
@@ -1243,15 +1261,15 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     coarse.count.resize(groups);
     I64 coarse_in(groups), coarse_out(groups);
     coarse.min_w.resize(groups);
-    const auto ends = thrust::reduce_by_key(policy, merged.begin(), merged.end(), fine.count.begin(),
-                                            coarse.key.begin(), coarse.count.begin());
+    const auto ends =
+        thrust::reduce_by_key(policy, merged.begin(), merged.end(),
+                              thrust::make_zip_iterator(thrust::make_tuple(fine.count.begin(), sum_in.begin(),
+                                                                           sum_out.begin(), fine.min_w.begin())),
+                              coarse.key.begin(),
+                              thrust::make_zip_iterator(thrust::make_tuple(coarse.count.begin(), coarse_in.begin(),
+                                                                           coarse_out.begin(), coarse.min_w.begin())),
+                              thrust::equal_to<std::uint64_t>(), AddGroupSums{});
     coarse.groups = ends.first - coarse.key.begin();
-    thrust::reduce_by_key(policy, merged.begin(), merged.end(), sum_in.begin(), thrust::make_discard_iterator(),
-                          coarse_in.begin());
-    thrust::reduce_by_key(policy, merged.begin(), merged.end(), sum_out.begin(), thrust::make_discard_iterator(),
-                          coarse_out.begin());
-    thrust::reduce_by_key(policy, merged.begin(), merged.end(), fine.min_w.begin(), thrust::make_discard_iterator(),
-                          coarse.min_w.begin(), thrust::equal_to<std::uint64_t>(), thrust::minimum<std::int64_t>());
     coarse.key.resize(coarse.groups);
     coarse.count.resize(coarse.groups);
     coarse_in.resize(coarse.groups);
