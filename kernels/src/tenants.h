@@ -7,6 +7,8 @@
 #define AZIMUTH_KERNELS_SRC_TENANTS_H_
 
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "azimuth/kernels/problem.h"
 #include "prepared.h"
@@ -39,6 +41,16 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& requests, co
 // batch has tenants); 0 without tenant limits.
 double TenantDualGain(const HostModel& host, const RequestsView& requests, const PolicyView& policy,
                       const PhaseResult& phase);
+
+// MaximizeTenantPrice()
+//
+// The maximiser over x >= 0 of sum_k min(r[k], b[k] + x u[k]) - x limit
+// (one tenant's term of the dual in one of its prices, the others fixed):
+// the largest breakpoint (r[k] - b[k]) / u[k] at which the weight u of the
+// breakpoints at or above it exceeds `limit`, or 0. `scratch` is reused
+// between calls.
+double MaximizeTenantPrice(const std::vector<double>& r, const std::vector<double>& b, const std::vector<double>& u,
+                           double limit, std::vector<std::pair<double, double>>* scratch);
 
 }  // namespace azimuth::kernels::internal
 
