@@ -190,24 +190,33 @@ kernels::Solution Timed(int repeat, F run, double* best_ms) {
   return std::move(r).value();
 }
 
-// RunSequence(): --sequence. Returns the summary's JSON object.
-std::string RunSequence(const Args& args, long long n, kernels::AzureFirst mode) {
+// The workload and the solver's options the flags ask for.
+bench::WorkloadSpec SpecOf(const Args& args, long long requests, kernels::AzureFirst mode) {
   bench::WorkloadSpec spec;
-  spec.requests = n * args.sequence;
+  spec.requests = requests;
   spec.endpoints = args.endpoints;
   spec.mode = mode;
   spec.seed = args.seed;
   spec.capabilities = args.capabilities;
   spec.tenants = args.tenants;
   spec.tenant_limits = args.tenant_limits;
-  const kernels::ProblemData window = bench::GenerateWorkload(spec);
-  const std::vector<std::int64_t> cap_t = window.ep_tpm, cap_r = window.ep_rpm;  // window_s is 60
-  std::vector<std::int64_t> left_t = cap_t, left_r = cap_r;
+  return spec;
+}
+kernels::SolverOptions OptionsOf(const Args& args) {
   kernels::SolverOptions options;
   options.backend = args.backend;
   options.repair_rounds = args.repair_rounds;
   options.tolerance = args.tolerance;
   options.bound_passes = args.bound_passes;
+  return options;
+}
+
+// RunSequence(): --sequence. Returns the summary's JSON object.
+std::string RunSequence(const Args& args, long long n, kernels::AzureFirst mode) {
+  const kernels::ProblemData window = bench::GenerateWorkload(SpecOf(args, n * args.sequence, mode));
+  const std::vector<std::int64_t> cap_t = window.ep_tpm, cap_r = window.ep_rpm;  // window_s is 60
+  std::vector<std::int64_t> left_t = cap_t, left_r = cap_r;
+  kernels::SolverOptions options = OptionsOf(args);
   if (args.trace) {
     options.on_iteration = [](const kernels::IterationInfo& it) {
       std::fprintf(stderr, "pass %4d  temperature %.3e  overload %.3e\n", it.iteration, it.temperature, it.overload);
@@ -302,21 +311,10 @@ int main(int argc, char** argv) {
         first = false;
         continue;
       }
-      bench::WorkloadSpec spec;
-      spec.requests = n;
-      spec.endpoints = args.endpoints;
-      spec.mode = mode;
-      spec.seed = args.seed;
-      spec.capabilities = args.capabilities;
-      spec.tenants = args.tenants;
-      spec.tenant_limits = args.tenant_limits;
+      const bench::WorkloadSpec spec = SpecOf(args, n, mode);
       kernels::ProblemData data = bench::GenerateWorkload(spec);
       const kernels::ProblemView view = data.View();
-      kernels::SolverOptions options;
-      options.backend = args.backend;
-      options.repair_rounds = args.repair_rounds;
-      options.tolerance = args.tolerance;
-      options.bound_passes = args.bound_passes;
+      kernels::SolverOptions options = OptionsOf(args);
       if (args.warm) {
         bench::WorkloadSpec before = spec;
         before.seed = args.seed + 1;

@@ -75,6 +75,7 @@ double TenantDualGain(const HostModel& host, const RequestsView& r, const Policy
     if (t < tenants && !policy.tenant_limits[t].unlimited()) members[t].push_back(static_cast<std::int64_t>(i));
   }
   double gain = 0;
+  std::vector<std::pair<double, double>> scratch;  // MaximizeTenantPrice's, reused by every tenant
   for (std::size_t t = 0; t < tenants; ++t) {
     if (members[t].empty()) continue;
     const TenantLimit& l = policy.tenant_limits[t];
@@ -96,7 +97,6 @@ double TenantDualGain(const HostModel& host, const RequestsView& r, const Policy
     // Coordinate ascent over the limits that are set; each step keeps the
     // dual value a valid bound (the prices stay >= 0).
     std::vector<double> shifted(k);
-    std::vector<std::pair<double, double>> scratch;
     for (int sweep = 0; sweep < 3; ++sweep) {
       for (int q = 0; q < 3; ++q) {
         if (limits[q] <= 0) continue;
