@@ -22,7 +22,7 @@ for target in endpoints_csv requests_csv policy_json server_config assign_reques
   # New inputs go to the working corpus; the repo's seeds are read only.
   log="${out}/fuzz-${target}.log"
   if ! ASAN_OPTIONS=detect_leaks=1 OMP_NUM_THREADS=1 \
-      UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=${PWD}/tests/sanitizers/ubsan.supp" \
+      UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
       "${out}/tests/fuzz/fuzz_${target}" -max_total_time="${seconds}" -timeout=20 -rss_limit_mb=3072 \
       -artifact_prefix="${out}/fuzz-artifacts/${target}-" -print_final_stats=1 \
       "${work}" "tests/fuzz/corpus/${target}" >"${log}" 2>&1; then
