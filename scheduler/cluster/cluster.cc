@@ -162,15 +162,20 @@ std::int64_t ToInt(const RedisReply& r) {
 
 }  // namespace
 
-// What one endpoint's grants should cover: a rate of use (measured under
-// the grant; a grant that runs short is doubled instead).
-struct Cluster::Demand {
-  double tokens_per_s = 0, requests_per_s = 0;
-  std::int64_t tokens_reserved = 0, requests_reserved = 0;  // at the last sync
-  std::int64_t reported_tokens = -1, reported_requests = -1;
-  std::int64_t reported_ms = 0;
-  std::int64_t left_tokens = 0, left_requests = 0;  // to grant cluster-wide, at the last call
-};
+void Cluster::Demand::Observe(std::int64_t tokens, std::int64_t requests, double dt) {
+  if (dt > 0) {
+    const double alpha = 1 - std::exp(-dt / 1.0);
+    tokens_per_s += alpha * (std::max<std::int64_t>(0, tokens - tokens_reserved) / dt - tokens_per_s);
+    requests_per_s += alpha * (std::max<std::int64_t>(0, requests - requests_reserved) / dt - requests_per_s);
+  }
+  tokens_reserved = tokens;
+  requests_reserved = requests;
+}
+
+void Cluster::Demand::NewWindow() {
+  tokens_reserved = requests_reserved = 0;
+  reported_tokens = reported_requests = -1;
+}
 
 Cluster::Cluster(ClusterOptions options, Engine* engine)
     : options_(std::move(options)), engine_(engine), nonce_(std::random_device{}()) {}
@@ -216,8 +221,8 @@ void Cluster::OnPolicy(const kernels::PolicyData& policy) {
   outbox_policy_set_ = true;
 }
 
-void Cluster::OnShortage() {
-  if (shortage_.exchange(true)) return;  // already told
+void Cluster::OnShortage(bool capacity) {
+  if ((capacity ? shortage_ : tenant_shortage_).exchange(true)) return;  // already told
   MutexLock lock(&mu_);
   cv_.SignalAll();
 }
@@ -274,7 +279,9 @@ void Cluster::Run() {
     if (spent < least) cv_.WaitFor(&mu_, least - spent);
     // The flag is read under mu_, and OnShortage() signals under it: no
     // shortage is missed between the check and the wait.
-    if (spent < wait && !shortage_.load() && !stopping_) cv_.WaitFor(&mu_, wait - std::max(spent, least));
+    if (spent < wait && !shortage_.load() && !tenant_shortage_.load() && !stopping_) {
+      cv_.WaitFor(&mu_, wait - std::max(spent, least));
+    }
     if (stopping_) return;
   }
 }
@@ -391,6 +398,19 @@ absl::Status Cluster::Heartbeat(std::int64_t now_ms) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// A tenant's rows: its tokens and requests ("tr"), its budget in micro-USD
+// ("usd", as tokens; no requests).
+constexpr const char* kTenantRows[] = {"tr", "usd"};
+
+std::int64_t MicroUsd(double usd, bool up) {
+  const double v = std::clamp(usd * 1e6, 0.0, static_cast<double>(kMaxCount));
+  return static_cast<std::int64_t>(up ? std::ceil(v) : std::floor(v));
+}
+
+}  // namespace
+
 absl::Status Cluster::Lease(const LeaseState& state, std::int64_t now_ms) {
   const std::size_t m = state.ids.size();
   demand_.resize(m);
@@ -402,26 +422,28 @@ absl::Status Cluster::Lease(const LeaseState& state, std::int64_t now_ms) {
       // Endpoints added since have no key for that window: they add nothing.
       stranded_ids_ = state.ids;
     }
-    for (Demand& d : demand_) {
-      d.tokens_reserved = d.requests_reserved = 0;
-      d.reported_tokens = d.reported_requests = -1;
+    for (Demand& d : demand_) d.NewWindow();
+    // Tenants not seen since the last window are forgotten (their rates with
+    // them): the map stays as small as the tenants in use.
+    absl::flat_hash_map<std::string, Demand> kept;
+    for (const TenantLedger::Lease& l : state.tenant_leases) {
+      for (const char* row : kTenantRows) {
+        const std::string name = absl::StrCat(row, ":", l.tenant);
+        const auto it = tenant_demand_.find(name);
+        if (it == tenant_demand_.end()) continue;
+        it->second.NewWindow();
+        kept.emplace(name, it->second);
+      }
     }
+    tenant_demand_.swap(kept);
     window_start_s_ = state.window_start_s;
   }
-  // The rates of use since the last sync (an exponential average over about
-  // a second).
+  // The rates of use since the last sync.
   const double dt = last_sync_ms_ > 0 ? std::max(1e-3, (now_ms - last_sync_ms_) / 1000.0) : 0;
-  const double alpha = dt > 0 ? 1 - std::exp(-dt / 1.0) : 0;
-  for (std::size_t p = 0; p < m; ++p) {
-    Demand& d = demand_[p];
-    if (dt > 0) {
-      d.tokens_per_s +=
-          alpha * (std::max<std::int64_t>(0, state.tokens_reserved[p] - d.tokens_reserved) / dt - d.tokens_per_s);
-      d.requests_per_s +=
-          alpha * (std::max<std::int64_t>(0, state.requests_reserved[p] - d.requests_reserved) / dt - d.requests_per_s);
-    }
-    d.tokens_reserved = state.tokens_reserved[p];
-    d.requests_reserved = state.requests_reserved[p];
+  for (std::size_t p = 0; p < m; ++p) demand_[p].Observe(state.tokens_reserved[p], state.requests_reserved[p], dt);
+  for (const TenantLedger::Lease& l : state.tenant_leases) {
+    tenant_demand_[absl::StrCat("tr:", l.tenant)].Observe(l.used.tokens, l.used.requests, dt);
+    tenant_demand_[absl::StrCat("usd:", l.tenant)].Observe(MicroUsd(l.used.usd, true), l.used.requests, dt);
   }
   // Every endpoint held goes into the call when the epoch must be checked
   // again (after a reconnect, and every second): if Redis lost its data,
@@ -429,6 +451,7 @@ absl::Status Cluster::Lease(const LeaseState& state, std::int64_t now_ms) {
   const bool all = epoch_.empty() || epoch_check_needed_ || now_ms - last_epoch_check_ms_ >= 1000;
   // Decisions since the last sync that found no capacity in the grants.
   const bool shortage = shortage_.exchange(false);
+  tenant_shortage_.store(false);
   AZ_RETURN_IF_ERROR(LeaseWindow(state, state.window_start_s, false, all, shortage, now_ms));
   // Ahead of the roll, the next window's grant, so that its first requests
   // find capacity.
@@ -440,6 +463,56 @@ absl::Status Cluster::Lease(const LeaseState& state, std::int64_t now_ms) {
     epoch_check_needed_ = false;
   }
   return absl::OkStatus();
+}
+
+// One lease hash in a call: an endpoint's tokens (t) and requests (r), a
+// tenant's tokens and requests, or a tenant's budget (t, in micro-USD).
+struct Cluster::Row {
+  std::string key;
+  std::int64_t cap_t = 0, cap_r = 0;      // the window's capacity, or the tenant's limit (0: none)
+  std::int64_t held_t = 0, held_r = 0;    // granted to this replica
+  std::int64_t used_t = 0, used_r = 0;    // reserved by it
+  std::int64_t floor_t = 1;               // the smallest useful grant of t
+  bool short_t = false, short_r = false;  // decisions ran out where this row binds
+  Demand* demand = nullptr;
+};
+
+bool Cluster::AddRow(const Row& row, bool next, bool all, int live, std::int64_t ttl_ms, std::int64_t now_ms,
+                     std::vector<std::string>* keys, std::vector<std::string>* args) {
+  Demand& d = *row.demand;
+  const std::int64_t head_t = row.held_t - row.used_t, head_r = row.held_r - row.used_r;
+  // Short: the grant cannot take another request, or decisions ran out of
+  // it where it binds (the measured rate then says nothing of the demand).
+  // Then hold twice as much, and at least half an even share of what is
+  // left (the script grants at most an even share).
+  bool dry_t = false, dry_r = false;
+  if (!next) {
+    dry_t = row.held_t > 0 && (head_t < row.floor_t / 2 || row.short_t);
+    dry_r = row.held_r > 0 && (head_r < 1 || row.short_r);
+  }
+  const std::int64_t target_t =
+      std::max({row.floor_t, static_cast<std::int64_t>(std::ceil(d.tokens_per_s * options_.lease_horizon_s)),
+                dry_t ? std::max(2 * row.held_t, row.held_t + d.left_tokens / (2 * live)) : std::int64_t{0}});
+  const std::int64_t target_r =
+      std::max({std::int64_t{1}, static_cast<std::int64_t>(std::ceil(d.requests_per_s * options_.lease_horizon_s)),
+                dry_r ? std::max(2 * row.held_r, row.held_r + d.left_requests / (2 * live)) : std::int64_t{0}});
+  const std::int64_t ask_t = row.cap_t > 0 && (dry_t || head_t < target_t / 2 + 1) ? target_t - head_t : 0;
+  const std::int64_t ask_r = row.cap_r > 0 && (dry_r || head_r < target_r / 2 + 1) ? target_r - head_r : 0;
+  const bool report =
+      !next && (row.used_t != d.reported_tokens || row.used_r != d.reported_requests) && now_ms - d.reported_ms >= 1000;
+  const bool holds = row.held_t > 0 || row.held_r > 0;
+  if (ask_t <= 0 && ask_r <= 0 && !report && !(all && holds)) return false;
+  keys->push_back(row.key);
+  for (std::int64_t v :
+       {ttl_ms, row.cap_t, row.cap_r, row.held_t, row.held_r, ask_t, ask_r, row.used_t, row.used_r, row.floor_t}) {
+    args->push_back(std::to_string(v));
+  }
+  if (!next) {
+    d.reported_tokens = row.used_t;
+    d.reported_requests = row.used_r;
+    d.reported_ms = now_ms;
+  }
+  return true;
 }
 
 absl::Status Cluster::LeaseWindow(const LeaseState& state, std::int64_t window_start_s, bool next, bool all,
@@ -459,55 +532,76 @@ absl::Status Cluster::LeaseWindow(const LeaseState& state, std::int64_t window_s
                                    epoch_,
                                    std::to_string(window_start_s),
                                    std::to_string(AheadSeconds(state.window_s))};
-  std::vector<std::size_t> rows;
+  // The rows in the call: an endpoint index, or kTenantRow + a tenant's
+  // index in state.tenant_leases and which of its rows.
+  struct Sent {
+    std::size_t index;
+    int tenant_row;  // -1: an endpoint
+  };
+  std::vector<Sent> rows;
+  std::vector<Demand*> demands;
   // A grant lapses with its window; the key stays a window longer, for the
   // waste measurement.
   const std::int64_t ttl_ms = std::max<std::int64_t>(
       1000, (window_start_s + 2 * state.window_s) * 1000 - now_ms + 10 * options_.interval.count());
   for (std::size_t p = 0; p < m; ++p) {
     Demand& d = demand_[p];
-    const std::int64_t cap_t = std::min(kMaxCount, state.tokens_capacity[p]);
-    const std::int64_t cap_r = std::min(kMaxCount, state.requests_capacity[p]);
-    const std::int64_t held_t = next ? state.next_tokens_granted[p] : state.tokens_granted[p];
-    const std::int64_t held_r = next ? state.next_requests_granted[p] : state.requests_granted[p];
-    const std::int64_t used_t = next ? 0 : state.tokens_reserved[p];
-    const std::int64_t used_r = next ? 0 : state.requests_reserved[p];
-    // The smallest useful grant: about two requests' tokens.
-    const std::int64_t floor_t = std::clamp<std::int64_t>(
+    Row row;
+    row.key = LeaseKey(window_start_s, state.ids[p]);
+    row.cap_t = std::min(kMaxCount, state.tokens_capacity[p]);
+    row.cap_r = std::min(kMaxCount, state.requests_capacity[p]);
+    row.held_t = next ? state.next_tokens_granted[p] : state.tokens_granted[p];
+    row.held_r = next ? state.next_requests_granted[p] : state.requests_granted[p];
+    row.used_t = next ? 0 : state.tokens_reserved[p];
+    row.used_r = next ? 0 : state.requests_reserved[p];
+    // About two requests' tokens.
+    row.floor_t = std::clamp<std::int64_t>(
         d.requests_reserved > 0 ? 2 * ((d.tokens_reserved + d.requests_reserved - 1) / d.requests_reserved) : 4096, 1,
-        std::max<std::int64_t>(1, cap_t));
-    const std::int64_t head_t = held_t - used_t, head_r = held_r - used_r;
-    // Short: the grant cannot take another request, or decisions ran out of
-    // capacity and the solver priced this grant (it binds here, so the
-    // measured rate says nothing of the demand). Then hold twice as much,
-    // and at least half an even share of what is left (the script grants
-    // at most an even share).
-    bool dry_t = false, dry_r = false;
-    if (!next) {
-      dry_t = held_t > 0 && (head_t < floor_t / 2 || (shortage && state.tokens_priced[p]));
-      dry_r = held_r > 0 && (head_r < 1 || (shortage && state.requests_priced[p]));
+        std::max<std::int64_t>(1, row.cap_t));
+    // The solver priced this grant: it binds here.
+    row.short_t = shortage && state.tokens_priced[p];
+    row.short_r = shortage && state.requests_priced[p];
+    row.demand = &d;
+    if (AddRow(row, next, all, live, ttl_ms, now_ms, &keys, &args)) {
+      rows.push_back({p, -1});
+      demands.push_back(&d);
     }
-    const std::int64_t target_t =
-        std::max({floor_t, static_cast<std::int64_t>(std::ceil(d.tokens_per_s * options_.lease_horizon_s)),
-                  dry_t ? std::max(2 * held_t, held_t + d.left_tokens / (2 * live)) : std::int64_t{0}});
-    const std::int64_t target_r =
-        std::max({std::int64_t{1}, static_cast<std::int64_t>(std::ceil(d.requests_per_s * options_.lease_horizon_s)),
-                  dry_r ? std::max(2 * held_r, held_r + d.left_requests / (2 * live)) : std::int64_t{0}});
-    const std::int64_t ask_t = cap_t > 0 && (dry_t || head_t < target_t / 2 + 1) ? target_t - head_t : 0;
-    const std::int64_t ask_r = cap_r > 0 && (dry_r || head_r < target_r / 2 + 1) ? target_r - head_r : 0;
-    const bool report =
-        !next && (used_t != d.reported_tokens || used_r != d.reported_requests) && now_ms - d.reported_ms >= 1000;
-    const bool holds = held_t > 0 || held_r > 0;
-    if (ask_t <= 0 && ask_r <= 0 && !report && !(all && holds)) continue;
-    rows.push_back(p);
-    keys.push_back(LeaseKey(window_start_s, state.ids[p]));
-    for (std::int64_t v : {ttl_ms, cap_t, cap_r, held_t, held_r, ask_t, ask_r, used_t, used_r, floor_t}) {
-      args.push_back(std::to_string(v));
-    }
-    if (!next) {
-      d.reported_tokens = used_t;
-      d.reported_requests = used_r;
-      d.reported_ms = now_ms;
+  }
+  // Tenants' limits are leased like capacity: the limit is the row's
+  // capacity, shared by every replica.
+  for (std::size_t k = 0; k < state.tenant_leases.size() && k < state.tenant_limits.size(); ++k) {
+    const TenantLedger::Lease& l = state.tenant_leases[k];
+    const kernels::TenantLimit& limit = state.tenant_limits[k];
+    const TenantLedger::Grant& held = next ? l.next_held : l.held;
+    for (int which = 0; which < 2; ++which) {
+      Row row;
+      row.key = absl::StrCat(options_.key_prefix, "tenant:", window_start_s, ":", kTenantRows[which], ":", l.tenant);
+      const std::int64_t requests = next ? 0 : l.used.requests;
+      if (which == 0) {
+        if (limit.tokens <= 0 && limit.requests <= 0) continue;
+        row.cap_t = std::clamp<std::int64_t>(limit.tokens, 0, kMaxCount);
+        row.cap_r = std::clamp<std::int64_t>(limit.requests, 0, kMaxCount);
+        row.held_t = held.tokens;
+        row.held_r = held.requests;
+        row.used_t = next ? 0 : l.used.tokens;
+        row.used_r = requests;
+      } else {
+        if (limit.budget_usd <= 0) continue;
+        row.cap_t = MicroUsd(limit.budget_usd, false);
+        row.held_t = held.micro_usd;
+        row.used_t = next ? 0 : MicroUsd(l.used.usd, true);
+      }
+      // About two requests' worth; before any use, a 64th of the limit.
+      row.floor_t = std::clamp<std::int64_t>(
+          requests > 0 ? 2 * ((row.used_t + requests - 1) / requests) : std::max<std::int64_t>(4096, row.cap_t / 64), 1,
+          std::max<std::int64_t>(1, row.cap_t));
+      row.short_t = row.short_r = !next && l.short_of_grant;
+      Demand& d = tenant_demand_[absl::StrCat(kTenantRows[which], ":", l.tenant)];
+      row.demand = &d;
+      if (AddRow(row, next, all, live, ttl_ms, now_ms, &keys, &args)) {
+        rows.push_back({k, which});
+        demands.push_back(&d);
+      }
     }
   }
   if (rows.empty() && !all) return absl::OkStatus();
@@ -528,15 +622,30 @@ absl::Status Cluster::LeaseWindow(const LeaseState& state, std::int64_t window_s
   g.requests.assign(m, 0);
   g.tokens_left.assign(m, -1);
   g.requests_left.assign(m, -1);
+  absl::flat_hash_map<std::size_t, std::size_t> tenant_at;  // state.tenant_leases index -> g.tenants index
   for (std::size_t k = 0; k < rows.size(); ++k) {
-    const std::size_t p = rows[k];
-    g.tokens[p] = ToInt(r.elements[1 + 4 * k]);
-    g.requests[p] = ToInt(r.elements[2 + 4 * k]);
-    g.tokens_left[p] = ToInt(r.elements[3 + 4 * k]);
-    g.requests_left[p] = ToInt(r.elements[4 + 4 * k]);
+    const std::int64_t mine_t = ToInt(r.elements[1 + 4 * k]), mine_r = ToInt(r.elements[2 + 4 * k]);
+    const std::int64_t left_t = ToInt(r.elements[3 + 4 * k]), left_r = ToInt(r.elements[4 + 4 * k]);
     if (!next) {
-      demand_[p].left_tokens = g.tokens_left[p];
-      demand_[p].left_requests = g.requests_left[p];
+      demands[k]->left_tokens = left_t;
+      demands[k]->left_requests = left_r;
+    }
+    const Sent& sent = rows[k];
+    if (sent.tenant_row < 0) {
+      g.tokens[sent.index] = mine_t;
+      g.requests[sent.index] = mine_r;
+      g.tokens_left[sent.index] = left_t;
+      g.requests_left[sent.index] = left_r;
+      continue;
+    }
+    auto [it, added] = tenant_at.emplace(sent.index, g.tenants.size());
+    if (added) g.tenants.emplace_back(state.tenant_leases[sent.index].tenant, TenantLedger::Grant{});
+    TenantLedger::Grant& grant = g.tenants[it->second].second;
+    if (sent.tenant_row == 0) {
+      grant.tokens = mine_t;
+      grant.requests = mine_r;
+    } else {
+      grant.micro_usd = mine_t;
     }
   }
   engine_->SetGrants(g);

@@ -113,10 +113,23 @@ class Cluster final : public EngineListener {
   void OnTelemetry(const EndpointSample& sample) override;
   void OnPolicy(const kernels::PolicyData& policy) override;
   // Wakes the sync early (at most every interval / 4): grants ran dry.
-  void OnShortage() override;
+  void OnShortage(bool capacity) override;
 
  private:
-  struct Demand;
+  // What one lease row's grants should cover: a rate of use (measured under
+  // the grant; a grant that runs short is doubled instead).
+  struct Demand {
+    double tokens_per_s = 0, requests_per_s = 0;
+    std::int64_t tokens_reserved = 0, requests_reserved = 0;  // at the last sync
+    std::int64_t reported_tokens = -1, reported_requests = -1;
+    std::int64_t reported_ms = 0;
+    std::int64_t left_tokens = 0, left_requests = 0;  // to grant cluster-wide, at the last call
+    // The rates since the last sync, `dt` seconds ago (an exponential
+    // average over about a second).
+    void Observe(std::int64_t tokens, std::int64_t requests, double dt);
+    void NewWindow();
+  };
+  struct Row;
   Cluster(ClusterOptions options, Engine* engine);
   void Run();
   // One sync; an error means Redis failed (the connection is dropped).
@@ -129,6 +142,10 @@ class Cluster final : public EngineListener {
   absl::StatusOr<RedisReply> Script(int which, const std::vector<std::string>& keys,
                                     const std::vector<std::string>& args);
   absl::Status Lease(const LeaseState& state, std::int64_t now_ms);
+  // Adds `row` to a lease call (keys, args) when it asks for a grant, has
+  // use to report, or (with `all`) holds one; returns whether it did.
+  bool AddRow(const Row& row, bool next, bool all, int live, std::int64_t ttl_ms, std::int64_t now_ms,
+              std::vector<std::string>* keys, std::vector<std::string>* args);
   absl::Status LeaseWindow(const LeaseState& state, std::int64_t window_start_s, bool next, bool all, bool shortage,
                            std::int64_t now_ms);
   absl::Status Publish();
@@ -162,6 +179,8 @@ class Cluster final : public EngineListener {
   std::vector<std::string> stranded_ids_;
   std::int64_t last_sync_ms_ = 0;
   std::vector<Demand> demand_;  // by endpoint index
+  // By a tenant's row ("tr:<tenant>", "usd:<tenant>").
+  absl::flat_hash_map<std::string, Demand> tenant_demand_;
 
   mutable Mutex mu_;
   CondVar cv_;
@@ -169,6 +188,8 @@ class Cluster final : public EngineListener {
   // Decisions ran short since the last lease: OnShortage() sets it (taking
   // mu_ only to wake the sync), Lease() takes it.
   std::atomic<bool> shortage_{false};
+  // The same for tenants' grants (their rows say which tenant is short).
+  std::atomic<bool> tenant_shortage_{false};
   absl::flat_hash_map<std::string, EndpointSample> outbox_telemetry_ ABSL_GUARDED_BY(mu_);  // by endpoint id
   bool outbox_policy_set_ ABSL_GUARDED_BY(mu_) = false;
   kernels::PolicyData outbox_policy_ ABSL_GUARDED_BY(mu_);

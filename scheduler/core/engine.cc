@@ -34,7 +34,10 @@ std::int64_t Engine::WallClockMs() {
 }
 
 Engine::Engine(EngineOptions options, Clock clock) : options_(options), clock_(std::move(clock)) {
-  if (options_.leased) ledger_.EnableLeases();
+  if (options_.leased) {
+    ledger_.EnableLeases();
+    tenants_.EnableLeases();
+  }
 }
 
 void Engine::SetListener(EngineListener* listener) { listener_.store(listener); }
@@ -98,6 +101,11 @@ LeaseState Engine::Leases() const {
       out.requests_priced[p] = prices.per_request[p] > 0;
     }
   }
+  if (current && tenants_.window_start_s() == out.window_start_s) {
+    out.tenant_leases = tenants_.Leases();
+    out.tenant_limits.reserve(out.tenant_leases.size());
+    for (const TenantLedger::Lease& l : out.tenant_leases) out.tenant_limits.push_back(TenantLimitOf(l.tenant));
+  }
   for (std::size_t p = 0; p < m; ++p) {
     const TelemetryStore::Entry& e = store_.at(p);
     out.ids[p] = e.sample.row.id;
@@ -124,6 +132,8 @@ void Engine::SetGrants(const Grants& grants) {
   for (std::size_t p = 0; p < grants.tokens.size() && p < grants.requests.size(); ++p) {
     ledger_.SetGrant(grants.window_start_s, p, grants.tokens[p], grants.requests[p]);
   }
+  tenants_.Roll(ledger_.window_start_s());
+  for (const auto& [tenant, grant] : grants.tenants) tenants_.SetGrant(grants.window_start_s, tenant, grant);
   if (grants.window_start_s == ledger_.window_start_s()) {
     cluster_window_s_ = grants.window_start_s;
     cluster_tokens_left_ = grants.tokens_left;
@@ -247,6 +257,7 @@ void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r
   if (refused != kernels::TenantLimitKind::kNone) {
     out->reason[i] = Reason::kTenantLimit;
     out->tenant_limit[i] = refused;
+    tenants_.Want(tenant, limit);
     return;
   }
   const std::size_t m = ctx.token_capacity.size();
@@ -256,8 +267,7 @@ void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r
     tokens_left_[p] = ledger_.TokenLimit(p, ctx.token_capacity[p]) - ledger_.tokens_reserved(p);
     requests_left_[p] = ledger_.RequestLimit(p, ctx.request_capacity[p]) - ledger_.requests_reserved(p);
   }
-  const double budget_left =
-      limit.budget_usd > 0 ? limit.budget_usd - tenants_.used(tenant).usd : std::numeric_limits<double>::infinity();
+  const double budget_left = tenants_.BudgetLeft(tenant, limit);
   const kernels::OnlineDecision d = ctx.pricer->Decide(r, tokens_left_, requests_left_, budget_left);
   if (d.endpoint >= 0 &&
       !ledger_.TryReserve(d.endpoint, w, ledger_.TokenLimit(d.endpoint, ctx.token_capacity[d.endpoint]),
@@ -267,7 +277,10 @@ void Engine::DecideOneLocked(const Context& ctx, const kernels::OnlineRequest& r
   }
   out->reason[i] = d.reason;
   if (d.endpoint < 0) {
-    if (d.reason == Reason::kTenantLimit) out->tenant_limit[i] = kernels::TenantLimitKind::kBudget;
+    if (d.reason == Reason::kTenantLimit) {
+      out->tenant_limit[i] = kernels::TenantLimitKind::kBudget;
+      tenants_.Want(tenant, limit);
+    }
     return;
   }
   tenants_.Reserve(tenant, limit, w, d.cost);
@@ -454,8 +467,35 @@ void Engine::NoteShortage(const Decisions& d) const {
   EngineListener* listener = listener_.load();
   if (!options_.leased || listener == nullptr) return;
   if (std::find(d.reason.begin(), d.reason.end(), Reason::kCapacityExhausted) != d.reason.end()) {
-    listener->OnShortage();
+    listener->OnShortage(true);
+  } else if (std::find(d.reason.begin(), d.reason.end(), Reason::kTenantLimit) != d.reason.end()) {
+    listener->OnShortage(false);
   }
+}
+
+void Engine::WantTenantsLocked(const RequestBatch& batch, const Decisions& d) {
+  if (!tenants_.leased()) return;
+  for (std::size_t i = 0; i < d.reason.size() && i < batch.size(); ++i) {
+    if (d.reason[i] != Reason::kTenantLimit) continue;
+    const std::string& tenant = batch.strings[batch.tenant[i]];
+    tenants_.Want(tenant, TenantLimitOf(tenant));
+  }
+}
+
+std::vector<TenantState> Engine::Tenants() const {
+  MutexLock lock(&mu_);
+  std::vector<TenantState> out;
+  const std::int64_t now_s = clock_() / 1000;
+  if (tenants_.window_start_s() < 0 || tenants_.window_start_s() + policy_.window_s <= now_s) return out;
+  for (const TenantLedger::Lease& l : tenants_.Leases()) {
+    TenantState& t = out.emplace_back();
+    t.tenant = l.tenant;
+    t.limit = TenantLimitOf(l.tenant);
+    t.used = l.used;
+    t.leased = tenants_.leased();
+    t.granted = l.held;
+  }
+  return out;
 }
 
 absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector<Decisions>* out) {
@@ -634,6 +674,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
     }
   }
   for (const auto& [j, i] : later) decide_online(j, i);
+  for (std::size_t j = 0; j < jobs.size(); ++j) WantTenantsLocked(jobs[j]->batch, (*out)[j]);
   // The new prices: online decisions and the next batch start from them.
   kernels::Solution kept;
   kept.prices = std::move(solution.prices);

@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -75,8 +76,10 @@ class EngineListener {
   virtual ~EngineListener() = default;
   virtual void OnTelemetry(const EndpointSample& sample) = 0;  // timestamp resolved
   virtual void OnPolicy(const kernels::PolicyData& policy) = 0;
-  // With leases: a decision found no capacity left in the grants held.
-  virtual void OnShortage() {}
+  // With leases: a decision found no capacity left in the grants held
+  // (`capacity`), or was refused for a tenant's limit (a grant of it may
+  // have run out).
+  virtual void OnShortage(bool capacity) { (void)capacity; }
 };
 
 // LeaseState
@@ -92,6 +95,10 @@ struct LeaseState {
   // The latest batch priced the endpoint's tokens (requests): its capacity
   // here bound.
   std::vector<std::uint8_t> tokens_priced, requests_priced;
+  // Tenants with limits that this replica used, holds grants for, or was
+  // refused for want of a grant, with their limits (by tenant_leases' order).
+  std::vector<TenantLedger::Lease> tenant_leases;
+  std::vector<kernels::TenantLimit> tenant_limits;
 };
 
 // Grants
@@ -103,6 +110,19 @@ struct Grants {
   std::vector<std::int64_t> tokens, requests;
   // What the cluster can still grant, all replicas together (ListEndpoints).
   std::vector<std::int64_t> tokens_left, requests_left;
+  // Tenants' grants (their limits shared across replicas).
+  std::vector<std::pair<std::string, TenantLedger::Grant>> tenants;
+};
+
+// TenantState
+//
+// One tenant with limits, as this replica holds it in the current window.
+struct TenantState {
+  std::string tenant;
+  kernels::TenantLimit limit;
+  TenantLedger::Usage used;
+  bool leased = false;
+  TenantLedger::Grant granted;  // with leases
 };
 
 // EndpointState
@@ -169,6 +189,8 @@ class Engine {
   // (from the config) stay fresh until an agent reports them.
   absl::Status ReportTelemetry(const EndpointSample& sample, bool pinned = false);
   std::vector<EndpointState> Endpoints() const;
+  // Tenants() lists the tenants with limits that this window knows.
+  std::vector<TenantState> Tenants() const;
 
   // SetPolicy() takes effect from the next decision on; `now` is ignored
   // (the engine's clock is used).
@@ -272,8 +294,12 @@ class Engine {
   void Remember(std::uint64_t batch_id, std::shared_ptr<const Context> ctx, BatchJob* job, const Decisions& d)
       ABSL_LOCKS_EXCLUDED(history_mu_);
   void TrimHistory() ABSL_LOCKS_EXCLUDED(history_mu_);
-  // Tells the listener when leased decisions ran short of capacity.
+  // Tells the listener when leased decisions ran short of capacity or of a
+  // tenant's grant.
   void NoteShortage(const Decisions& d) const;
+  // With leases: marks the tenants of `d`'s TENANT_LIMIT refusals (of
+  // `batch`) as short of their grants.
+  void WantTenantsLocked(const RequestBatch& batch, const Decisions& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends `one`'s only request to an online block, interning its strings.
   static void AppendRow(const RequestBatch& one, Record* block);
   static std::int64_t RowBytes(const std::string& id);

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
-
+#include <limits>
 #include <string>
 #include <tuple>
 
@@ -151,29 +151,61 @@ bool TelemetryStore::Available(std::size_t i, std::int64_t now_ms, std::int64_t 
 void TenantLedger::Roll(std::int64_t window_start_s) {
   if (window_start_s == window_start_s_) return;
   window_start_s_ = window_start_s;
-  used_.clear();
+  tenants_.clear();
+  if (next_window_s_ == window_start_s) {
+    for (const auto& [tenant, grant] : next_) tenants_[tenant].grant = grant;
+  }
+  if (next_window_s_ <= window_start_s) {
+    next_window_s_ = -1;
+    next_.clear();
+  }
+}
+
+const TenantLedger::Entry* TenantLedger::Find(const std::string& tenant) const {
+  const auto it = tenants_.find(tenant);
+  return it == tenants_.end() ? nullptr : &it->second;
 }
 
 const TenantLedger::Usage& TenantLedger::used(const std::string& tenant) const {
   static const Usage kNone;
-  const auto it = used_.find(tenant);
-  return it == used_.end() ? kNone : it->second;
+  const Entry* e = Find(tenant);
+  return e == nullptr ? kNone : e->used;
+}
+
+TenantLedger::Grant TenantLedger::granted(const std::string& tenant) const {
+  const Entry* e = Find(tenant);
+  return e == nullptr ? Grant{} : e->grant;
+}
+
+TenantLedger::Caps TenantLedger::CapsOf(const std::string& tenant, const kernels::TenantLimit& limit) const {
+  Caps c;
+  if (limit.tokens > 0) c.tokens = limit.tokens;
+  if (limit.requests > 0) c.requests = limit.requests;
+  if (limit.budget_usd > 0) c.usd = limit.budget_usd;
+  if (leased_) {
+    const Grant g = granted(tenant);
+    if (c.tokens >= 0) c.tokens = std::min(c.tokens, g.tokens);
+    if (c.requests >= 0) c.requests = std::min(c.requests, g.requests);
+    if (c.usd >= 0) c.usd = std::min(c.usd, static_cast<double>(g.micro_usd) * 1e-6);
+  }
+  return c;
 }
 
 kernels::TenantLimitKind TenantLedger::Check(const std::string& tenant, const kernels::TenantLimit& limit,
                                              std::int64_t tokens, double usd) const {
   if (limit.unlimited()) return kernels::TenantLimitKind::kNone;
   const Usage& u = used(tenant);
-  if (limit.tokens > 0 && u.tokens + tokens > limit.tokens) return kernels::TenantLimitKind::kTokens;
-  if (limit.requests > 0 && u.requests + 1 > limit.requests) return kernels::TenantLimitKind::kRequests;
-  if (limit.budget_usd > 0 && u.usd + usd > limit.budget_usd) return kernels::TenantLimitKind::kBudget;
+  const Caps c = CapsOf(tenant, limit);
+  if (c.tokens >= 0 && u.tokens + tokens > c.tokens) return kernels::TenantLimitKind::kTokens;
+  if (c.requests >= 0 && u.requests + 1 > c.requests) return kernels::TenantLimitKind::kRequests;
+  if (c.usd >= 0 && u.usd + usd > c.usd) return kernels::TenantLimitKind::kBudget;
   return kernels::TenantLimitKind::kNone;
 }
 
 void TenantLedger::Reserve(const std::string& tenant, const kernels::TenantLimit& limit, std::int64_t tokens,
                            double usd) {
   if (limit.unlimited()) return;
-  Usage& u = used_[tenant];
+  Usage& u = tenants_[tenant].used;
   u.tokens += tokens;
   u.requests += 1;
   u.usd += usd;
@@ -184,13 +216,80 @@ kernels::TenantLimitKind TenantLedger::Room(const std::string& tenant, const ker
   *room = limit;
   if (limit.unlimited()) return kernels::TenantLimitKind::kNone;
   const Usage& u = used(tenant);
-  if (limit.tokens > 0) room->tokens = limit.tokens - u.tokens;
-  if (limit.requests > 0) room->requests = limit.requests - u.requests;
-  if (limit.budget_usd > 0) room->budget_usd = limit.budget_usd - u.usd;
-  if (limit.tokens > 0 && room->tokens <= 0) return kernels::TenantLimitKind::kTokens;
-  if (limit.requests > 0 && room->requests <= 0) return kernels::TenantLimitKind::kRequests;
-  if (limit.budget_usd > 0 && room->budget_usd <= 0) return kernels::TenantLimitKind::kBudget;
+  const Caps c = CapsOf(tenant, limit);
+  if (c.tokens >= 0) room->tokens = c.tokens - u.tokens;
+  if (c.requests >= 0) room->requests = c.requests - u.requests;
+  if (c.usd >= 0) room->budget_usd = c.usd - u.usd;
+  if (c.tokens >= 0 && room->tokens <= 0) return kernels::TenantLimitKind::kTokens;
+  if (c.requests >= 0 && room->requests <= 0) return kernels::TenantLimitKind::kRequests;
+  if (c.usd >= 0 && room->budget_usd <= 0) return kernels::TenantLimitKind::kBudget;
   return kernels::TenantLimitKind::kNone;
+}
+
+double TenantLedger::BudgetLeft(const std::string& tenant, const kernels::TenantLimit& limit) const {
+  const Caps c = CapsOf(tenant, limit);
+  return c.usd >= 0 ? c.usd - used(tenant).usd : std::numeric_limits<double>::infinity();
+}
+
+void TenantLedger::SetGrant(std::int64_t window_start_s, const std::string& tenant, const Grant& grant) {
+  Grant* g = nullptr;
+  if (window_start_s == window_start_s_) {
+    const auto it = tenants_.find(tenant);
+    if (it == tenants_.end() && tenants_.size() >= kMaxLeasedTenants) return;
+    Entry& e = it == tenants_.end() ? tenants_[tenant] : it->second;
+    e.short_of_grant = false;
+    g = &e.grant;
+  } else if (window_start_s > window_start_s_) {
+    if (next_window_s_ != window_start_s) {
+      next_.clear();
+      next_window_s_ = window_start_s;
+    }
+    const auto it = next_.find(tenant);
+    if (it == next_.end() && next_.size() >= kMaxLeasedTenants) return;
+    g = &next_[tenant];
+  } else {
+    return;
+  }
+  g->tokens = std::max(g->tokens, grant.tokens);
+  g->requests = std::max(g->requests, grant.requests);
+  g->micro_usd = std::max(g->micro_usd, grant.micro_usd);
+}
+
+void TenantLedger::Want(const std::string& tenant, const kernels::TenantLimit& limit) {
+  if (!leased_ || limit.unlimited()) return;
+  const Grant g = granted(tenant);
+  const bool limited_by_grant = (limit.tokens > 0 && g.tokens < limit.tokens) ||
+                                (limit.requests > 0 && g.requests < limit.requests) ||
+                                (limit.budget_usd > 0 && static_cast<double>(g.micro_usd) * 1e-6 < limit.budget_usd);
+  if (!limited_by_grant) return;
+  const auto it = tenants_.find(tenant);
+  if (it == tenants_.end() && tenants_.size() >= kMaxLeasedTenants) return;
+  (it == tenants_.end() ? tenants_[tenant] : it->second).short_of_grant = true;
+}
+
+std::vector<TenantLedger::Lease> TenantLedger::Leases() const {
+  std::vector<Lease> out;
+  out.reserve(tenants_.size() + next_.size());
+  for (const auto& [tenant, e] : tenants_) {
+    Lease& l = out.emplace_back();
+    l.tenant = tenant;
+    l.used = e.used;
+    l.held = e.grant;
+    l.short_of_grant = e.short_of_grant;
+    if (next_window_s_ >= 0) {
+      const auto it = next_.find(tenant);
+      if (it != next_.end()) l.next_held = it->second;
+    }
+  }
+  for (const auto& [tenant, grant] : next_) {
+    if (tenants_.count(tenant) != 0) continue;
+    Lease& l = out.emplace_back();
+    l.tenant = tenant;
+    l.next_held = grant;
+  }
+  // A stable order: the cluster's calls do not depend on hashing.
+  std::sort(out.begin(), out.end(), [](const Lease& a, const Lease& b) { return a.tenant < b.tenant; });
+  return out;
 }
 
 void CapacityLedger::Roll(std::int64_t now_s, std::int64_t window_s) {

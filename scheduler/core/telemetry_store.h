@@ -159,14 +159,35 @@ class CapacityLedger {
 // What each tenant was assigned in the current window (tokens, requests,
 // USD of assignment cost), against its limits (docs/design.md, "Tenant
 // limits"). Rolls with the capacity windows; only tenants with limits are
-// kept. Not thread-safe (the engine holds its lock).
+// kept. With leases (replicas sharing the limits, docs/cluster.md) a tenant
+// is also held within what the cluster granted this replica. Not
+// thread-safe (the engine holds its lock).
 class TenantLedger {
  public:
   struct Usage {
     std::int64_t tokens = 0, requests = 0;
     double usd = 0;
   };
+  // A replica's grant of one tenant's limits for one window. The budget is
+  // counted in whole micro-USD, as Redis counts integers.
+  struct Grant {
+    std::int64_t tokens = 0, requests = 0, micro_usd = 0;
+  };
+  // One tenant as the cluster sees it (Leases()).
+  struct Lease {
+    std::string tenant;
+    Usage used;
+    Grant held, next_held;  // granted for this window, and taken ahead for the next
+    // A decision was refused for want of a grant where the limit had room.
+    bool short_of_grant = false;
+  };
+  // Tenants a leased replica keeps per window; a tenant beyond them gets no
+  // grant (its requests are refused), so hostile tenant names cannot grow
+  // the ledger.
+  static constexpr std::size_t kMaxLeasedTenants = 4096;
+
   void Roll(std::int64_t window_start_s);
+  std::int64_t window_start_s() const { return window_start_s_; }
   const Usage& used(const std::string& tenant) const;
   // Check(): which limit reserving (tokens, 1 request, usd) for `tenant`
   // would exceed, or kNone.
@@ -180,11 +201,55 @@ class TenantLedger {
   // unlimited), or kNone.
   kernels::TenantLimitKind Room(const std::string& tenant, const kernels::TenantLimit& limit,
                                 kernels::TenantLimit* room) const;
-  std::size_t size() const { return used_.size(); }
+  // BudgetLeft(): the USD `tenant` may still spend (infinite: no budget).
+  double BudgetLeft(const std::string& tenant, const kernels::TenantLimit& limit) const;
+  std::size_t size() const { return tenants_.size(); }
+
+  // EnableLeases()
+  //
+  // From now on every limit that is set holds within the grants SetGrant()
+  // records too: a tenant with no grant for the current window has nothing.
+  void EnableLeases() { leased_ = true; }
+  bool leased() const { return leased_; }
+
+  // SetGrant()
+  //
+  // What `tenant` is granted in total for the window starting at
+  // `window_start_s`: the current window or a later one (a grant taken ahead
+  // of the roll: Roll() makes it current when that window comes). A grant is
+  // never lowered.
+  void SetGrant(std::int64_t window_start_s, const std::string& tenant, const Grant& grant);
+  Grant granted(const std::string& tenant) const;
+
+  // Want()
+  //
+  // With leases: a decision for `tenant` was refused. When a grant, not the
+  // limit itself, refused it, the next Leases() says the tenant is short.
+  void Want(const std::string& tenant, const kernels::TenantLimit& limit);
+
+  // Leases(): every tenant this window knows (used, granted or wanted).
+  std::vector<Lease> Leases() const;
 
  private:
+  struct Entry {
+    Usage used;
+    Grant grant;
+    bool short_of_grant = false;
+  };
+  // The most each limit allows now: the limit, and with leases no more than
+  // the grant; negative where the limit is not set.
+  struct Caps {
+    std::int64_t tokens = -1, requests = -1;
+    double usd = -1;
+  };
+  Caps CapsOf(const std::string& tenant, const kernels::TenantLimit& limit) const;
+  const Entry* Find(const std::string& tenant) const;
+
   std::int64_t window_start_s_ = -1;
-  std::unordered_map<std::string, Usage> used_;
+  std::unordered_map<std::string, Entry> tenants_;
+  bool leased_ = false;
+  std::int64_t next_window_s_ = -1;  // grants taken ahead, for the window starting then
+  std::unordered_map<std::string, Grant> next_;
 };
 
 // WindowCapacity()

@@ -97,6 +97,7 @@ class ClusterTest : public ::testing::Test {
       kernels::PolicyData policy = DefaultPolicy();
       policy.window_s = window_s;
       policy.azure_first = kernels::AzureFirst::kOff;
+      policy.tenant_limits = tenant_limits_;
       r.engine->SetPolicy(policy);
       for (const EndpointSample& e : footprint) ASSERT_TRUE(r.engine->ReportTelemetry(e, /*pinned=*/true).ok());
       ClusterOptions o;
@@ -199,6 +200,8 @@ class ClusterTest : public ::testing::Test {
   std::unique_ptr<RedisServer> redis_;
   std::vector<Replica> replicas_;
   std::int64_t window_ = 0;
+  // The replicas' policy's tenant limits.
+  std::map<std::string, kernels::TenantLimit> tenant_limits_;
   // TLS and ACL settings for the replicas, and a port other than redis_'s.
   RedisOptions redis_options_;
   int redis_port_ = 0;
@@ -453,6 +456,132 @@ TEST_F(ClusterTest, WindowsRollWithGrantsTakenAhead) {
     std::printf("stranded: %.3f of the tokens, %.3f of the requests\n", r.cluster->stats().stranded_tokens,
                 r.cluster->stats().stranded_requests);
   }
+}
+
+// Tenant limits are shared like quotas: with capacity to spare, every
+// replica decides four tenants' requests (one limited by requests, one by
+// tokens, one by budget, one unlimited) online and in batches of 20 as fast
+// as it can. Together the replicas never use more than a limit, and they
+// serve nearly all of it: what one replica holding the whole limits serves.
+TEST_F(ClusterTest, TenantLimitsHoldAcrossReplicasAndServeWhatOneReplicaServes) {
+  tenant_limits_["by-requests"] = kernels::TenantLimit{0, 90, 0};
+  tenant_limits_["by-tokens"] = kernels::TenantLimit{60'000, 0, 0};  // about 80 requests of 600-822 tokens
+  tenant_limits_["by-budget"] = kernels::TenantLimit{0, 0, 0.05};
+  const std::vector<EndpointSample> footprint = {Endpoint("azure-a", Cloud::kAzure, 0.001, 100'000'000, 100'000),
+                                                 Endpoint("aws-b", Cloud::kAws, 0.0008, 100'000'000, 100'000)};
+  const char* tenants[] = {"by-requests", "by-tokens", "by-budget", "free"};
+  struct Use {
+    std::int64_t requests = 0, tokens = 0;
+    double usd = 0;
+  };
+  // Every replica: 60 single requests, then 25 batches of 20, the tenants
+  // in turn. Returns what the decisions served, by tenant.
+  auto drive = [&](const std::string& tag) {
+    std::mutex mu;
+    std::map<std::string, Use> served;
+    std::map<std::string, std::int64_t> refused;
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < replicas_.size(); ++i) {
+      threads.emplace_back([&, i] {
+        Engine& engine = *replicas_[i].engine;
+        for (int c = 0; c < 85; ++c) {
+          const int n = c < 60 ? 1 : 20;
+          BatchJob plain = Job(n, absl::StrCat(tag, "-", i, "-", c, "-"));
+          RequestBatch b = std::move(plain.batch);
+          const std::uint32_t first = static_cast<std::uint32_t>(b.strings.size());
+          for (const char* t : tenants) b.strings.push_back(t);
+          b.tenant.assign(n, 0);
+          for (int k = 0; k < n; ++k) b.tenant[k] = first + static_cast<std::uint32_t>((c + k) % 4);
+          // The engine keeps the batch for Explain: what the test reads of it
+          // is copied first.
+          std::vector<std::string> names(n);
+          std::vector<std::int64_t> tokens(n);
+          for (int k = 0; k < n; ++k) {
+            names[k] = b.strings[b.tenant[k]];
+            tokens[k] = b.tokens_in[k] + b.tokens_out[k];
+          }
+          absl::StatusOr<BatchJob> job = ValidateBatch(std::move(b), {});
+          ASSERT_TRUE(job.ok()) << job.status();
+          Decisions d;
+          if (n == 1) {
+            d = engine.DecideOnline(&*job);
+          } else {
+            std::vector<Decisions> out;
+            ASSERT_TRUE(engine.DecideBatch({&*job}, &out).ok());
+            d = std::move(out[0]);
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          for (int k = 0; k < n; ++k) {
+            const std::string& t = names[k];
+            if (d.endpoint[k] < 0) {
+              // The tenant's limit, or (while the endpoints' grants grow
+              // from their first small ones) the capacity held.
+              if (t == "free") {
+                EXPECT_EQ(d.reason[k], Reason::kCapacityExhausted);
+              } else {
+                EXPECT_TRUE(d.reason[k] == Reason::kTenantLimit || d.reason[k] == Reason::kCapacityExhausted) << t;
+              }
+              ++refused[t];
+              continue;
+            }
+            Use& u = served[t];
+            u.requests += 1;
+            u.tokens += tokens[k];
+            u.usd += d.cost[k];
+          }
+          std::this_thread::sleep_for(milliseconds(2));
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    // 15 single requests and 125 in batches per tenant and replica.
+    EXPECT_EQ(served["free"].requests + refused["free"], 140 * static_cast<std::int64_t>(replicas_.size()));
+    return served;
+  };
+  // What the engines hold, summed over replicas, against the limits.
+  auto expect_within_limits = [&](const std::map<std::string, Use>& served, const std::string& when) {
+    std::map<std::string, Use> held;
+    for (const Replica& r : replicas_) {
+      for (const TenantState& t : r.engine->Tenants()) {
+        EXPECT_TRUE(t.leased);
+        held[t.tenant].requests += t.used.requests;
+        held[t.tenant].tokens += t.used.tokens;
+        held[t.tenant].usd += t.used.usd;
+      }
+    }
+    EXPECT_EQ(held.count("free"), 0u) << "unlimited tenants are not kept";
+    EXPECT_LE(held["by-requests"].requests, 90) << when;
+    EXPECT_LE(held["by-tokens"].tokens, 60'000) << when;
+    EXPECT_LE(held["by-budget"].usd, 0.05 + 1e-12) << when;
+    for (const char* t : {"by-requests", "by-tokens", "by-budget"}) {
+      const auto it = served.find(t);
+      const Use u = it == served.end() ? Use{} : it->second;
+      EXPECT_EQ(held[t].requests, u.requests) << t << " " << when;
+      EXPECT_EQ(held[t].tokens, u.tokens) << t << " " << when;
+    }
+  };
+  StartReplicas(1, "{tenants-one}:", 3600, footprint);
+  std::map<std::string, Use> alone = drive("o");
+  expect_within_limits(alone, "one replica");
+  replicas_.clear();
+  StartReplicas(3, "{tenants-three}:", 3600, footprint);
+  std::map<std::string, Use> three = drive("t");
+  expect_within_limits(three, "three replicas");
+  if (!SameWindow()) GTEST_SKIP() << "the hour rolled during the test";
+  for (const char* t : {"by-requests", "by-tokens", "by-budget"}) {
+    std::printf("%s: one replica served %lld requests (%lld tokens, $%.4f), three %lld (%lld tokens, $%.4f)\n", t,
+                static_cast<long long>(alone[t].requests), static_cast<long long>(alone[t].tokens), alone[t].usd,
+                static_cast<long long>(three[t].requests), static_cast<long long>(three[t].tokens), three[t].usd);
+    EXPECT_GE(three[t].requests * 100, alone[t].requests * 90) << t;
+  }
+  // Demand was well above every limit: one replica serves nearly all of it.
+  EXPECT_EQ(alone["by-requests"].requests, 90);
+  EXPECT_GE(alone["by-tokens"].tokens, 60'000 - 822);
+  EXPECT_GE(alone["by-budget"].usd, 0.05 * 0.95);
+  // The unlimited tenant is never refused for a tenant limit, and nearly
+  // all of it is served.
+  EXPECT_GE(alone["free"].requests, 140 * 9 / 10);
+  EXPECT_GE(three["free"].requests, 3 * 140 * 9 / 10);
 }
 
 }  // namespace
