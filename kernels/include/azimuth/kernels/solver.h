@@ -79,7 +79,8 @@ struct SolverOptions {
   // exchange, and from the second round unblock: they close what integer
   // capacities leave open). Negative: automatic, three on batches up to
   // 100,000 requests and one above 150,000, since each round costs a few
-  // passes over every request.
+  // passes over every request; there, one more reselect when the certified
+  // gap is still above 4.5e-4.
   int repair_rounds = -1;
   // Fewer rounds where they are not needed: before each round the
   // assignment's certified gap is computed (one pass over the batch), and
