@@ -425,7 +425,7 @@ absl::Status Cluster::Lease(const LeaseState& state, std::int64_t now_ms) {
     for (Demand& d : demand_) d.NewWindow();
     // Tenants not seen since the last window are forgotten (their rates with
     // them): the map stays as small as the tenants in use.
-    absl::flat_hash_map<std::string, Demand> kept;
+    absl::node_hash_map<std::string, Demand> kept;
     for (const TenantLedger::Lease& l : state.tenant_leases) {
       for (const char* row : kTenantRows) {
         const std::string name = absl::StrCat(row, ":", l.tenant);
@@ -532,8 +532,8 @@ absl::Status Cluster::LeaseWindow(const LeaseState& state, std::int64_t window_s
                                    epoch_,
                                    std::to_string(window_start_s),
                                    std::to_string(AheadSeconds(state.window_s))};
-  // The rows in the call: an endpoint index, or kTenantRow + a tenant's
-  // index in state.tenant_leases and which of its rows.
+  // The rows in the call: an endpoint's index, or a tenant's index in
+  // state.tenant_leases and which of its rows.
   struct Sent {
     std::size_t index;
     int tenant_row;  // -1: an endpoint

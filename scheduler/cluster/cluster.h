@@ -29,6 +29,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "scheduler/cluster/redis.h"
 #include "scheduler/common/mutex.h"
@@ -179,8 +180,9 @@ class Cluster final : public EngineListener {
   std::vector<std::string> stranded_ids_;
   std::int64_t last_sync_ms_ = 0;
   std::vector<Demand> demand_;  // by endpoint index
-  // By a tenant's row ("tr:<tenant>", "usd:<tenant>").
-  absl::flat_hash_map<std::string, Demand> tenant_demand_;
+  // By a tenant's row ("tr:<tenant>", "usd:<tenant>"); a lease call holds
+  // pointers to its entries, hence a map whose nodes stay put.
+  absl::node_hash_map<std::string, Demand> tenant_demand_;
 
   mutable Mutex mu_;
   CondVar cv_;
