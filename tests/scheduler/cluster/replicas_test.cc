@@ -50,14 +50,18 @@ v1::EndpointSample Endpoint(const std::string& id, v1::Cloud cloud, double price
 }
 
 // Requests for `model` in zone "us", 600-822 tokens each.
-v1::RequestBatch Batch(int n, const std::string& prefix, const std::string& model = "gpt-5") {
+// With `tenant`, every request is that tenant's.
+v1::RequestBatch Batch(int n, const std::string& prefix, const std::string& model = "gpt-5",
+                       const std::string& tenant = "") {
   v1::RequestBatch b;
   b.add_strings(model);
   b.add_strings("us");
+  if (!tenant.empty()) b.add_strings(tenant);
   for (int i = 0; i < n; ++i) {
     b.add_id(prefix + std::to_string(i));
     b.add_model(0);
     b.add_zone(1);
+    if (!tenant.empty()) b.add_tenant(2);
     b.add_tokens_in(500 + 37 * (i % 7));
     b.add_tokens_out(100);
   }
@@ -132,6 +136,7 @@ class ReplicasTest : public ::testing::Test {
       config.mutable_policy()->set_window_s(3600);
       config.mutable_policy()->set_azure_first(v1::OFF);
       config.mutable_policy()->clear_azure_first_until();
+      for (const v1::TenantLimit& t : tenant_limits_) *config.mutable_policy()->add_tenant_limits() = t;
       for (const v1::EndpointSample& e : Footprint()) *config.add_endpoints() = e;
       if (clustered) {
         v1::ClusterConfig* c = config.mutable_cluster();
@@ -191,7 +196,7 @@ class ReplicasTest : public ::testing::Test {
           if (c % 2 == 0) {
             for (int k = 0; k < calls && !(stop && stop->load()); ++k) {
               v1::AssignRequest request;
-              *request.mutable_batch() = Batch(n, absl::StrCat(who, k, "-"));
+              *request.mutable_batch() = Batch(n, absl::StrCat(who, k, "-"), "gpt-5", tenant_);
               grpc::ClientContext context;
               context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
               v1::AssignResponse response;
@@ -216,7 +221,7 @@ class ReplicasTest : public ::testing::Test {
           for (int k = 0; k < calls && !(stop && stop->load()); ++k) {
             v1::AssignRequest request;
             request.set_sequence(k);
-            *request.mutable_batch() = Batch(n, absl::StrCat(who, "s", k, "-"));
+            *request.mutable_batch() = Batch(n, absl::StrCat(who, "s", k, "-"), "gpt-5", tenant_);
             {
               std::lock_guard<std::mutex> lock(answers->mu);
               answers->sent += n;
@@ -261,6 +266,9 @@ class ReplicasTest : public ::testing::Test {
   std::unique_ptr<RedisServer> redis_;
   std::vector<Daemon> daemons_;
   int starts_ = 0;  // each process logs to a file of its own
+  // The replicas' tenant limits, and the tenant Drive()'s requests are of.
+  std::vector<v1::TenantLimit> tenant_limits_;
+  std::string tenant_;
 };
 
 TEST_F(ReplicasTest, ThreeReplicasNeverPromiseMoreThanTheQuota) {
@@ -450,6 +458,31 @@ TEST_F(ReplicasTest, SurvivesAKilledReplicaAndARedisRestartMidLoad) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   EXPECT_TRUE(seen);
+}
+
+// A tenant's limit holds across azimuthd replicas: a tenant limited to 60
+// requests per window sends fifteen times that to three replicas (Assign
+// and AssignStream, capacity to spare); together they serve at most 60, and
+// nearly all of them.
+TEST_F(ReplicasTest, ThreeReplicasHoldATenantsLimitTogether) {
+  v1::TenantLimit limit;
+  limit.set_tenant("acme");
+  limit.set_requests(60);
+  tenant_limits_ = {limit};
+  tenant_ = "acme";
+  Start(3, true, "{tenant}:");
+  const std::int64_t window = Window();
+  Answers answers;
+  Drive({&daemons_[0], &daemons_[1], &daemons_[2]}, 2, 30, 5, "acme", &answers);
+  if (Window() != window) GTEST_SKIP() << "the hour rolled during the test";
+  EXPECT_EQ(answers.failed_calls, 0);
+  EXPECT_EQ(answers.sent, 900);
+  EXPECT_EQ(static_cast<std::int64_t>(answers.endpoint.size()), answers.sent);
+  std::printf("three replicas served %lld of the tenant's 60 requests (%lld sent)\n",
+              static_cast<long long>(answers.served), static_cast<long long>(answers.sent));
+  EXPECT_LE(answers.served, 60);
+  EXPECT_GE(answers.served, 54);
+  ExpectWithinCapacity(&answers, "three replicas");
 }
 
 }  // namespace
