@@ -67,7 +67,7 @@ absl::Status RunAssign(const Connection& c, const AssignArgs& args, std::ostream
   answer.request_id = data.request_id;
   kernels::Solution solution;
   std::unordered_map<std::string, std::int32_t> endpoint_index;
-  std::int64_t by_reason[5] = {};
+  std::int64_t by_reason[kernels::kNumReasons] = {};
   double cost = 0;
   const std::size_t n = data.num_requests();
   const std::size_t chunk = std::max<std::size_t>(1, args.chunk);
@@ -101,6 +101,10 @@ absl::Status RunAssign(const Connection& c, const AssignArgs& args, std::ostream
         if (inserted) answer.endpoint_id.push_back(id);
         p = it->second;
       }
+      if (response.reason(i) < 0 || response.reason(i) >= kernels::kNumReasons) {
+        return absl::InternalError(absl::StrFormat("the server answered request %s with an unknown reason %d",
+                                                   data.request_id[begin + i], response.reason(i)));
+      }
       solution.endpoint.push_back(p);
       solution.reason.push_back(static_cast<kernels::Reason>(response.reason(i)));
       solution.cost.push_back(response.cost_usd(i));
@@ -111,8 +115,8 @@ absl::Status RunAssign(const Connection& c, const AssignArgs& args, std::ostream
   if (!args.out_csv.empty()) AZ_RETURN_IF_ERROR(WriteAssignmentsCsv(args.out_csv, answer, solution));
   out << absl::StrFormat(
       "%d requests: %d OK, %d AZURE_WAIVER, %d NO_ELIGIBLE_ENDPOINT, %d CAPACITY_EXHAUSTED, "
-      "%d INVALID_REQUEST; cost %.4f USD\n",
-      n, by_reason[0], by_reason[1], by_reason[2], by_reason[3], by_reason[4], cost);
+      "%d INVALID_REQUEST, %d TENANT_LIMIT; cost %.4f USD\n",
+      n, by_reason[0], by_reason[1], by_reason[2], by_reason[3], by_reason[4], by_reason[5], cost);
   return absl::OkStatus();
 }
 

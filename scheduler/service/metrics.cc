@@ -56,7 +56,7 @@ Metrics::Metrics()
                      .Name("azimuth_endpoint_available")
                      .Help("1 when the endpoint is healthy and its telemetry fresh")
                      .Register(*registry_)) {
-  for (int r = 0; r < 5; ++r) {
+  for (int r = 0; r < kernels::kNumReasons; ++r) {
     for (int c = 0; c <= kernels::kNumClouds; ++c) {
       const std::string cloud = c == kernels::kNumClouds ? "none" : kernels::CloudName(static_cast<kernels::Cloud>(c));
       decisions_[r][c] =
@@ -71,12 +71,12 @@ void Metrics::CountRpc(const std::string& method, int grpc_code) {
 }
 
 void Metrics::CountDecisions(const Decisions& d) {
-  std::int64_t counts[5][kernels::kNumClouds + 1] = {};
+  std::int64_t counts[kernels::kNumReasons][kernels::kNumClouds + 1] = {};
   for (std::size_t i = 0; i < d.reason.size(); ++i) {
     const int c = d.endpoint[i] >= 0 ? static_cast<int>(d.cloud[i]) : kernels::kNumClouds;
     ++counts[static_cast<int>(d.reason[i])][c];
   }
-  for (int r = 0; r < 5; ++r) {
+  for (int r = 0; r < kernels::kNumReasons; ++r) {
     for (int c = 0; c <= kernels::kNumClouds; ++c) {
       if (counts[r][c] != 0) decisions_[r][c]->Increment(static_cast<double>(counts[r][c]));
     }

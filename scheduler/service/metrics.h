@@ -70,7 +70,7 @@ class Metrics {
   std::atomic<std::int64_t> rpcs_counted_{0};
   prometheus::Family<prometheus::Counter>& rpcs_;
   prometheus::Family<prometheus::Counter>& decisions_family_;
-  prometheus::Counter* decisions_[5][kernels::kNumClouds + 1];
+  prometheus::Counter* decisions_[kernels::kNumReasons][kernels::kNumClouds + 1];
   prometheus::Family<prometheus::Histogram>& call_latency_;
   prometheus::Histogram& call_online_;
   prometheus::Histogram& call_batched_;

@@ -673,6 +673,9 @@ class MetricsTest : public ServerTest {
   v1::ServerConfig Config(const fs::path& dir) override {
     v1::ServerConfig config = TestConfig(dir);
     config.set_metrics_listen("127.0.0.1:0");
+    // Every tenant may have 30 requests a window: a 40-request call gets
+    // 10 TENANT_LIMIT answers, counted like any other reason.
+    config.mutable_policy()->mutable_default_tenant_limit()->set_requests(30);
     return config;
   }
 };
@@ -682,7 +685,8 @@ TEST_F(MetricsTest, MetricsAreExposedForPrometheus) {
   v1::AssignResponse r;
   ASSERT_TRUE(Assign(Batch(40, "m"), &r).ok());
   const std::string text = HttpGet(server_->metrics_port(), "/metrics");
-  for (const char* want : {"azimuth_decisions_total{cloud=\"aws\",reason=\"OK\"} 40",
+  for (const char* want : {"azimuth_decisions_total{cloud=\"aws\",reason=\"OK\"} 30",
+                           "azimuth_decisions_total{cloud=\"none\",reason=\"TENANT_LIMIT\"} 10",
                            "azimuth_rpcs_total{code=\"0\",method=\"Assign\"} 1", "azimuth_batch_latency_seconds_bucket",
                            "azimuth_solver_gap", "azimuth_queue_depth_requests", "azimuth_telemetry_age_seconds"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text.substr(0, 2000);

@@ -89,6 +89,7 @@ enum class Reason : std::uint8_t {
   kInvalidRequest = 4,
   kTenantLimit = 5,  // its tenant's limit for the window would be exceeded
 };
+inline constexpr int kNumReasons = 6;
 const char* ReasonName(Reason reason);
 
 // TenantLimit
