@@ -231,22 +231,28 @@ double TenantLedger::BudgetLeft(const std::string& tenant, const kernels::Tenant
   return c.usd >= 0 ? c.usd - used(tenant).usd : std::numeric_limits<double>::infinity();
 }
 
+template <typename Map>
+typename Map::mapped_type* TenantLedger::Slot(Map* map, const std::string& tenant) {
+  const auto it = map->find(tenant);
+  if (it != map->end()) return &it->second;
+  if (map->size() >= kMaxLeasedTenants) return nullptr;
+  return &(*map)[tenant];
+}
+
 void TenantLedger::SetGrant(std::int64_t window_start_s, const std::string& tenant, const Grant& grant) {
   Grant* g = nullptr;
   if (window_start_s == window_start_s_) {
-    const auto it = tenants_.find(tenant);
-    if (it == tenants_.end() && tenants_.size() >= kMaxLeasedTenants) return;
-    Entry& e = it == tenants_.end() ? tenants_[tenant] : it->second;
-    e.short_of_grant = false;
-    g = &e.grant;
+    Entry* e = Slot(&tenants_, tenant);
+    if (e == nullptr) return;
+    e->short_of_grant = false;
+    g = &e->grant;
   } else if (window_start_s > window_start_s_) {
     if (next_window_s_ != window_start_s) {
       next_.clear();
       next_window_s_ = window_start_s;
     }
-    const auto it = next_.find(tenant);
-    if (it == next_.end() && next_.size() >= kMaxLeasedTenants) return;
-    g = &next_[tenant];
+    g = Slot(&next_, tenant);
+    if (g == nullptr) return;
   } else {
     return;
   }
@@ -262,9 +268,7 @@ void TenantLedger::Want(const std::string& tenant, const kernels::TenantLimit& l
                                 (limit.requests > 0 && g.requests < limit.requests) ||
                                 (limit.budget_usd > 0 && static_cast<double>(g.micro_usd) * 1e-6 < limit.budget_usd);
   if (!limited_by_grant) return;
-  const auto it = tenants_.find(tenant);
-  if (it == tenants_.end() && tenants_.size() >= kMaxLeasedTenants) return;
-  (it == tenants_.end() ? tenants_[tenant] : it->second).short_of_grant = true;
+  if (Entry* e = Slot(&tenants_, tenant)) e->short_of_grant = true;
 }
 
 std::vector<TenantLedger::Lease> TenantLedger::Leases() const {

@@ -244,6 +244,10 @@ class TenantLedger {
   };
   Caps CapsOf(const std::string& tenant, const kernels::TenantLimit& limit) const;
   const Entry* Find(const std::string& tenant) const;
+  // `tenant`'s entry of *map, added if the map is below kMaxLeasedTenants;
+  // nullptr when it is not there and the map is full.
+  template <typename Map>
+  static typename Map::mapped_type* Slot(Map* map, const std::string& tenant);
 
   std::int64_t window_start_s_ = -1;
   std::unordered_map<std::string, Entry> tenants_;

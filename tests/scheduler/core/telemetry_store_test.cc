@@ -29,7 +29,10 @@ TEST(TenantLedgerTest, WithoutLeasesTheLimitAloneHolds) {
   EXPECT_EQ(ledger.Check("a", limit, 200, 0), TenantLimitKind::kNone);
   EXPECT_EQ(ledger.BudgetLeft("a", limit), std::numeric_limits<double>::infinity());
   ledger.Want("a", limit);  // no leases: nothing to want
-  EXPECT_TRUE(ledger.Leases().empty() || !ledger.Leases()[0].short_of_grant);
+  const std::vector<TenantLedger::Lease> leases = ledger.Leases();
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_EQ(leases[0].used.tokens, 800);
+  EXPECT_FALSE(leases[0].short_of_grant);
 }
 
 TEST(TenantLedgerTest, WithLeasesEachLimitHoldsWithinTheGrant) {
