@@ -30,7 +30,9 @@ void Finish(const HostModel& host, const RequestsView& r, const PolicyView& poli
     return ms;
   };
   s->phase_ms = phase.ms;
-  phase.tenant_gain = TenantDualGain(host, r, policy, phase);
+  std::vector<double> tenant_prices;
+  phase.tenant_gain = TenantDualGain(host, r, policy, phase, &tenant_prices);
+  phase.tenant_prices = std::move(tenant_prices);
   s->phase_ms.tenants = lap();
   Repair(host, r, mode, rounds, target_gap, &phase);
   EnforceCapacity(host, r, &phase.endpoint);

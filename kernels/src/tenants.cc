@@ -64,8 +64,9 @@ double MaximizeTenantPrice(const std::vector<double>& r, const std::vector<doubl
   return 0;
 }
 
-double TenantDualGain(const HostModel& host, const RequestsView& r, const PolicyView& policy,
-                      const PhaseResult& phase) {
+double TenantDualGain(const HostModel& host, const RequestsView& r, const PolicyView& policy, const PhaseResult& phase,
+                      std::vector<double>* prices) {
+  prices->clear();
   if (r.tenant.empty() || policy.tenant_limits.empty() || phase.assign_min.size() != r.model.size) return 0;
   const ModelView v = host.View();
   const std::size_t tenants = policy.tenant_limits.size;
@@ -75,6 +76,7 @@ double TenantDualGain(const HostModel& host, const RequestsView& r, const Policy
     if (t < tenants && !policy.tenant_limits[t].unlimited()) members[t].push_back(static_cast<std::int64_t>(i));
   }
   double gain = 0;
+  prices->assign(3 * tenants, 0.0);
   std::vector<std::pair<double, double>> scratch;  // MaximizeTenantPrice's, reused by every tenant
   for (std::size_t t = 0; t < tenants; ++t) {
     if (members[t].empty()) continue;
@@ -117,6 +119,7 @@ double TenantDualGain(const HostModel& host, const RequestsView& r, const Policy
       without += std::min(reject[j], base[j]);
     }
     for (int q = 0; q < 3; ++q) with -= price[q] * std::max(limits[q], 0.0);
+    for (int q = 0; q < 3; ++q) (*prices)[3 * t + q] = price[q];
     gain += std::max(0.0, with - without);
   }
   return gain;
