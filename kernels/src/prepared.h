@@ -93,10 +93,9 @@ struct PhaseResult {
   // what the tenants' own prices add to the dual value (tenants.h).
   std::vector<double> assign_min, true_min;
   double tenant_gain = 0;
-  // The tenants' prices at which tenant_gain was reached, by tenant id
-  // [3 x policy tenants]: per token, per request and per USD of its limits
-  // (empty without tenant limits). Repair weighs rejections with them.
-  std::vector<double> tenant_prices;
+  // [N] what the tenant prices that reach tenant_gain add to serving each
+  // request (empty without tenant limits); Repair weighs rejections with it.
+  std::vector<double> tenant_shift;
   PhaseTimes ms;  // the backend's phases (groups .. rounding)
 };
 

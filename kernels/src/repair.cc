@@ -41,22 +41,6 @@ class Repairer {
       priority_[i] = static_cast<std::uint8_t>(c.priority);
       if (ep_[i] >= 0) Take(ep_[i], i);
     }
-    // With tenant prices (the certificate's, TenantDualGain), the moves
-    // weigh rejection against serving in the Lagrangian of the tenant
-    // limits: serving costs a tenant's request its prices times its use too
-    // (the budget's at its least true cost, as in the certificate), so the
-    // repair does not fill capacity with requests that EnforceTenantLimits
-    // then takes back.
-    const std::vector<double>& nu = phase->tenant_prices;
-    if (!nu.empty() && !r.tenant.empty() && phase->true_min.size() == static_cast<std::size_t>(n_)) {
-      shift_.assign(n_, 0.0);
-      for (std::int64_t i = 0; i < n_; ++i) {
-        const std::size_t t = static_cast<std::size_t>(r.tenant[i]);
-        if (3 * t + 2 >= nu.size()) continue;
-        const double usd = std::isfinite(phase->true_min[i]) ? phase->true_min[i] : 0.0;
-        shift_[i] = nu[3 * t] * static_cast<double>(Tokens(i)) + nu[3 * t + 1] + nu[3 * t + 2] * usd;
-      }
-    }
   }
 
   void Run(AzureFirst mode, int rounds, double target_gap) {
@@ -140,10 +124,13 @@ class Repairer {
   double Priced(std::int64_t i, std::int32_t p) const {
     return PricedCost(v_, home_[i], r_.tokens_in[i], r_.tokens_out[i], p, lam_, mu_);
   }
-  // What rejecting i is worth to the moves: its cost, less its tenant's
-  // prices (shift_).
+  // What rejecting i is worth to the moves. With tenant limits, in their
+  // Lagrangian at the certificate's tenant prices: its cost less what those
+  // prices add to serving it (PhaseResult::tenant_shift), so the repair does
+  // not fill capacity with requests that EnforceTenantLimits then refuses.
   double Reject(std::int64_t i) const {
-    return EffReject(v_, priority_[i], static_cast<double>(Tokens(i))) - (shift_.empty() ? 0.0 : shift_[i]);
+    const std::vector<double>& shift = phase_.tenant_shift;
+    return EffReject(v_, priority_[i], static_cast<double>(Tokens(i))) - (shift.empty() ? 0.0 : shift[i]);
   }
 
   // Scores every request in parallel: score(i) reads the current state and
@@ -721,7 +708,6 @@ class Repairer {
   std::vector<std::int32_t>& ep_;
   std::vector<std::int64_t> room_tokens_, room_requests_;
   std::vector<std::uint8_t> home_, priority_;  // per request, from its class
-  std::vector<double> shift_;                  // per request: its tenant's prices times its use (or empty)
 };
 
 }  // namespace

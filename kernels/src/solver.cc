@@ -30,9 +30,9 @@ void Finish(const HostModel& host, const RequestsView& r, const PolicyView& poli
     return ms;
   };
   s->phase_ms = phase.ms;
-  std::vector<double> tenant_prices;
-  phase.tenant_gain = TenantDualGain(host, r, policy, phase, &tenant_prices);
-  phase.tenant_prices = std::move(tenant_prices);
+  std::vector<double> tenant_shift;
+  phase.tenant_gain = TenantDualGain(host, r, policy, phase, &tenant_shift);
+  phase.tenant_shift = std::move(tenant_shift);
   s->phase_ms.tenants = lap();
   Repair(host, r, mode, rounds, target_gap, &phase);
   EnforceCapacity(host, r, &phase.endpoint);

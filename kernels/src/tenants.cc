@@ -6,6 +6,7 @@
 #include "tenants.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <utility>
@@ -65,8 +66,8 @@ double MaximizeTenantPrice(const std::vector<double>& r, const std::vector<doubl
 }
 
 double TenantDualGain(const HostModel& host, const RequestsView& r, const PolicyView& policy, const PhaseResult& phase,
-                      std::vector<double>* prices) {
-  prices->clear();
+                      std::vector<double>* shift) {
+  shift->clear();
   if (r.tenant.empty() || policy.tenant_limits.empty() || phase.assign_min.size() != r.model.size) return 0;
   const ModelView v = host.View();
   const std::size_t tenants = policy.tenant_limits.size;
@@ -76,7 +77,7 @@ double TenantDualGain(const HostModel& host, const RequestsView& r, const Policy
     if (t < tenants && !policy.tenant_limits[t].unlimited()) members[t].push_back(static_cast<std::int64_t>(i));
   }
   double gain = 0;
-  prices->assign(3 * tenants, 0.0);
+  shift->assign(r.model.size, 0.0);
   std::vector<std::pair<double, double>> scratch;  // MaximizeTenantPrice's, reused by every tenant
   for (std::size_t t = 0; t < tenants; ++t) {
     if (members[t].empty()) continue;
@@ -92,7 +93,9 @@ double TenantDualGain(const HostModel& host, const RequestsView& r, const Policy
       base[j] = phase.assign_min[i];
       use[0][j] = w;
       use[1][j] = 1;
-      use[2][j] = phase.true_min[i];
+      // A request with no endpoint (+inf) is rejected whatever its prices:
+      // 0 keeps its shift finite and changes no term.
+      use[2][j] = std::isfinite(phase.true_min[i]) ? phase.true_min[i] : 0.0;
     }
     const double limits[3] = {static_cast<double>(l.tokens), static_cast<double>(l.requests), l.budget_usd};
     double price[3] = {0, 0, 0};
@@ -113,13 +116,12 @@ double TenantDualGain(const HostModel& host, const RequestsView& r, const Policy
     }
     double with = 0, without = 0;
     for (std::size_t j = 0; j < k; ++j) {
-      double priced = base[j];
-      for (int q = 0; q < 3; ++q) priced += price[q] * use[q][j];
-      with += std::min(reject[j], priced);
+      double& sh = (*shift)[members[t][j]];
+      for (int q = 0; q < 3; ++q) sh += price[q] * use[q][j];
+      with += std::min(reject[j], base[j] + sh);
       without += std::min(reject[j], base[j]);
     }
     for (int q = 0; q < 3; ++q) with -= price[q] * std::max(limits[q], 0.0);
-    for (int q = 0; q < 3; ++q) (*prices)[3 * t + q] = price[q];
     gain += std::max(0.0, with - without);
   }
   return gain;

@@ -38,10 +38,11 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& requests, co
 // each request's least true cost among its endpoints, so it bounds the
 // exact one from below. Any prices >= 0 keep the sum a valid lower bound.
 // Needs phase.assign_min and true_min (the backends fill them when the
-// batch has tenants); 0 without tenant limits. The prices it reaches go to
-// *prices (by tenant id, three each; left empty without tenant limits).
+// batch has tenants); 0 without tenant limits. *shift gets, per request,
+// what its tenant's prices add to serving it (prices times its tokens, 1
+// and its least true cost; left empty without tenant limits).
 double TenantDualGain(const HostModel& host, const RequestsView& requests, const PolicyView& policy,
-                      const PhaseResult& phase, std::vector<double>* prices);
+                      const PhaseResult& phase, std::vector<double>* shift);
 
 // MaximizeTenantPrice()
 //
