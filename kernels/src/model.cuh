@@ -257,6 +257,16 @@ AZ_HD inline double EffReject(const ModelView& m, std::int32_t priority, double 
   return m.eff_reject[priority] + m.eff_reject_per_token * tokens;
 }
 
+// TenantShift(): what a tenant's prices (per token, per request and per
+// USD of its budget, `price[0..2]`) add to serving a request of w tokens
+// whose least true cost among its endpoints is `least_usd`: the tenant
+// limits' Lagrangian term (tenants.h). Priced tenants' requests weigh their
+// rejection at EffReject less this, in the price phase, the rounding and
+// the repair alike.
+AZ_HD inline double TenantShift(const double* price, double w, double least_usd) {
+  return price[0] * w + price[1] + price[2] * least_usd;
+}
+
 // PricedMinimum()
 //
 // A request's cheapest option under prices (lam per token, mu per request):

@@ -684,7 +684,7 @@ double ModeLowerBound(const HostModel& host, const PhaseResult& phase) {
     }
     return sum_best - capacity_value;
   };
-  const double at_prices = dual(phase.sum_best, phase.prices) + phase.tenant_gain;
+  const double at_prices = std::max(dual(phase.sum_best, phase.prices) + phase.tenant_gain, phase.prior_bound);
   if (phase.bound_prices.per_token.size() != phase.prices.per_token.size()) return at_prices;
   return std::max(at_prices, dual(phase.bound_sum_best, phase.bound_prices));
 }

@@ -6,6 +6,7 @@
 #ifndef AZIMUTH_KERNELS_SRC_PREPARED_H_
 #define AZIMUTH_KERNELS_SRC_PREPARED_H_
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -96,15 +97,36 @@ struct PhaseResult {
   // [N] what the tenant prices that reach tenant_gain add to serving each
   // request (empty without tenant limits); Repair weighs rejections with it.
   std::vector<double> tenant_shift;
-  PhaseTimes ms;  // the backend's phases (groups .. rounding)
+  // The best certified bound of the solve's earlier looks at the batch
+  // (SolveWithTenantPrices); ModeLowerBound takes it where it is higher.
+  double prior_bound = -HUGE_VAL;
+  PhaseTimes ms;  // the backend's phases (groups .. rounding), over every look
+};
+
+// TenantPricing
+//
+// The tenant prices a solve found binding (TenantDualGain), for another
+// look at the batch: each priced tenant's requests form groups of their own
+// (a slot of the group key), whose rejection weighs EffReject less the
+// tenant's TenantShift in the price passes, the split, its rounding and
+// the admission keys. The certified bound is unchanged by it (its terms
+// take the tenant prices separately, tenant_gain).
+inline constexpr int kSlotBits = 20;
+inline constexpr std::int32_t kMaxSlots = (std::int32_t{1} << kSlotBits) - 1;
+struct TenantPricing {
+  std::vector<std::int32_t> slot;  // [N]: 0 (not priced), or 1 .. kMaxSlots
+  std::vector<double> price;       // [3 x (slots + 1)]: slot s's TenantShift prices at 3s; slot 0's are 0
 };
 
 // The backends: the same template (solver_impl.cuh) compiled by the host
 // compiler for OpenMP and by nvcc for CUDA. They may throw std::bad_alloc or
-// thrust::system_error; Solve() turns those into Errors.
-PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests, const SolverOptions& options);
+// thrust::system_error; Solve() turns those into Errors. `tenants` may be
+// null (no tenant prices).
+PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests, const SolverOptions& options,
+                          const TenantPricing* tenants);
 #if defined(AZIMUTH_HAS_CUDA)
-PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests, const SolverOptions& options);
+PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests, const SolverOptions& options,
+                           const TenantPricing* tenants);
 bool CudaDevicePresent();
 #endif
 

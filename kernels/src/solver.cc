@@ -20,6 +20,61 @@ namespace azimuth::kernels {
 namespace internal {
 namespace {
 
+// Looks at a batch whose tenant limits bind take after the first (see
+// SolveWithTenantPrices).
+constexpr int kTenantLooks = 1;
+
+// SolveWithTenantPrices(): the backend's phases, and where tenant limits
+// bind (TenantDualGain prices a tenant), up to kTenantLooks more: each
+// prices those tenants' rejections at their tenant prices (TenantPricing:
+// their requests group apart and weigh rejection at EffReject less their
+// TenantShift), warm from the last look's prices. The endpoints' prices
+// then clear the capacity the priced tenants leave to the others, where the
+// first look priced it as if every tenant took all it asked for. Alternating
+// the two exact maximisations (endpoint prices given the tenants', tenants'
+// given the endpoints') only raises the Lagrangian dual; each look's bound
+// is valid, and the best of them is kept (PhaseResult::prior_bound).
+template <typename Run>
+PhaseResult SolveWithTenantPrices(const HostModel& host, const RequestsView& r, const PolicyView& policy,
+                                  const SolverOptions& options, Run run) {
+  PhaseResult phase = run(options, nullptr);
+  if (r.tenant.empty() || policy.tenant_limits.empty()) return phase;
+  const std::size_t n = r.model.size;
+  for (int look = 0; look < kTenantLooks; ++look) {
+    std::vector<double> shift, prices;
+    phase.tenant_gain = TenantDualGain(host, r, policy, phase, &shift, &prices);
+    const std::size_t tenants = prices.size() / 3;
+    std::vector<std::int32_t> slot_of(tenants, 0);
+    TenantPricing pricing;
+    pricing.price.assign(3, 0.0);  // slot 0: not priced
+    std::int32_t slots = 0;
+    for (std::size_t t = 0; t < tenants && slots < kMaxSlots; ++t) {
+      if (prices[3 * t] > 0 || prices[3 * t + 1] > 0 || prices[3 * t + 2] > 0) {
+        slot_of[t] = ++slots;
+        pricing.price.insert(pricing.price.end(), prices.begin() + 3 * t, prices.begin() + 3 * t + 3);
+      }
+    }
+    if (slots == 0) break;
+    pricing.slot.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto t = static_cast<std::size_t>(r.tenant[i]);
+      pricing.slot[i] = t < tenants ? slot_of[t] : 0;
+    }
+    const double bound = ModeLowerBound(host, phase);
+    SolverOptions again = options;
+    again.initial_prices = phase.prices;
+    PhaseResult next = run(again, &pricing);
+    next.iterations += phase.iterations;
+    next.ms.groups += phase.ms.groups;
+    next.ms.prices += phase.ms.prices;
+    next.ms.bound += phase.ms.bound;
+    next.ms.rounding += phase.ms.rounding;
+    next.prior_bound = std::max(phase.prior_bound, bound);
+    phase = std::move(next);
+  }
+  return phase;
+}
+
 void Finish(const HostModel& host, const RequestsView& r, const PolicyView& policy, PhaseResult& phase, AzureFirst mode,
             int rounds, double target_gap, Solution* s) {
   using Clock = std::chrono::steady_clock;
@@ -132,16 +187,14 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
     const internal::HostModel host = internal::Prepare(problem, keep_tiers ? &warm_tiers : nullptr);
     const double prepare_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    internal::PhaseResult phase;
+    auto run = [&](const SolverOptions& o, const internal::TenantPricing* tenants) {
 #if defined(AZIMUTH_HAS_CUDA)
-    if (backend == Backend::kCuda) {
-      phase = internal::RunBackendCuda(host, problem.requests, options);
-    } else {
-      phase = internal::RunBackendCpu(host, problem.requests, options);
-    }
-#else
-    phase = internal::RunBackendCpu(host, problem.requests, options);
+      if (backend == Backend::kCuda) return internal::RunBackendCuda(host, problem.requests, o, tenants);
 #endif
+      return internal::RunBackendCpu(host, problem.requests, o, tenants);
+    };
+    internal::PhaseResult phase =
+        internal::SolveWithTenantPrices(host, problem.requests, problem.policy, options, run);
     internal::Finish(host, problem.requests, problem.policy, phase, problem.policy.azure_first, options.repair_rounds,
                      options.repair_target_gap, &solution);
     solution.phase_ms.prepare = prepare_ms;

@@ -181,6 +181,41 @@ struct IsHead {
   AZ_HD std::int32_t operator()(std::int64_t i) const { return (i == 0 || keys[i] != keys[i - 1]) ? 1 : 0; }
 };
 
+// With tenant prices, the grouping key of request k in key order (`rank`
+// holds the 1-based rank of its key above the share bits): [rank : 38]
+// [slot : kSlotBits][share bucket : 6]. A priced tenant's requests group
+// apart, and merging share buckets (CoarseKey) still keeps them apart.
+struct KeyRankHead {
+  const std::uint64_t* keys;
+  AZ_HD std::uint64_t operator()(std::int64_t k) const {
+    return (k == 0 || (keys[k] >> 6) != (keys[k - 1] >> 6)) ? 1 : 0;
+  }
+};
+struct GroupingKey {
+  const std::uint64_t* keys;
+  const std::int32_t* order;
+  const std::int32_t* slot;  // by request
+  std::uint64_t* rank;       // in: the rank; out: the grouping key
+  AZ_HD void operator()(std::int64_t k) const {
+    rank[k] = ((rank[k] - 1) << (6 + kSlotBits)) | (static_cast<std::uint64_t>(slot[order[k]]) << 6) |
+              (keys[k] & kShareMask);
+  }
+};
+struct SlotOf {
+  AZ_HD std::int32_t operator()(std::uint64_t grouping_key) const {
+    return static_cast<std::int32_t>((grouping_key >> 6) & kMaxSlots);
+  }
+};
+// A group's class key, from its first member (key order).
+struct HeadKey {
+  const std::int32_t* gid;
+  const std::uint64_t* keys;
+  std::uint64_t* group_key;
+  AZ_HD void operator()(std::int64_t s) const {
+    if (s == 0 || gid[s] != gid[s - 1]) group_key[gid[s]] = keys[s];
+  }
+};
+
 // A group's sums in one reduction: its count, its input and output tokens,
 // and its smallest request (Room). GroupRow is a request's row, by its
 // position in `order`.
@@ -414,6 +449,18 @@ struct PassLayout {
 // slower (100,000 x 256); at 20, two of them took more passes.
 inline constexpr double kDeadShare = 25.0;
 
+// TenantShifts: what a group's tenant prices take off its rejection cost
+// (TenantShift of its slot's prices at the group's mean tokens and least
+// true cost; prepared.h, TenantPricing). Without slots, nothing.
+struct TenantShifts {
+  const std::int32_t* slot = nullptr;  // [G]
+  const double* price = nullptr;       // [3 x slots]
+  const double* least_usd = nullptr;   // [G]
+  AZ_HD double Of(std::int64_t g, double w) const {
+    return slot == nullptr ? 0.0 : TenantShift(price + 3 * slot[g], w, least_usd[g]);
+  }
+};
+
 // PricePass: one chunk of one block's groups (PassLayout) accumulates into
 // its partial sums the softmin loads (tokens, requests), the smoothed dual's
 // request term (sum of n * softmin) and the curvature of the smoothed dual:
@@ -451,6 +498,7 @@ struct PricePass {
   std::int32_t* live;
   double* partial;
   bool curvature;
+  TenantShifts shifts;
 
   AZ_HD void operator()(std::int64_t task) const {
     const std::int32_t c = schedule[task];
@@ -474,7 +522,7 @@ struct PricePass {
         const std::int64_t ne = eoff[g + 1] - eoff[g];
         double* rc = scratch + eoff[g];
         std::int32_t* lv = live + eoff[g];
-        const double reject = EffReject(m, cls.priority, w);
+        const double reject = EffReject(m, cls.priority, w) - shifts.Of(g, w);
         double best = reject;
         for (std::int64_t q = 0; q < ne; ++q) {
           rc[q] = PricedCost(m, cls.home, a, bt, e[q], lam, mu);
@@ -572,13 +620,14 @@ struct GroupSplit {
   double tau;
   double* share;  // [pairs]
   std::int32_t* top;
+  TenantShifts shifts;
   AZ_HD void operator()(std::int64_t g) const {
     const RequestClass cls = UnpackClass(m, key[g]);
     const double a = tin[g], b = tout[g], w = a + b;
     const std::int32_t* e = elist + eoff[g];
     const std::int64_t ne = eoff[g + 1] - eoff[g];
     double* s = share + eoff[g];
-    const double reject = EffReject(m, cls.priority, w);
+    const double reject = EffReject(m, cls.priority, w) - shifts.Of(g, w);
     double best = reject;
     for (std::int64_t q = 0; q < ne; ++q) {
       s[q] = PricedCost(m, cls.home, a, b, e[q], lam, mu);
@@ -622,15 +671,17 @@ struct MemberKey {
   const double* lam;
   const double* mu;
   std::uint64_t* mkey;
-  AZ_HD double Priced(const RequestClass& c, double tin, double tout, std::int32_t p) const {
+  TenantShifts shifts;
+  AZ_HD double Priced(std::int32_t g, const RequestClass& c, double tin, double tout, std::int32_t p) const {
     const double w = tin + tout;
-    return p < 0 ? EffReject(m, c.priority, w) : PricedCost(m, c.home, tin, tout, p, lam, mu);
+    return p < 0 ? EffReject(m, c.priority, w) - shifts.Of(g, w) : PricedCost(m, c.home, tin, tout, p, lam, mu);
   }
   AZ_HD void operator()(std::int64_t s) const {
     const std::int32_t i = order[s], g = gid[s];
     const RequestClass c = UnpackClass(m, gkey[g]);
     const double tin = r.tokens_in[i], tout = r.tokens_out[i];
-    const float d = static_cast<float>(Priced(c, tin, tout, top[2 * g]) - Priced(c, tin, tout, top[2 * g + 1]));
+    const float d =
+        static_cast<float>(Priced(g, c, tin, tout, top[2 * g]) - Priced(g, c, tin, tout, top[2 * g + 1]));
     std::uint32_t bits;
     memcpy(&bits, &d, sizeof(bits));
     bits = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
@@ -707,7 +758,8 @@ struct GroupStart {
 // FinalPass: the exact priced minimum of every request (its term of the dual
 // bound) and the admission key of its rounded choice:
 // [endpoint + 1 : 16][descending regret : 48]: the regret is what the
-// next-best option (another eligible endpoint or rejection) costs more under
+// next-best option (another eligible endpoint or rejection, less the
+// request's own TenantShift where its tenant is priced) costs more under
 // the prices, so an overfull endpoint evicts the requests that lose least.
 // With akey null, the dual terms only (the certificate's own prices).
 struct FinalPass {
@@ -726,13 +778,15 @@ struct FinalPass {
   // alone, and the least true cost among them (+inf without any).
   double* assign_min = nullptr;
   double* true_min = nullptr;
+  // The groups' tenant slots and prices (TenantPricing; empty: none).
+  TenantShifts shifts = {};
   AZ_HD void operator()(std::int64_t i) const {
     const std::int32_t g = group_of[i];
     const RequestClass cls = UnpackClass(m, gkey[g]);
     const double tin = r.tokens_in[i], tout = r.tokens_out[i], w = tin + tout;
     const std::int32_t p = choice[i];
     const double reject = EffReject(m, cls.priority, w);
-    double low = reject, other = reject, here = reject;
+    double low = reject, other = HUGE_VAL, here = reject;
     double a_min = HUGE_VAL, t_min = HUGE_VAL;
     for (std::int64_t q = eoff[g]; q < eoff[g + 1]; ++q) {
       const double rc = PricedCost(m, cls.home, tin, tout, elist[q], lam, mu);
@@ -752,6 +806,12 @@ struct FinalPass {
     if (assign_min != nullptr) assign_min[i] = a_min;
     if (true_min != nullptr) true_min[i] = t_min;
     if (akey == nullptr) return;
+    double shift = 0;
+    if (shifts.slot != nullptr) {
+      const double least = true_min != nullptr ? t_min : shifts.least_usd[g];
+      shift = TenantShift(shifts.price + 3 * shifts.slot[g], w, least < HUGE_VAL ? least : 0.0);
+    }
+    other = reject - shift < other ? reject - shift : other;
     double gain = p >= 0 ? other - here : 0.0;
     gain = gain > 0 ? gain : 0.0;
     std::uint64_t bits;
@@ -864,6 +924,16 @@ struct Level {
   Vec<std::uint8_t> elig, flags;
   Vec<std::int64_t> eoff;
   Vec<std::int32_t> elist;
+  // With tenant prices (TenantPricing): the grouping key (key rank, slot,
+  // share bucket: GroupingKey), each group's slot and its least true cost
+  // over its options (TenantShifts); empty otherwise.
+  Vec<std::uint64_t> sortkey;
+  Vec<std::int32_t> slot;
+  Vec<double> least_usd;
+  TenantShifts Shifts(const double* price) const {
+    if (slot.empty()) return {};
+    return {RawOf<std::int32_t>(slot), price, RawOf<double>(least_usd)};
+  }
 };
 
 // The coarse key of a fine group key: input-share buckets merged by 8.
@@ -873,8 +943,30 @@ struct CoarseKey {
   }
 };
 
+// GroupLeastUsd: a group's least true cost over its options, at its mean
+// token counts (0 without any): TenantShifts' budget term.
+struct GroupLeastUsd {
+  ModelView m;
+  const std::uint64_t* key;
+  const double* tin;
+  const double* tout;
+  const std::int64_t* eoff;
+  const std::int32_t* elist;
+  double* out;
+  AZ_HD void operator()(std::int64_t g) const {
+    const std::int32_t home = UnpackClass(m, key[g]).home;
+    double low = HUGE_VAL;
+    for (std::int64_t k = eoff[g]; k < eoff[g + 1]; ++k) {
+      const double c = TrueCost(m, home, tin[g], tout[g], elist[k]);
+      low = c < low ? c : low;
+    }
+    out[g] = low < HUGE_VAL ? low : 0.0;
+  }
+};
+
 // FinishLevel(): means, eligibility and the lists of options (Room) from
-// keys, counts, token sums and smallest requests.
+// keys, counts, token sums and smallest requests (and, with slots, each
+// group's least true cost).
 template <typename Policy, typename Backend>
 void FinishLevel(const Policy& policy, const DeviceModel<Backend>& dm,
                  const typename Backend::template Vector<std::int64_t>& sum_in,
@@ -911,6 +1003,13 @@ void FinishLevel(const Policy& policy, const DeviceModel<Backend>& dm,
   thrust::for_each_n(policy, iota, groups,
                      ListEligible{RawOf<std::uint8_t>(lv->elig), RawOf<std::int32_t>(lv->head), nm, room,
                                   RawOf<std::int64_t>(lv->eoff), RawOf<std::int32_t>(lv->elist)});
+  if (!lv->slot.empty()) {
+    lv->least_usd.resize(groups);
+    thrust::for_each_n(policy, iota, groups,
+                       GroupLeastUsd{m, RawOf<std::uint64_t>(lv->key), RawOf<double>(lv->tin), RawOf<double>(lv->tout),
+                                     RawOf<std::int64_t>(lv->eoff), RawOf<std::int32_t>(lv->elist),
+                                     RawOf<double>(lv->least_usd)});
+  }
 }
 
 // TemperatureScales: where the price phase starts and ends. The end is a
@@ -1006,7 +1105,7 @@ struct Reheat {
 template <typename Backend>
 int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, const Level<Backend>& lv,
               const SolverOptions& options, double tau_min, double tau_stop, Reheat reheat, int passes_before,
-              double* tau, std::vector<double>* lam, std::vector<double>* mu) {
+              double* tau, std::vector<double>* lam, std::vector<double>* mu, const double* tenant_price) {
   using F64 = typename Backend::template Vector<double>;
   const auto policy = Backend::Policy();
   const std::int32_t nm = host.num_endpoints;
@@ -1074,7 +1173,8 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
                                  RawOf<double>(scratch),
                                  RawOf<std::int32_t>(live),
                                  RawOf<double>(partial),
-                                 curvature});
+                                 curvature,
+                                 lv.Shifts(tenant_price)});
     thrust::for_each_n(policy, iota, layout.sums_width,
                        CombineChunks{RawOf<double>(partial), RawOf<std::int64_t>(layout.chunk_offset),
                                      RawOf<std::int32_t>(layout.block_chunk), RawOf<std::int64_t>(layout.block_offset),
@@ -1176,7 +1276,8 @@ inline double Lap(std::chrono::steady_clock::time_point* mark) {
 }
 
 template <typename Backend>
-PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const SolverOptions& options) {
+PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const SolverOptions& options,
+                      const TenantPricing* tenants) {
   using I32 = typename Backend::template Vector<std::int32_t>;
   using I64 = typename Backend::template Vector<std::int64_t>;
   using U64 = typename Backend::template Vector<std::uint64_t>;
@@ -1203,14 +1304,33 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
                          RawOf<std::int32_t>(r_slo),   RawOf<std::uint8_t>(r_home),
                          RawOf<std::uint8_t>(r_prio),  requests.needs.empty() ? nullptr : RawOf<std::int32_t>(r_needs)};
 
-  // (1) Groups at the fine resolution: one sort of the requests.
+  // Tenant prices (TenantPricing), by slot.
+  const bool priced = tenants != nullptr && !tenants->slot.empty();
+  const F64 d_tprice = priced ? F64(tenants->price.begin(), tenants->price.end()) : F64();
+  const double* tprice = RawOf<double>(d_tprice);
+
+  // (1) Groups at the fine resolution: one sort of the requests (with
+  // tenant prices, a second by GroupingKey within each key rank).
   U64 keys(n);
   I32 order(n);
   thrust::transform(policy, iota, iota + n, keys.begin(), GroupKeyOf{dm.view, cols});
   thrust::sequence(policy, order.begin(), order.end());
   thrust::stable_sort_by_key(policy, keys.begin(), keys.end(), order.begin());
+  U64 grouping;
+  if (priced) {
+    const I32 r_slot = Upload<Backend>(tenants->slot.data(), n);
+    grouping.resize(n);
+    thrust::transform(policy, iota, iota + n, grouping.begin(), KeyRankHead{RawOf<std::uint64_t>(keys)});
+    thrust::inclusive_scan(policy, grouping.begin(), grouping.end(), grouping.begin());
+    thrust::for_each_n(policy, iota, n,
+                       GroupingKey{RawOf<std::uint64_t>(keys), RawOf<std::int32_t>(order), RawOf<std::int32_t>(r_slot),
+                                   RawOf<std::uint64_t>(grouping)});
+    thrust::stable_sort_by_key(policy, grouping.begin(), grouping.end(),
+                               thrust::make_zip_iterator(thrust::make_tuple(keys.begin(), order.begin())));
+  }
+  const U64& gkeys = priced ? grouping : keys;  // what tells groups apart
   I32 gid(n);
-  thrust::transform(policy, iota, iota + n, gid.begin(), IsHead{RawOf<std::uint64_t>(keys)});
+  thrust::transform(policy, iota, iota + n, gid.begin(), IsHead{RawOf<std::uint64_t>(gkeys)});
   thrust::inclusive_scan(policy, gid.begin(), gid.end(), gid.begin());
   const std::int64_t groups = n ? static_cast<std::int64_t>(gid.back()) : 0;
   thrust::transform(policy, gid.begin(), gid.end(), gid.begin(), thrust::placeholders::_1 - 1);
@@ -1223,13 +1343,21 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   fine.count.resize(groups);
   I64 sum_in(groups), sum_out(groups);
   fine.min_w.resize(groups);
+  if (priced) fine.sortkey.resize(groups);
   thrust::reduce_by_key(
-      policy, keys.begin(), keys.end(),
+      policy, gkeys.begin(), gkeys.end(),
       thrust::make_transform_iterator(iota, GroupRow{cols.tokens_in, cols.tokens_out, RawOf<std::int32_t>(order)}),
-      fine.key.begin(),
+      priced ? fine.sortkey.begin() : fine.key.begin(),
       thrust::make_zip_iterator(
           thrust::make_tuple(fine.count.begin(), sum_in.begin(), sum_out.begin(), fine.min_w.begin())),
       thrust::equal_to<std::uint64_t>(), AddGroupSums{});
+  if (priced) {
+    thrust::for_each_n(
+        policy, iota, n,
+        HeadKey{RawOf<std::int32_t>(gid), RawOf<std::uint64_t>(keys), RawOf<std::uint64_t>(fine.key)});
+    fine.slot.resize(groups);
+    thrust::transform(policy, fine.sortkey.begin(), fine.sortkey.end(), fine.slot.begin(), SlotOf{});
+  }
   // (2) Eligibility and options per group.
   FinishLevel(policy, dm, sum_in, sum_out, &fine);
   out.group_key = Download<std::uint64_t>(fine.key);
@@ -1268,16 +1396,21 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     tau = tau_min;
     passes = RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0,
                        Reheat{kWarmReheat * tau_min, temperatures.coarse_until, temperatures.start, kFarOverload}, 0,
-                       &tau, &lam, &mu);
+                       &tau, &lam, &mu, tprice);
     cold = passes == 1 && tau == temperatures.start;
   }
   if (cold && tau > temperatures.coarse_until) {
     // The coarse level: fine groups merged across input-share buckets (share
     // bits are the key's lowest, so the fine order is also the coarse order).
+    // With tenant prices the grouping keys merge (their share bits are the
+    // lowest too) and each coarse group's class key is its fine groups'.
     Level<Backend> coarse;
+    const U64& fine_gkeys = priced ? fine.sortkey : fine.key;
     U64 merged(groups);
-    thrust::transform(policy, fine.key.begin(), fine.key.end(), merged.begin(), CoarseKey{});
+    thrust::transform(policy, fine_gkeys.begin(), fine_gkeys.end(), merged.begin(), CoarseKey{});
+    U64& coarse_gkeys = priced ? coarse.sortkey : coarse.key;
     coarse.key.resize(groups);
+    coarse_gkeys.resize(groups);
     coarse.count.resize(groups);
     I64 coarse_in(groups), coarse_out(groups);
     coarse.min_w.resize(groups);
@@ -1285,11 +1418,20 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
         thrust::reduce_by_key(policy, merged.begin(), merged.end(),
                               thrust::make_zip_iterator(thrust::make_tuple(fine.count.begin(), sum_in.begin(),
                                                                            sum_out.begin(), fine.min_w.begin())),
-                              coarse.key.begin(),
+                              coarse_gkeys.begin(),
                               thrust::make_zip_iterator(thrust::make_tuple(coarse.count.begin(), coarse_in.begin(),
                                                                            coarse_out.begin(), coarse.min_w.begin())),
                               thrust::equal_to<std::uint64_t>(), AddGroupSums{});
-    coarse.groups = ends.first - coarse.key.begin();
+    coarse.groups = ends.first - coarse_gkeys.begin();
+    if (priced) {
+      thrust::reduce_by_key(policy, merged.begin(), merged.end(),
+                            thrust::make_transform_iterator(fine.key.begin(), CoarseKey{}),
+                            thrust::make_discard_iterator(), coarse.key.begin(), thrust::equal_to<std::uint64_t>(),
+                            thrust::minimum<std::uint64_t>());
+      coarse.sortkey.resize(coarse.groups);
+      coarse.slot.resize(coarse.groups);
+      thrust::transform(policy, coarse.sortkey.begin(), coarse.sortkey.end(), coarse.slot.begin(), SlotOf{});
+    }
     coarse.key.resize(coarse.groups);
     coarse.count.resize(coarse.groups);
     coarse_in.resize(coarse.groups);
@@ -1297,9 +1439,12 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     coarse.min_w.resize(coarse.groups);
     FinishLevel(policy, dm, coarse_in, coarse_out, &coarse);
     passes += RunPrices(host, blocks, dm.view, coarse, options, tau_min, temperatures.coarse_until, Reheat{}, passes,
-                        &tau, &lam, &mu);
+                        &tau, &lam, &mu, tprice);
   }
-  if (cold) passes += RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0, Reheat{}, passes, &tau, &lam, &mu);
+  if (cold) {
+    passes +=
+        RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0, Reheat{}, passes, &tau, &lam, &mu, tprice);
+  }
   out.iterations = passes;
   out.ms.prices = Lap(&mark);
   // (3b) The certificate's own prices. The groups' prices are optimal for
@@ -1336,7 +1481,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     few.max_iterations = bound_passes;
     few.on_iteration = nullptr;
     double bound_tau = tau;  // where the price phase ended (kStopNear)
-    RunPrices(host, blocks, dm.view, single, few, tau_min, 0.0, Reheat{}, 0, &bound_tau, &bound_lam, &bound_mu);
+    RunPrices(host, blocks, dm.view, single, few, tau_min, 0.0, Reheat{}, 0, &bound_tau, &bound_lam, &bound_mu,
+              /*tenant_price=*/nullptr);
   }
   out.ms.bound = Lap(&mark);
 
@@ -1352,13 +1498,15 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
         policy, iota, groups,
         GroupSplit{dm.view, RawOf<std::uint64_t>(fine.key), RawOf<double>(fine.tin), RawOf<double>(fine.tout),
                    RawOf<std::int64_t>(fine.eoff), RawOf<std::int32_t>(fine.elist), RawOf<double>(d_lam),
-                   RawOf<double>(d_mu), std::max(tau, 1e-300), RawOf<double>(share), RawOf<std::int32_t>(top)});
+                   RawOf<double>(d_mu), std::max(tau, 1e-300), RawOf<double>(share), RawOf<std::int32_t>(top),
+                   fine.Shifts(tprice)});
     thrust::for_each_n(policy, iota, n, GroupStart{RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart)});
     U64 mkey(n);
     thrust::for_each_n(
         policy, iota, n,
         MemberKey{dm.view, cols, RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid), RawOf<std::uint64_t>(fine.key),
-                  RawOf<std::int32_t>(top), RawOf<double>(d_lam), RawOf<double>(d_mu), RawOf<std::uint64_t>(mkey)});
+                  RawOf<std::int32_t>(top), RawOf<double>(d_lam), RawOf<double>(d_mu), RawOf<std::uint64_t>(mkey),
+                  fine.Shifts(tprice)});
     thrust::stable_sort_by_key(policy, mkey.begin(), mkey.end(), order.begin());
     thrust::for_each_n(
         policy, iota, n,
@@ -1368,8 +1516,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   }
   F64 best(n);
   U64 akey(n);
-  const bool tenants = !requests.tenant.empty();
-  F64 a_min(tenants ? n : 0), t_min(tenants ? n : 0);
+  const bool has_tenants = !requests.tenant.empty();
+  F64 a_min(has_tenants ? n : 0), t_min(has_tenants ? n : 0);
   FinalPass final_pass{dm.view,
                        cols,
                        RawOf<std::int32_t>(group_of),
@@ -1381,13 +1529,14 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
                        RawOf<std::int32_t>(choice),
                        RawOf<double>(best),
                        RawOf<std::uint64_t>(akey)};
-  if (tenants) {
+  if (has_tenants) {
     final_pass.assign_min = RawOf<double>(a_min);
     final_pass.true_min = RawOf<double>(t_min);
   }
+  final_pass.shifts = fine.Shifts(tprice);
   thrust::for_each_n(policy, iota, n, final_pass);
   out.sum_best = DeterministicSum<Backend>(RawOf<double>(best), n);
-  if (tenants) {
+  if (has_tenants) {
     out.assign_min = Download<double>(a_min);
     out.true_min = Download<double>(t_min);
   }

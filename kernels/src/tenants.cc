@@ -66,11 +66,13 @@ double MaximizeTenantPrice(const std::vector<double>& r, const std::vector<doubl
 }
 
 double TenantDualGain(const HostModel& host, const RequestsView& r, const PolicyView& policy, const PhaseResult& phase,
-                      std::vector<double>* shift) {
+                      std::vector<double>* shift, std::vector<double>* prices) {
   shift->clear();
+  if (prices != nullptr) prices->clear();
   if (r.tenant.empty() || policy.tenant_limits.empty() || phase.assign_min.size() != r.model.size) return 0;
   const ModelView v = host.View();
   const std::size_t tenants = policy.tenant_limits.size;
+  if (prices != nullptr) prices->assign(3 * tenants, 0.0);
   std::vector<std::vector<std::int64_t>> members(tenants);
   for (std::size_t i = 0; i < r.model.size; ++i) {
     const auto t = static_cast<std::size_t>(r.tenant[i]);
@@ -114,10 +116,11 @@ double TenantDualGain(const HostModel& host, const RequestsView& r, const Policy
         price[q] = MaximizeTenantPrice(reject, shifted, use[q], limits[q], &scratch);
       }
     }
+    if (prices != nullptr) std::copy(price, price + 3, prices->begin() + 3 * t);
     double with = 0, without = 0;
     for (std::size_t j = 0; j < k; ++j) {
-      double& sh = (*shift)[members[t][j]];
-      for (int q = 0; q < 3; ++q) sh += price[q] * use[q][j];
+      const double sh = TenantShift(price, use[0][j], use[2][j]);
+      (*shift)[members[t][j]] = sh;
       with += std::min(reject[j], base[j] + sh);
       without += std::min(reject[j], base[j]);
     }
@@ -172,14 +175,12 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
     u.usd += cost(i, ep[i]);
     admitted[r.tenant[i]].push_back(i);
   }
-  bool trimmed = false;
   for (std::size_t t = 0; t < tenants; ++t) {
     const TenantLimit& l = policy.tenant_limits[t];
     Usage& u = used[t];
     const bool over_t = l.tokens > 0 && u.tokens > l.tokens, over_r = l.requests > 0 && u.requests > l.requests,
                over_b = l.budget_usd > 0 && u.usd > l.budget_usd;
     if (!over_t && !over_r && !over_b) continue;
-    trimmed = true;
     std::vector<std::int64_t>& list = admitted[t];
     std::vector<double> density(list.size());
     for (std::size_t k = 0; k < list.size(); ++k) {
@@ -208,10 +209,13 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
     u = kept;
   }
 
-  if (!trimmed) return;
   // (2) The capacity they freed, filled again: requests rejected for
   // capacity, most costly to reject first, each on its cheapest eligible
   // endpoint (in the objective) with room that its tenant's limits allow.
+  // This runs even when no tenant overran: a solve that priced the tenants
+  // (TenantPricing) may leave one short of its limits, with requests
+  // rejected at the margin that now fit. A request that had room but not
+  // within its tenant's limits is refused by them (TENANT_LIMIT).
   std::vector<std::int64_t> room_t = host.cap_tokens, room_r = host.cap_requests;
   for (std::int64_t i = 0; i < n; ++i) {
     if (ep[i] < 0) continue;
@@ -234,8 +238,9 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return reject[a] > reject[b]; });
   // The cheapest (in the objective) eligible endpoint with room for i that
   // its tenant's limits allow: a new placement, or a move from `from`
-  // (which changes only what the tenant spends).
-  auto place = [&](std::int64_t i, std::int32_t from, bool azure_only) {
+  // (which changes only what the tenant spends). *blocked, when given, gets
+  // the limit that ruled out an endpoint with room (kNone if none did).
+  auto place = [&](std::int64_t i, std::int32_t from, bool azure_only, TenantLimitKind* blocked) {
     const std::int32_t g = phase->group_of[i];
     const TenantLimit* l = limit_of(i);
     const HomePriority c = cls(i);
@@ -248,8 +253,12 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
       if (l != nullptr) {
         const Usage& u = used[r.tenant[i]];
         const double c_p = cost(i, p);
-        if (from < 0 ? Exceeds(*l, u, tokens(i), c_p) != TenantLimitKind::kNone
-                     : l->budget_usd > 0 && u.usd + c_p - cost(i, from) > l->budget_usd) {
+        const TenantLimitKind over = from < 0 ? Exceeds(*l, u, tokens(i), c_p)
+                                     : l->budget_usd > 0 && u.usd + c_p - cost(i, from) > l->budget_usd
+                                         ? TenantLimitKind::kBudget
+                                         : TenantLimitKind::kNone;
+        if (over != TenantLimitKind::kNone) {
+          if (blocked != nullptr && *blocked == TenantLimitKind::kNone) *blocked = over;
           continue;
         }
       }
@@ -273,8 +282,12 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
   };
   for (std::size_t k : order) {
     const std::int64_t i = waiting[k];
-    const std::int32_t p = place(i, -1, false);
-    if (p < 0) continue;
+    TenantLimitKind blocked = TenantLimitKind::kNone;
+    const std::int32_t p = place(i, -1, false, &blocked);
+    if (p < 0) {
+      if (blocked != TenantLimitKind::kNone) ep[i] = TenantRejection(blocked);
+      continue;
+    }
     if (value(i, p) <= 0) continue;  // rejecting it is no worse
     ep[i] = p;
     take(i, p, +1);
@@ -284,7 +297,7 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
   if (mode == AzureFirst::kStrict) {
     for (std::int64_t i = 0; i < n; ++i) {
       if (ep[i] < 0 || host.ep_azure[ep[i]]) continue;
-      const std::int32_t p = place(i, ep[i], /*azure_only=*/true);
+      const std::int32_t p = place(i, ep[i], /*azure_only=*/true, nullptr);
       if (p < 0) continue;
       take(i, ep[i], -1);
       ep[i] = p;

@@ -21,7 +21,8 @@ namespace azimuth::kernels::internal {
 // limit keeps its requests of most value (rejection cost saved) per unit of
 // the limits it overran, in a fixed order, and gives up the rest; then the
 // requests rejected for capacity, most costly to reject first, take the
-// room that freed where their tenant's limits allow; in strict mode, a
+// room left where their tenant's limits allow (one that had room but not
+// within them is refused by its tenant's limit); in strict mode, a
 // request off Azure moves to an eligible Azure endpoint with room. Capacity
 // and every tenant limit hold exactly afterwards. A refused request's
 // endpoint is TenantRejection(kind) (prepared.h). Does nothing without
@@ -40,9 +41,11 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& requests, co
 // Needs phase.assign_min and true_min (the backends fill them when the
 // batch has tenants); 0 without tenant limits. *shift gets, per request,
 // what its tenant's prices add to serving it (prices times its tokens, 1
-// and its least true cost; left empty without tenant limits).
+// and its least true cost, TenantShift; left empty without tenant limits),
+// and *prices, when given, the prices themselves ([3 x tenants]: per token,
+// per request, per USD; zero for a tenant without limits).
 double TenantDualGain(const HostModel& host, const RequestsView& requests, const PolicyView& policy,
-                      const PhaseResult& phase, std::vector<double>* shift);
+                      const PhaseResult& phase, std::vector<double>* shift, std::vector<double>* prices = nullptr);
 
 // MaximizeTenantPrice()
 //

@@ -35,8 +35,9 @@ bool CudaDevicePresent() {
   return count > 0;
 }
 
-PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests, const SolverOptions& options) {
-  PhaseResult result = RunPhases<CudaBackend>(model, requests, options);
+PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests, const SolverOptions& options,
+                           const TenantPricing* tenants) {
+  PhaseResult result = RunPhases<CudaBackend>(model, requests, options, tenants);
   const cudaError_t status = cudaDeviceSynchronize();
   if (status != cudaSuccess) {
     throw thrust::system_error(status, thrust::cuda_category(), "solver kernels");

@@ -28,11 +28,12 @@ struct OmpBackend {
 
 }  // namespace
 
-PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests, const SolverOptions& options) {
+PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests, const SolverOptions& options,
+                          const TenantPricing* tenants) {
   // The calling thread's team size (an OpenMP ICV of this thread): the CPUs
   // this process may use, not the machine's cores.
   omp_set_num_threads(CpuThreads());
-  return RunPhases<OmpBackend>(model, requests, options);
+  return RunPhases<OmpBackend>(model, requests, options, tenants);
 }
 
 }  // namespace azimuth::kernels::internal
