@@ -675,6 +675,91 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
   return worst;
 }
 
+TenantPhase::TenantPhase(const std::vector<std::int32_t>& group_slot, const std::vector<std::int64_t>& group_count,
+                         const std::vector<double>& tin, const std::vector<double>& tout,
+                         const std::vector<double>& least_usd, const std::vector<double>& slot_limit)
+    : slot(group_slot), count(group_count.begin(), group_count.end()), limit(slot_limit) {
+  const std::size_t groups = slot.size();
+  use.resize(3 * groups);
+  total.assign(limit.size(), 0.0);
+  for (std::size_t g = 0; g < groups; ++g) {
+    const double u[3] = {tin[g] + tout[g], 1.0, least_usd[g]};
+    for (int q = 0; q < 3; ++q) {
+      use[3 * g + q] = u[q];
+      total[3 * slot[g] + q] += count[g] * u[q];
+    }
+  }
+}
+
+double TenantPhase::Value(const std::vector<double>& price) const {
+  double v = 0;
+  for (std::size_t k = 3; k < limit.size(); ++k) {
+    if (limit[k] > 0) v += price[k] * (total[k] - limit[k]);
+  }
+  return v;
+}
+
+double UpdateTenantPrices(const TenantPhase& t, const std::vector<double>& reject_share, double tau, bool diagonal,
+                          std::vector<double>* price) {
+  constexpr double kDamping = 0.7;
+  constexpr double kMaxShift = 2.0;  // in temperatures per pass, as UpdatePrices
+  const std::size_t slots = t.limit.size() / 3;
+  // Per slot: the use of each limit and its curvature sum_g n rho (1 - rho)
+  // u_q u_r (the smoothed dual's Hessian in the slot's prices is -that/tau).
+  std::vector<double> used(3 * slots, 0.0), curv(9 * slots, 0.0);
+  for (std::size_t g = 0; g < t.slot.size(); ++g) {
+    const std::int32_t s = t.slot[g];
+    if (s == 0) continue;
+    const double rho = reject_share[g], n = t.count[g];
+    const double* u = t.use.data() + 3 * g;
+    const double v = n * rho * (1 - rho);
+    for (int q = 0; q < 3; ++q) {
+      used[3 * s + q] += n * (1 - rho) * u[q];
+      for (int r = 0; r < 3; ++r) curv[9 * s + 3 * q + r] += v * u[q] * u[r];
+    }
+  }
+  double worst = 0;
+  std::vector<double> a, b, ridge, max_step(3);
+  std::vector<std::int32_t> active;
+  for (std::size_t s = 1; s < slots; ++s) {
+    double grad[3];
+    active.clear();
+    for (int q = 0; q < 3; ++q) {
+      const std::size_t k = 3 * s + q;
+      grad[q] = t.limit[k] > 0 ? used[k] - t.limit[k] : 0.0;
+      if (t.limit[k] <= 0) continue;
+      const double rel = grad[q] / t.limit[k], p = (*price)[k];
+      worst = std::max(worst, p > 0 ? std::abs(rel) : rel);
+      // A price moves by a few temperatures per unit the limit counts (per
+      // its average request's use), or at most doubles.
+      const double per = t.total[k] > 0 ? t.total[k] / std::max(t.total[3 * s + 1], 1.0) : 1.0;
+      max_step[q] = diagonal ? kMaxShift * tau / per : std::max(kMaxShift * tau / per, p);
+      if (p > 0 || grad[q] > 0) active.push_back(q);
+    }
+    const int n = static_cast<int>(active.size());
+    if (n == 0) continue;
+    a.assign(static_cast<std::size_t>(n) * n, 0.0);
+    b.assign(n, 0.0);
+    ridge.assign(n, 0.0);
+    for (int i = 0; i < n; ++i) {
+      const int q = active[i];
+      b[i] = tau * grad[q];
+      ridge[i] = std::abs(b[i]) / max_step[q];
+      for (int j = 0; j < n; ++j) {
+        a[i * n + j] = (diagonal && i != j) ? 0.0 : curv[9 * s + 3 * q + active[j]];
+      }
+    }
+    SolvePsd(a, ridge, b, n);
+    for (int i = 0; i < n; ++i) {
+      const int q = active[i];
+      const std::size_t k = 3 * s + q;
+      const double delta = std::clamp(kDamping * b[i], -max_step[q], max_step[q]);
+      (*price)[k] = std::max(0.0, (*price)[k] + delta);
+    }
+  }
+  return worst;
+}
+
 double ModeLowerBound(const HostModel& host, const PhaseResult& phase) {
   auto dual = [&host](double sum_best, const Prices& prices) {
     double capacity_value = 0;

@@ -100,6 +100,10 @@ struct PhaseResult {
   // The best certified bound of the solve's earlier looks at the batch
   // (SolveWithTenantPrices); ModeLowerBound takes it where it is higher.
   double prior_bound = -HUGE_VAL;
+  // With TenantPricing: the price phase's tenant prices, by slot (as
+  // TenantPricing::price), and by tenant ([3 x tenants], for TenantDualGain
+  // to start from; empty: from zero).
+  std::vector<double> slot_prices, tenant_start;
   PhaseTimes ms;  // the backend's phases (groups .. rounding), over every look
 };
 
@@ -116,7 +120,37 @@ inline constexpr std::int32_t kMaxSlots = (std::int32_t{1} << kSlotBits) - 1;
 struct TenantPricing {
   std::vector<std::int32_t> slot;  // [N]: 0 (not priced), or 1 .. kMaxSlots
   std::vector<double> price;       // [3 x (slots + 1)]: slot s's TenantShift prices at 3s; slot 0's are 0
+  std::vector<double> limit;       // [3 x (slots + 1)]: its tokens, requests, USD limits (0: none)
 };
+
+// TenantPhase
+//
+// The price phase's view of the priced tenants on one level of groups: each
+// group's slot, count and what one of its requests uses of the three limits
+// (mean tokens, 1, least true cost: TenantShift's terms), and per slot its
+// limits and what all its groups would use if every request were served.
+struct TenantPhase {
+  std::vector<std::int32_t> slot;    // [G]
+  std::vector<double> count;         // [G]
+  std::vector<double> use;           // [3 x G]
+  std::vector<double> limit, total;  // [3 x slots]
+  TenantPhase(const std::vector<std::int32_t>& group_slot, const std::vector<std::int64_t>& group_count,
+              const std::vector<double>& tin, const std::vector<double>& tout, const std::vector<double>& least_usd,
+              const std::vector<double>& slot_limit);
+  // What the tenant prices add to the smoothed dual (its request terms are
+  // the price pass's): sum over slots of price x (total - limit).
+  double Value(const std::vector<double>& price) const;
+};
+
+// UpdateTenantPrices()
+//
+// One damped Newton step of the smoothed dual in the tenant prices, from a
+// pass's reject share per group (the tenants' own curvature: one small
+// system per slot over its binding limits), clipped and floored at zero like
+// UpdatePrices'. Returns the largest relative violation: use above a limit,
+// or below one that still carries a price.
+double UpdateTenantPrices(const TenantPhase& tenants, const std::vector<double>& reject_share, double tau,
+                          bool diagonal, std::vector<double>* price);
 
 // The backends: the same template (solver_impl.cuh) compiled by the host
 // compiler for OpenMP and by nvcc for CUDA. They may throw std::bad_alloc or

@@ -47,11 +47,16 @@ PhaseResult SolveWithTenantPrices(const HostModel& host, const RequestsView& r, 
     std::vector<std::int32_t> slot_of(tenants, 0);
     TenantPricing pricing;
     pricing.price.assign(3, 0.0);  // slot 0: not priced
+    pricing.limit.assign(3, 0.0);
     std::int32_t slots = 0;
     for (std::size_t t = 0; t < tenants && slots < kMaxSlots; ++t) {
       if (prices[3 * t] > 0 || prices[3 * t + 1] > 0 || prices[3 * t + 2] > 0) {
         slot_of[t] = ++slots;
         pricing.price.insert(pricing.price.end(), prices.begin() + 3 * t, prices.begin() + 3 * t + 3);
+        const TenantLimit& l = policy.tenant_limits[t];
+        pricing.limit.insert(pricing.limit.end(),
+                             {static_cast<double>(std::max<std::int64_t>(l.tokens, 0)),
+                              static_cast<double>(std::max<std::int64_t>(l.requests, 0)), std::max(l.budget_usd, 0.0)});
       }
     }
     if (slots == 0) break;
@@ -64,6 +69,11 @@ PhaseResult SolveWithTenantPrices(const HostModel& host, const RequestsView& r, 
     SolverOptions again = options;
     again.initial_prices = phase.prices;
     PhaseResult next = run(again, &pricing);
+    next.tenant_start.assign(3 * tenants, 0.0);
+    for (std::size_t t = 0; t < tenants; ++t) {
+      if (slot_of[t] == 0) continue;
+      std::copy_n(next.slot_prices.begin() + 3 * slot_of[t], 3, next.tenant_start.begin() + 3 * t);
+    }
     next.iterations += phase.iterations;
     next.ms.groups += phase.ms.groups;
     next.ms.prices += phase.ms.prices;
@@ -193,8 +203,7 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
 #endif
       return internal::RunBackendCpu(host, problem.requests, o, tenants);
     };
-    internal::PhaseResult phase =
-        internal::SolveWithTenantPrices(host, problem.requests, problem.policy, options, run);
+    internal::PhaseResult phase = internal::SolveWithTenantPrices(host, problem.requests, problem.policy, options, run);
     internal::Finish(host, problem.requests, problem.policy, phase, problem.policy.azure_first, options.repair_rounds,
                      options.repair_target_gap, &solution);
     solution.phase_ms.prepare = prepare_ms;

@@ -101,6 +101,7 @@ double TenantDualGain(const HostModel& host, const RequestsView& r, const Policy
     }
     const double limits[3] = {static_cast<double>(l.tokens), static_cast<double>(l.requests), l.budget_usd};
     double price[3] = {0, 0, 0};
+    if (phase.tenant_start.size() == 3 * tenants) std::copy_n(phase.tenant_start.begin() + 3 * t, 3, price);
     // Coordinate ascent over the limits that are set; each step keeps the
     // dual value a valid bound (the prices stay >= 0).
     std::vector<double> shifted(k);
