@@ -28,12 +28,15 @@ constexpr int kTenantLooks = 1;
 // bind (TenantDualGain prices a tenant), up to kTenantLooks more: each
 // prices those tenants' rejections at their tenant prices (TenantPricing:
 // their requests group apart and weigh rejection at EffReject less their
-// TenantShift), warm from the last look's prices. The endpoints' prices
-// then clear the capacity the priced tenants leave to the others, where the
-// first look priced it as if every tenant took all it asked for. Alternating
-// the two exact maximisations (endpoint prices given the tenants', tenants'
-// given the endpoints') only raises the Lagrangian dual; each look's bound
-// is valid, and the best of them is kept (PhaseResult::prior_bound).
+// TenantShift), warm from the last look's prices, and in OFF and weighted
+// mode moves the tenant prices with the endpoints' (UpdateTenantPrices).
+// The endpoints' prices then clear the capacity the priced tenants leave to
+// the others, where the first look priced it as if every tenant took all it
+// asked for, and the certificate's tenant prices start from the look's
+// (PhaseResult::tenant_start): from zero, its coordinate ascent stopped
+// 3.6e-3 below the LP optimum (20,000 x 64, 20 tenants, OFF). Each look's
+// bound is valid, and the best of them is kept (PhaseResult::prior_bound).
+// A second extra look gained 10% of the gap for 40-80% more time.
 template <typename Run>
 PhaseResult SolveWithTenantPrices(const HostModel& host, const RequestsView& r, const PolicyView& policy,
                                   const SolverOptions& options, Run run) {
@@ -42,7 +45,9 @@ PhaseResult SolveWithTenantPrices(const HostModel& host, const RequestsView& r, 
   const std::size_t n = r.model.size;
   for (int look = 0; look < kTenantLooks; ++look) {
     std::vector<double> shift, prices;
+    const auto start = std::chrono::steady_clock::now();
     phase.tenant_gain = TenantDualGain(host, r, policy, phase, &shift, &prices);
+    phase.ms.tenants += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const std::size_t tenants = prices.size() / 3;
     std::vector<std::int32_t> slot_of(tenants, 0);
     TenantPricing pricing;
@@ -79,6 +84,7 @@ PhaseResult SolveWithTenantPrices(const HostModel& host, const RequestsView& r, 
     next.ms.prices += phase.ms.prices;
     next.ms.bound += phase.ms.bound;
     next.ms.rounding += phase.ms.rounding;
+    next.ms.tenants += phase.ms.tenants;
     next.prior_bound = std::max(phase.prior_bound, bound);
     phase = std::move(next);
   }
@@ -98,7 +104,7 @@ void Finish(const HostModel& host, const RequestsView& r, const PolicyView& poli
   std::vector<double> tenant_shift;
   phase.tenant_gain = TenantDualGain(host, r, policy, phase, &tenant_shift);
   phase.tenant_shift = std::move(tenant_shift);
-  s->phase_ms.tenants = lap();
+  s->phase_ms.tenants += lap();
   Repair(host, r, mode, rounds, target_gap, &phase);
   EnforceCapacity(host, r, &phase.endpoint);
   s->phase_ms.repair = lap();
