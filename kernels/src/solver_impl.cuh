@@ -475,6 +475,9 @@ struct TenantShifts {
 // more (RunPrices), and at warm temperatures, where most of a dense block's
 // options are live, that is 40% of a full pass (100,000 x 256 strict: 4.8
 // against 12.5 ms).
+// With tenant prices (TenantShifts) a priced tenant's group weighs its
+// rejection at EffReject less its shift, and `reject_share`, when given,
+// gets each group's share of rejection (UpdateTenantPrices' sums).
 struct PricePass {
   ModelView m;
   const std::uint64_t* key;
@@ -606,6 +609,15 @@ struct CombineChunks {
   }
 };
 
+// GroupRows: a level's per-group columns (Level::Rows).
+struct GroupRows {
+  const std::uint64_t* key;
+  const double* tin;
+  const double* tout;
+  const std::int64_t* eoff;  // group g's options: elist[eoff[g] .. eoff[g + 1])
+  const std::int32_t* elist;
+};
+
 // GroupSplit: the smoothed split of each group over its options at the
 // final prices and temperature (the fractional primal the dual ascent
 // converged to), as shares per eligible endpoint (aligned with the group's
@@ -613,11 +625,7 @@ struct CombineChunks {
 // (endpoint index, or -1 for rejection).
 struct GroupSplit {
   ModelView m;
-  const std::uint64_t* key;
-  const double* tin;
-  const double* tout;
-  const std::int64_t* eoff;
-  const std::int32_t* elist;
+  GroupRows rows;
   const double* lam;
   const double* mu;
   double tau;
@@ -625,11 +633,11 @@ struct GroupSplit {
   std::int32_t* top;
   TenantShifts shifts;
   AZ_HD void operator()(std::int64_t g) const {
-    const RequestClass cls = UnpackClass(m, key[g]);
-    const double a = tin[g], b = tout[g], w = a + b;
-    const std::int32_t* e = elist + eoff[g];
-    const std::int64_t ne = eoff[g + 1] - eoff[g];
-    double* s = share + eoff[g];
+    const RequestClass cls = UnpackClass(m, rows.key[g]);
+    const double a = rows.tin[g], b = rows.tout[g], w = a + b;
+    const std::int32_t* e = rows.elist + rows.eoff[g];
+    const std::int64_t ne = rows.eoff[g + 1] - rows.eoff[g];
+    double* s = share + rows.eoff[g];
     const double reject = EffReject(m, cls.priority, w) - shifts.Of(g, w);
     double best = reject;
     for (std::int64_t q = 0; q < ne; ++q) {
@@ -932,6 +940,10 @@ struct Level {
   Vec<std::uint64_t> sortkey;
   Vec<std::int32_t> slot;
   Vec<double> least_usd;
+  GroupRows Rows() const {
+    return {RawOf<std::uint64_t>(key), RawOf<double>(tin), RawOf<double>(tout), RawOf<std::int64_t>(eoff),
+            RawOf<std::int32_t>(elist)};
+  }
   TenantShifts Shifts(const double* price) const {
     if (slot.empty()) return {};
     return {RawOf<std::int32_t>(slot), price, RawOf<double>(least_usd)};
@@ -949,17 +961,13 @@ struct CoarseKey {
 // token counts (0 without any): TenantShifts' budget term.
 struct GroupLeastUsd {
   ModelView m;
-  const std::uint64_t* key;
-  const double* tin;
-  const double* tout;
-  const std::int64_t* eoff;
-  const std::int32_t* elist;
+  GroupRows rows;
   double* out;
   AZ_HD void operator()(std::int64_t g) const {
-    const std::int32_t home = UnpackClass(m, key[g]).home;
+    const std::int32_t home = UnpackClass(m, rows.key[g]).home;
     double low = HUGE_VAL;
-    for (std::int64_t k = eoff[g]; k < eoff[g + 1]; ++k) {
-      const double c = TrueCost(m, home, tin[g], tout[g], elist[k]);
+    for (std::int64_t k = rows.eoff[g]; k < rows.eoff[g + 1]; ++k) {
+      const double c = TrueCost(m, home, rows.tin[g], rows.tout[g], rows.elist[k]);
       low = c < low ? c : low;
     }
     out[g] = low < HUGE_VAL ? low : 0.0;
@@ -1007,10 +1015,7 @@ void FinishLevel(const Policy& policy, const DeviceModel<Backend>& dm,
                                   RawOf<std::int64_t>(lv->eoff), RawOf<std::int32_t>(lv->elist)});
   if (!lv->slot.empty()) {
     lv->least_usd.resize(groups);
-    thrust::for_each_n(
-        policy, iota, groups,
-        GroupLeastUsd{m, RawOf<std::uint64_t>(lv->key), RawOf<double>(lv->tin), RawOf<double>(lv->tout),
-                      RawOf<std::int64_t>(lv->eoff), RawOf<std::int32_t>(lv->elist), RawOf<double>(lv->least_usd)});
+    thrust::for_each_n(policy, iota, groups, GroupLeastUsd{m, lv->Rows(), RawOf<double>(lv->least_usd)});
   }
 }
 
@@ -1095,7 +1100,9 @@ TemperatureScales Temperatures(const HostModel& host, const ModelView& m, const 
 // temperature. A probe overloaded beyond `reheat.far` returns at once, its
 // step dropped and *tau at the ceiling: the caller solves cold from those
 // prices. Near the final temperature a level whose loads no longer settle
-// ends early (kStuckPasses). Returns the passes made.
+// ends early (kStuckPasses). `tenant_price` (by slot, TenantPricing; null:
+// none) shifts the level's priced groups, and outside strict mode moves
+// with the endpoint prices toward `tenant_limit`. Returns the passes made.
 struct Reheat {
   double near = 0;  // 0: no probe
   double restart = 0;
@@ -1559,10 +1566,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     I64 gstart(groups);
     thrust::for_each_n(
         policy, iota, groups,
-        GroupSplit{dm.view, RawOf<std::uint64_t>(fine.key), RawOf<double>(fine.tin), RawOf<double>(fine.tout),
-                   RawOf<std::int64_t>(fine.eoff), RawOf<std::int32_t>(fine.elist), RawOf<double>(d_lam),
-                   RawOf<double>(d_mu), std::max(tau, 1e-300), RawOf<double>(share), RawOf<std::int32_t>(top),
-                   fine.Shifts(tprice)});
+        GroupSplit{dm.view, fine.Rows(), RawOf<double>(d_lam), RawOf<double>(d_mu), std::max(tau, 1e-300),
+                   RawOf<double>(share), RawOf<std::int32_t>(top), fine.Shifts(tprice)});
     thrust::for_each_n(policy, iota, n, GroupStart{RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart)});
     U64 mkey(n);
     thrust::for_each_n(policy, iota, n,
