@@ -70,7 +70,9 @@ struct IterationInfo {
 // SolverOptions
 struct SolverOptions {
   Backend backend = Backend::kAuto;
-  // Upper bound on dual-ascent passes over the aggregated groups.
+  // Upper bound on dual-ascent passes over the aggregated groups, per look
+  // at the batch: one whose tenant limits bind gets a second look with its
+  // priced tenants' requests grouped apart (Solution::iterations counts both).
   int max_iterations = 400;
   // Stop once the smoothed loads clear the capacities to this relative
   // tolerance at the final temperature.
@@ -163,7 +165,7 @@ struct Solution {
 
   Prices prices;
   int iterations = 0;
-  std::int64_t groups = 0;  // aggregated request groups in the price phase
+  std::int64_t groups = 0;  // aggregated request groups in the price phase (its last look)
   double solve_ms = 0;
   PhaseTimes phase_ms;
   Backend backend = Backend::kCpu;  // the backend that ran: kCuda or kCpu
