@@ -444,6 +444,17 @@ std::string CheckInvariants(const kernels::ProblemView& problem, const kernels::
       static_cast<std::int64_t>(s.cost.size()) != n) {
     return "solution does not answer every request exactly once";
   }
+  // Which limit refused a request: exactly the TENANT_LIMIT answers name one
+  // (the column is empty when none is refused).
+  if (!s.tenant_limit.empty() && static_cast<std::int64_t>(s.tenant_limit.size()) != n) {
+    return "tenant_limit does not answer every request";
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    const bool named = !s.tenant_limit.empty() && s.tenant_limit[i] != kernels::TenantLimitKind::kNone;
+    if (named != (s.reason[i] == kernels::Reason::kTenantLimit)) {
+      return "request " + std::to_string(i) + ": TENANT_LIMIT and its tenant_limit disagree";
+    }
+  }
   std::vector<std::int64_t> used_t(m, 0), used_r(m, 0);
   double assign = 0, reject = 0;
   std::int64_t assigned = 0;

@@ -100,7 +100,8 @@ double MinCostFlowOptimum(const kernels::ProblemView& problem);
 
 // Invariants of docs/design.md on one solution: capacity, eligibility (launch gate
 // included), one answer per request, reasons consistent with the endpoint,
-// costs and totals, and strict mode's Azure-first invariant. Returns the
+// tenant limits (exact, and each refusal naming its limit), costs and
+// totals, and strict mode's Azure-first invariant. Returns the
 // first violation found, or an empty string.
 std::string CheckInvariants(const kernels::ProblemView& problem, const kernels::Solution& solution);
 

@@ -173,7 +173,8 @@ AZ_HD inline std::uint32_t WeightBucket(std::int64_t w) {
   return b > 63 ? 63 : b;
 }
 inline constexpr std::int64_t kShareBuckets = 32;
-inline constexpr std::uint64_t kShareMask = 63;  // the key's share bits
+inline constexpr int kShareBits = 6;
+inline constexpr std::uint64_t kShareMask = (std::uint64_t{1} << kShareBits) - 1;  // the key's share bits
 inline constexpr std::uint64_t kCoarseShareMerge = 8;
 AZ_HD inline std::uint32_t ShareBucket(std::int64_t tin, std::int64_t w) {
   if (w <= 0) return 0;

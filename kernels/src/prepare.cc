@@ -550,6 +550,11 @@ double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std
   return value;
 }
 
+// The price steps' damping (of the Newton step) and their trust region, in
+// temperatures per pass (UpdatePrices, UpdateTenantPrices).
+constexpr double kStepDamping = 0.7;
+constexpr double kMaxShift = 2.0;
+
 double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums, double tau,
                     bool diagonal, std::vector<double>* lam, std::vector<double>* mu) {
   // A damped Newton step on the smoothed dual, whose Hessian is -S/tau: with
@@ -558,8 +563,7 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
   // are clipped so that a price at most doubles per pass (plus a few
   // temperatures): when a load does not react to its price the clip sets the
   // pace, and prices still reach any scale in a few dozen passes.
-  constexpr double kDamping = 0.7;
-  constexpr double kMaxShift = 2.0;  // in temperatures per pass
+  constexpr double kDamping = kStepDamping;
   double worst = 0;
   std::vector<double> grad, price, max_step, step, a, b, ridge;
   std::vector<std::int32_t> active, unclipped, clipped;
@@ -701,8 +705,7 @@ double TenantPhase::Value(const std::vector<double>& price) const {
 
 double UpdateTenantPrices(const TenantPhase& t, const std::vector<double>& reject_share, double tau, bool diagonal,
                           std::vector<double>* price) {
-  constexpr double kDamping = 0.7;
-  constexpr double kMaxShift = 2.0;  // in temperatures per pass, as UpdatePrices
+  constexpr double kDamping = kStepDamping;
   const std::size_t slots = t.limit.size() / 3;
   // Per slot: the use of each limit and its curvature sum_g n rho (1 - rho)
   // u_q u_r (the smoothed dual's Hessian in the slot's prices is -that/tau).

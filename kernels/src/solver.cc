@@ -20,75 +20,65 @@ namespace azimuth::kernels {
 namespace internal {
 namespace {
 
-// Looks at a batch whose tenant limits bind take after the first (see
-// SolveWithTenantPrices).
-constexpr int kTenantLooks = 1;
-
 // SolveWithTenantPrices(): the backend's phases, and where tenant limits
-// bind (TenantDualGain prices a tenant), up to kTenantLooks more: each
+// bind (TenantDualGain prices a tenant), a second look at the batch: it
 // prices those tenants' rejections at their tenant prices (TenantPricing:
 // their requests group apart and weigh rejection at EffReject less their
-// TenantShift), warm from the last look's prices, and in OFF and weighted
+// TenantShift), warm from the first look's prices, and in OFF and weighted
 // mode moves the tenant prices with the endpoints' (UpdateTenantPrices).
 // The endpoints' prices then clear the capacity the priced tenants leave to
 // the others, where the first look priced it as if every tenant took all it
 // asked for, and the certificate's tenant prices start from the look's
 // (PhaseResult::tenant_start): from zero, its coordinate ascent stopped
-// 3.6e-3 below the LP optimum (20,000 x 64, 20 tenants, OFF). Each look's
-// bound is valid, and the best of them is kept (PhaseResult::prior_bound).
-// A second extra look gained 10% of the gap for 40-80% more time.
+// 3.6e-3 below the LP optimum (20,000 x 64, 20 tenants, OFF). Both looks'
+// bounds are valid, and the better is kept (PhaseResult::prior_bound). A
+// third look gained 10% of the gap for 40-80% more time.
 template <typename Run>
 PhaseResult SolveWithTenantPrices(const HostModel& host, const RequestsView& r, const PolicyView& policy,
                                   const SolverOptions& options, Run run) {
-  PhaseResult phase = run(options, nullptr);
-  if (r.tenant.empty() || policy.tenant_limits.empty()) return phase;
-  const std::size_t n = r.model.size;
-  for (int look = 0; look < kTenantLooks; ++look) {
-    std::vector<double> shift, prices;
-    const auto start = std::chrono::steady_clock::now();
-    phase.tenant_gain = TenantDualGain(host, r, policy, phase, &shift, &prices);
-    phase.ms.tenants += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    const std::size_t tenants = prices.size() / 3;
-    std::vector<std::int32_t> slot_of(tenants, 0);
-    TenantPricing pricing;
-    pricing.price.assign(3, 0.0);  // slot 0: not priced
-    pricing.limit.assign(3, 0.0);
-    std::int32_t slots = 0;
-    for (std::size_t t = 0; t < tenants && slots < kMaxSlots; ++t) {
-      if (prices[3 * t] > 0 || prices[3 * t + 1] > 0 || prices[3 * t + 2] > 0) {
-        slot_of[t] = ++slots;
-        pricing.price.insert(pricing.price.end(), prices.begin() + 3 * t, prices.begin() + 3 * t + 3);
-        const TenantLimit& l = policy.tenant_limits[t];
-        pricing.limit.insert(pricing.limit.end(),
-                             {static_cast<double>(std::max<std::int64_t>(l.tokens, 0)),
-                              static_cast<double>(std::max<std::int64_t>(l.requests, 0)), std::max(l.budget_usd, 0.0)});
-      }
+  PhaseResult first = run(options, nullptr);
+  if (r.tenant.empty() || policy.tenant_limits.empty()) return first;
+  std::vector<double> shift, prices;
+  const auto start = std::chrono::steady_clock::now();
+  first.tenant_gain = TenantDualGain(host, r, policy, first, &shift, &prices);
+  first.ms.tenants += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const std::size_t tenants = prices.size() / 3;
+  std::vector<std::int32_t> slot_of(tenants, 0);
+  TenantPricing pricing;
+  pricing.price.assign(3, 0.0);  // slot 0: not priced
+  pricing.limit.assign(3, 0.0);
+  std::int32_t slots = 0;
+  for (std::size_t t = 0; t < tenants && slots < kMaxSlots; ++t) {
+    if (prices[3 * t] > 0 || prices[3 * t + 1] > 0 || prices[3 * t + 2] > 0) {
+      slot_of[t] = ++slots;
+      pricing.price.insert(pricing.price.end(), prices.begin() + 3 * t, prices.begin() + 3 * t + 3);
+      const TenantLimit& l = policy.tenant_limits[t];
+      pricing.limit.insert(pricing.limit.end(),
+                           {static_cast<double>(std::max<std::int64_t>(l.tokens, 0)),
+                            static_cast<double>(std::max<std::int64_t>(l.requests, 0)), std::max(l.budget_usd, 0.0)});
     }
-    if (slots == 0) break;
-    pricing.slot.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto t = static_cast<std::size_t>(r.tenant[i]);
-      pricing.slot[i] = t < tenants ? slot_of[t] : 0;
-    }
-    const double bound = ModeLowerBound(host, phase);
-    SolverOptions again = options;
-    again.initial_prices = phase.prices;
-    PhaseResult next = run(again, &pricing);
-    next.tenant_start.assign(3 * tenants, 0.0);
-    for (std::size_t t = 0; t < tenants; ++t) {
-      if (slot_of[t] == 0) continue;
-      std::copy_n(next.slot_prices.begin() + 3 * slot_of[t], 3, next.tenant_start.begin() + 3 * t);
-    }
-    next.iterations += phase.iterations;
-    next.ms.groups += phase.ms.groups;
-    next.ms.prices += phase.ms.prices;
-    next.ms.bound += phase.ms.bound;
-    next.ms.rounding += phase.ms.rounding;
-    next.ms.tenants += phase.ms.tenants;
-    next.prior_bound = std::max(phase.prior_bound, bound);
-    phase = std::move(next);
   }
-  return phase;
+  if (slots == 0) return first;
+  pricing.slot.resize(r.model.size);
+  for (std::size_t i = 0; i < r.model.size; ++i) {
+    const auto t = static_cast<std::size_t>(r.tenant[i]);
+    pricing.slot[i] = t < tenants ? slot_of[t] : 0;
+  }
+  SolverOptions again = options;
+  again.initial_prices = first.prices;
+  PhaseResult next = run(again, &pricing);
+  next.tenant_start.assign(3 * tenants, 0.0);
+  for (std::size_t t = 0; t < tenants; ++t) {
+    if (slot_of[t] != 0) std::copy_n(next.slot_prices.begin() + 3 * slot_of[t], 3, next.tenant_start.begin() + 3 * t);
+  }
+  next.iterations += first.iterations;
+  next.ms.groups += first.ms.groups;
+  next.ms.prices += first.ms.prices;
+  next.ms.bound += first.ms.bound;
+  next.ms.rounding += first.ms.rounding;
+  next.ms.tenants += first.ms.tenants;
+  next.prior_bound = ModeLowerBound(host, first);
+  return next;
 }
 
 void Finish(const HostModel& host, const RequestsView& r, const PolicyView& policy, PhaseResult& phase, AzureFirst mode,

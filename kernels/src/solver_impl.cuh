@@ -34,6 +34,7 @@
 #include <thrust/copy.h>
 #include <thrust/for_each.h>
 #include <thrust/functional.h>
+#include <thrust/gather.h>
 #include <thrust/iterator/constant_iterator.h>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/discard_iterator.h>
@@ -177,46 +178,35 @@ struct TokensAt {
   AZ_HD std::int64_t operator()(std::int32_t i) const { return tokens[i]; }
 };
 
+// IsHead: 1 where a sorted key (above its lowest `shift` bits) starts a run.
 struct IsHead {
   const std::uint64_t* keys;
-  AZ_HD std::int32_t operator()(std::int64_t i) const { return (i == 0 || keys[i] != keys[i - 1]) ? 1 : 0; }
+  int shift = 0;
+  AZ_HD std::int32_t operator()(std::int64_t i) const {
+    return (i == 0 || (keys[i] >> shift) != (keys[i - 1] >> shift)) ? 1 : 0;
+  }
 };
 
 // With tenant prices, the grouping key of request k in key order (`rank`
-// holds the 1-based rank of its key above the share bits): [rank : 38]
-// [slot : kSlotBits][share bucket : 6]. A priced tenant's requests group
-// apart, and merging share buckets (CoarseKey) still keeps them apart.
-struct KeyRankHead {
-  const std::uint64_t* keys;
-  AZ_HD std::uint64_t operator()(std::int64_t k) const {
-    return (k == 0 || (keys[k] >> 6) != (keys[k - 1] >> 6)) ? 1 : 0;
-  }
-};
+// holds the 1-based rank of its key above the share bits, IsHead's scan):
+// [rank : 38][slot : kSlotBits][share bucket : 6]. A priced tenant's
+// requests group apart, and merging share buckets (CoarseKey) still keeps
+// them apart.
 struct GroupingKey {
   const std::uint64_t* keys;
   const std::int32_t* order;
   const std::int32_t* slot;  // by request
   std::uint64_t* rank;       // in: the rank; out: the grouping key
   AZ_HD void operator()(std::int64_t k) const {
-    rank[k] =
-        ((rank[k] - 1) << (6 + kSlotBits)) | (static_cast<std::uint64_t>(slot[order[k]]) << 6) | (keys[k] & kShareMask);
+    rank[k] = ((rank[k] - 1) << (kShareBits + kSlotBits)) | (static_cast<std::uint64_t>(slot[order[k]]) << kShareBits) |
+              (keys[k] & kShareMask);
   }
 };
 struct SlotOf {
   AZ_HD std::int32_t operator()(std::uint64_t grouping_key) const {
-    return static_cast<std::int32_t>((grouping_key >> 6) & kMaxSlots);
+    return static_cast<std::int32_t>((grouping_key >> kShareBits) & kMaxSlots);
   }
 };
-// A group's class key, from its first member (key order).
-struct HeadKey {
-  const std::int32_t* gid;
-  const std::uint64_t* keys;
-  std::uint64_t* group_key;
-  AZ_HD void operator()(std::int64_t s) const {
-    if (s == 0 || gid[s] != gid[s - 1]) group_key[gid[s]] = keys[s];
-  }
-};
-
 // A group's sums in one reduction: its count, its input and output tokens,
 // and its smallest request (Room). GroupRow is a request's row, by its
 // position in `order`.
@@ -457,8 +447,10 @@ struct TenantShifts {
   const std::int32_t* slot = nullptr;  // [G]
   const double* price = nullptr;       // [3 x slots]
   const double* least_usd = nullptr;   // [G]
-  AZ_HD double Of(std::int64_t g, double w) const {
-    return slot == nullptr ? 0.0 : TenantShift(price + 3 * slot[g], w, least_usd[g]);
+  AZ_HD double Of(std::int64_t g, double w) const { return slot == nullptr ? 0.0 : Of(g, w, least_usd[g]); }
+  // A member's own: its tokens and least true cost (+inf: no endpoint).
+  AZ_HD double Of(std::int64_t g, double w, double least) const {
+    return slot == nullptr ? 0.0 : TenantShift(price + 3 * slot[g], w, least < HUGE_VAL ? least : 0.0);
   }
 };
 
@@ -533,14 +525,15 @@ struct PricePass {
           rc[q] = PricedCost(m, cls.home, a, bt, e[q], lam, mu);
           best = rc[q] < best ? rc[q] : best;
         }
-        double z = exp(-(reject - best) / tau);
+        const double reject_weight = exp(-(reject - best) / tau);
+        double z = reject_weight;
         for (std::int64_t q = 0; q < ne; ++q) {
           const double x = (rc[q] - best) / tau;
           rc[q] = x < kDeadShare ? exp(-x) : 0.0;
           z += rc[q];
         }
         *value += n * (best - tau * log(z));  // the group's smoothed minimum
-        if (reject_share != nullptr) reject_share[g] = exp(-(reject - best) / tau) / z;
+        if (reject_share != nullptr) reject_share[g] = reject_weight / z;
         // The live options, compacted to the front of the group's rows:
         // their shares in rc, their local indices (ascending) in lv.
         std::int64_t k = 0;
@@ -816,11 +809,7 @@ struct FinalPass {
     if (assign_min != nullptr) assign_min[i] = a_min;
     if (true_min != nullptr) true_min[i] = t_min;
     if (akey == nullptr) return;
-    double shift = 0;
-    if (shifts.slot != nullptr) {
-      const double least = true_min != nullptr ? t_min : shifts.least_usd[g];
-      shift = TenantShift(shifts.price + 3 * shifts.slot[g], w, least < HUGE_VAL ? least : 0.0);
-    }
+    const double shift = true_min != nullptr ? shifts.Of(g, w, t_min) : shifts.Of(g, w);
     other = reject - shift < other ? reject - shift : other;
     double gain = p >= 0 ? other - here : 0.0;
     gain = gain > 0 ? gain : 0.0;
@@ -1389,7 +1378,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   if (priced) {
     const I32 r_slot = Upload<Backend>(tenants->slot.data(), n);
     grouping.resize(n);
-    thrust::transform(policy, iota, iota + n, grouping.begin(), KeyRankHead{RawOf<std::uint64_t>(keys)});
+    thrust::transform(policy, iota, iota + n, grouping.begin(), IsHead{RawOf<std::uint64_t>(keys), kShareBits});
     thrust::inclusive_scan(policy, grouping.begin(), grouping.end(), grouping.begin());
     thrust::for_each_n(policy, iota, n,
                        GroupingKey{RawOf<std::uint64_t>(keys), RawOf<std::int32_t>(order), RawOf<std::int32_t>(r_slot),
@@ -1406,6 +1395,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   I32 group_of(n);
   thrust::for_each_n(policy, iota, n,
                      ScatterGroup{RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid), RawOf<std::int32_t>(group_of)});
+  I64 gstart(groups);  // each group's first member in key order
+  thrust::for_each_n(policy, iota, n, GroupStart{RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart)});
   Level<Backend> fine;
   fine.groups = groups;
   fine.key.resize(groups);
@@ -1420,9 +1411,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
       thrust::make_zip_iterator(
           thrust::make_tuple(fine.count.begin(), sum_in.begin(), sum_out.begin(), fine.min_w.begin())),
       thrust::equal_to<std::uint64_t>(), AddGroupSums{});
-  if (priced) {
-    thrust::for_each_n(policy, iota, n,
-                       HeadKey{RawOf<std::int32_t>(gid), RawOf<std::uint64_t>(keys), RawOf<std::uint64_t>(fine.key)});
+  if (priced) {  // a group's class key is its first member's
+    thrust::gather(policy, gstart.begin(), gstart.end(), keys.begin(), fine.key.begin());
     fine.slot.resize(groups);
     thrust::transform(policy, fine.sortkey.begin(), fine.sortkey.end(), fine.slot.begin(), SlotOf{});
   }
@@ -1563,12 +1553,10 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   {
     F64 share(fine.pairs);
     I32 top(2 * groups);
-    I64 gstart(groups);
     thrust::for_each_n(
         policy, iota, groups,
         GroupSplit{dm.view, fine.Rows(), RawOf<double>(d_lam), RawOf<double>(d_mu), std::max(tau, 1e-300),
                    RawOf<double>(share), RawOf<std::int32_t>(top), fine.Shifts(tprice)});
-    thrust::for_each_n(policy, iota, n, GroupStart{RawOf<std::int32_t>(gid), RawOf<std::int64_t>(gstart)});
     U64 mkey(n);
     thrust::for_each_n(policy, iota, n,
                        MemberKey{dm.view, cols, RawOf<std::int32_t>(order), RawOf<std::int32_t>(gid),

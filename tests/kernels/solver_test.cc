@@ -256,12 +256,7 @@ TEST_P(SolverReference, TenantLimitsHoldAndAgreeWithLp) {
     ProblemData data = GenerateWorkload(spec);
     const Solution s = SolveOk(data, backend);
     SCOPED_TRACE(ModeName(mode));
-    const auto refused = std::count(s.reason.begin(), s.reason.end(), Reason::kTenantLimit);
-    EXPECT_GT(refused, 0);
-    ASSERT_EQ(s.tenant_limit.size(), s.reason.size());
-    for (std::size_t i = 0; i < s.reason.size(); ++i) {
-      EXPECT_EQ(s.tenant_limit[i] != TenantLimitKind::kNone, s.reason[i] == Reason::kTenantLimit) << i;
-    }
+    EXPECT_GT(std::count(s.reason.begin(), s.reason.end(), Reason::kTenantLimit), 0);
     ExpectAgreesWithLp(data, s, mode);
   }
 }
@@ -275,7 +270,7 @@ TEST_P(SolverReference, TenantLimitsHoldAndAgreeWithLp) {
 // off / weighted / strict): 5.0e-2 / 5.3e-2 / 8.6e-2 certified before the
 // repair weighed rejections, 9.2e-3 / 9.4e-3 / 2.4e-2 before the second
 // look, 4.4e-4 / 4.2e-4 / 1.7e-3 with it. The limits hold exactly, and
-// every refusal names its limit.
+// every refusal names its limit (SolveOk's invariants).
 TEST(SolverTenants, PricedTenantsCertifyLikeUnlimitedOnes) {
   for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
     WorkloadSpec spec;
@@ -291,25 +286,6 @@ TEST(SolverTenants, PricedTenantsCertifyLikeUnlimitedOnes) {
     EXPECT_GT(std::count(s.reason.begin(), s.reason.end(), Reason::kTenantLimit), 0);
     EXPECT_LT(s.gap, mode == AzureFirst::kStrict ? 5e-3 : 1.5e-3);
     EXPECT_LT(s.iterations, 2 * SolverOptions{}.max_iterations);
-    const ProblemView view = data.View();
-    std::vector<std::int64_t> tokens(view.policy.tenant_limits.size), requests(tokens.size());
-    std::vector<double> usd(tokens.size());
-    for (std::size_t i = 0; i < s.endpoint.size(); ++i) {
-      if (s.endpoint[i] < 0) continue;
-      const auto t = static_cast<std::size_t>(view.requests.tenant[i]);
-      tokens[t] += static_cast<std::int64_t>(view.requests.tokens_in[i]) + view.requests.tokens_out[i];
-      requests[t] += 1;
-      usd[t] += s.cost[i];
-    }
-    for (std::size_t t = 0; t < tokens.size(); ++t) {
-      const TenantLimit& l = view.policy.tenant_limits[t];
-      EXPECT_TRUE(l.tokens <= 0 || tokens[t] <= l.tokens) << t;
-      EXPECT_TRUE(l.requests <= 0 || requests[t] <= l.requests) << t;
-      EXPECT_TRUE(l.budget_usd <= 0 || usd[t] <= l.budget_usd * (1 + 1e-12)) << t;
-    }
-    for (std::size_t i = 0; i < s.reason.size(); ++i) {
-      EXPECT_EQ(s.reason[i] == Reason::kTenantLimit, s.tenant_limit[i] != TenantLimitKind::kNone) << i;
-    }
   }
 }
 
