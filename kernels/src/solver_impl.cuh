@@ -32,6 +32,7 @@
 
 #include <thrust/binary_search.h>
 #include <thrust/copy.h>
+#include <thrust/count.h>
 #include <thrust/for_each.h>
 #include <thrust/functional.h>
 #include <thrust/gather.h>
@@ -1074,6 +1075,206 @@ TemperatureScales Temperatures(const HostModel& host, const ModelView& m, const 
   return {start, scale * kFinalTemperature, tiered ? std::max(coarse_until, kStrictSwitch * start) : coarse_until};
 }
 
+// Bids: a warm start's correction of the endpoints its probe found off.
+//
+// Under binding quotas a server's batches each find endpoints that the
+// window's earlier batches left with little room: at the last batch's
+// prices their load is tens of times their room (up to 500x), and the
+// probe sent the batch back to a cold solve. A Newton step sees only the
+// groups a price splits and cannot move those prices at a cool
+// temperature. Each such endpoint instead bids: it takes the price at which,
+// every other price held, its load meets its capacity in the resource most
+// off (per token, or per request). That is the load-weighted quantile of
+// the price changes at which its groups' preference for it flips (the
+// auction algorithm's bid, an exact coordinate step of the unsmoothed
+// dual), with the marginal group split at the temperature. An endpoint idle
+// with a price lowers it the same way. All endpoints bid at once from the
+// same prices, so neighbours' bids interact; a probe after each round
+// measures, and RunPrices goes on from the best probe.
+inline constexpr std::int8_t kBidTokens = 1, kBidRequests = 2;
+
+// BidThresholds: for each option of a group whose endpoint bids, the price
+// change (in the bid's resource) at which the group's preference for that
+// endpoint flips: (its best other option's priced cost - its own) / the
+// units it takes there; positive while the group prefers the endpoint.
+// Each option gets its sort key (BidKey; kNotBidding where its endpoint
+// does not bid).
+inline constexpr std::uint64_t kNotBidding = ~std::uint64_t{0};
+// BidKey: a bidder's option sorts by its endpoint and then by falling
+// threshold (as a float: the order only; the value travels in theta).
+AZ_HD inline std::uint64_t BidKey(std::int32_t p, double theta) {
+  const float f = static_cast<float>(theta);
+  std::uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  u = (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);  // rises with f
+  return (static_cast<std::uint64_t>(p) << 32) | ~u;
+}
+struct BidThresholds {
+  ModelView m;
+  GroupRows rows;
+  const std::int64_t* count;
+  const double* lam;
+  const double* mu;
+  TenantShifts shifts;
+  const std::int8_t* bid;  // [M]: 0, kBidTokens or kBidRequests
+  std::uint64_t* sort_key;
+  double* theta;
+  double* weight;  // the group's load in the bid's units
+  double* unit;    // what one request takes of them
+  AZ_HD void operator()(std::int64_t g) const {
+    const RequestClass cls = UnpackClass(m, rows.key[g]);
+    const double a = rows.tin[g], bt = rows.tout[g], w = a + bt, n = static_cast<double>(count[g]);
+    const std::int64_t lo = rows.eoff[g], hi = rows.eoff[g + 1];
+    double best = EffReject(m, cls.priority, w) - shifts.Of(g, w), second = HUGE_VAL;
+    std::int64_t arg = -1;  // rejection
+    for (std::int64_t k = lo; k < hi; ++k) {
+      const double c = PricedCost(m, cls.home, a, bt, rows.elist[k], lam, mu);
+      if (c < best) {
+        second = best;
+        best = c;
+        arg = k;
+      } else if (c < second) {
+        second = c;
+      }
+    }
+    for (std::int64_t k = lo; k < hi; ++k) {
+      const std::int32_t p = rows.elist[k];
+      if (bid[p] == 0) {
+        sort_key[k] = kNotBidding;
+        continue;
+      }
+      const double u = bid[p] == kBidTokens ? w : 1.0;
+      const double c = PricedCost(m, cls.home, a, bt, p, lam, mu);
+      theta[k] = ((k == arg ? second : best) - c) / u;
+      sort_key[k] = BidKey(p, theta[k]);
+      weight[k] = n * u;
+      unit[k] = u;
+    }
+  }
+};
+
+struct IsBidder {
+  AZ_HD bool operator()(std::uint64_t key) const { return key != kNotBidding; }
+};
+struct BidderOf {
+  AZ_HD std::int32_t operator()(std::uint64_t key) const { return static_cast<std::int32_t>(key >> 32); }
+};
+
+// BidPrice: bidder b's price change, from its options sorted by endpoint
+// and then by falling threshold, with `cum` the running load within each
+// endpoint: the marginal option is the first whose running load reaches the
+// capacity, split so that its share at temperature tau makes up the rest.
+// -inf: the endpoint's whole demand is below its capacity (price to zero).
+struct BidPrice {
+  const std::int32_t* bidder;  // [B] endpoints, ascending
+  const std::int64_t* first;   // [B]: each bidder's options are [first, last)
+  const std::int64_t* last;
+  const double* target;  // [M]: the capacity in the bid's resource
+  const double* theta;
+  const double* weight;
+  const double* unit;
+  const double* cum;
+  double tau;
+  double* delta;  // [B]
+  AZ_HD void operator()(std::int64_t b) const {
+    const double want = target[bidder[b]];
+    const std::int64_t begin = first[b];
+    std::int64_t lo = begin, hi = last[b];
+    if (lo == hi || cum[hi - 1] < want) {
+      delta[b] = -HUGE_VAL;
+      return;
+    }
+    while (lo < hi) {  // the first k with cum[k] >= want
+      const std::int64_t mid = lo + (hi - lo) / 2;
+      if (cum[mid] < want)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    const double before = lo > begin ? cum[lo - 1] : 0.0;
+    double s = (want - before) / weight[lo];
+    s = s < 1e-6 ? 1e-6 : (s > 1.0 - 1e-6 ? 1.0 - 1e-6 : s);
+    delta[b] = theta[lo] + tau * log((1.0 - s) / s) / unit[lo];
+  }
+};
+
+// Bid(): one round of bids from a pass's sums `loads` (the block layout of
+// UpdatePrices) at *lam, *mu and temperature tau: every endpoint one of
+// whose loads is off by more than `off` (relative; idle capacity counts
+// where it has a price) bids. Returns the number of bidders.
+template <typename Backend>
+std::int32_t Bid(const HostModel& host, const Blocks& blocks, const ModelView& m, const Level<Backend>& lv,
+                 TenantShifts shifts, const std::vector<double>& loads, double tau, double off,
+                 std::vector<double>* lam, std::vector<double>* mu) {
+  using F64 = typename Backend::template Vector<double>;
+  using I32 = typename Backend::template Vector<std::int32_t>;
+  using I64 = typename Backend::template Vector<std::int64_t>;
+  using U64 = typename Backend::template Vector<std::uint64_t>;
+  const auto policy = Backend::Policy();
+  const thrust::counting_iterator<std::int64_t> iota(0);
+  const std::int32_t nm = host.num_endpoints;
+  std::vector<std::int8_t> bid(nm, 0);
+  std::vector<double> target(nm, 0.0);
+  std::vector<std::int32_t> bidders;
+  for (std::int32_t k = 0; k < blocks.count; ++k) {
+    const std::int32_t size = blocks.Size(k);
+    const double* d = loads.data() + blocks.offset[k];
+    for (std::int32_t i = 0; i < size; ++i) {
+      const std::int32_t p = blocks.endpoints[blocks.start[k] + i];
+      const double cap_t = static_cast<double>(host.cap_tokens[p]), cap_r = static_cast<double>(host.cap_requests[p]);
+      const double rl = (d[i] - cap_t) / std::max(cap_t, 1.0), rm = (d[size + i] - cap_r) / std::max(cap_r, 1.0);
+      const double el = (*lam)[p] > 0 ? std::abs(rl) : rl, em = (*mu)[p] > 0 ? std::abs(rm) : rm;
+      if (std::max(el, em) <= off) continue;
+      bid[p] = el >= em ? kBidTokens : kBidRequests;
+      target[p] = el >= em ? cap_t : cap_r;
+      bidders.push_back(p);
+    }
+  }
+  if (bidders.empty()) return 0;
+  std::sort(bidders.begin(), bidders.end());
+  const auto d_bid = Upload<Backend>(bid.data(), bid.size());
+  const F64 d_lam(lam->begin(), lam->end()), d_mu(mu->begin(), mu->end());
+  U64 sort_key(lv.pairs);
+  F64 theta(lv.pairs), weight(lv.pairs), unit(lv.pairs);
+  thrust::for_each_n(
+      policy, iota, lv.groups,
+      BidThresholds{m, lv.Rows(), RawOf<std::int64_t>(lv.count), RawOf<double>(d_lam), RawOf<double>(d_mu), shifts,
+                    RawOf<std::int8_t>(d_bid), RawOf<std::uint64_t>(sort_key), RawOf<double>(theta),
+                    RawOf<double>(weight), RawOf<double>(unit)});
+  // The bidders' options, by endpoint and then by falling threshold.
+  const std::int64_t kept = thrust::count_if(policy, sort_key.begin(), sort_key.end(), IsBidder{});
+  I64 idx(kept);
+  U64 key(kept);
+  thrust::copy_if(policy, iota, iota + lv.pairs, sort_key.begin(), idx.begin(), IsBidder{});
+  thrust::gather(policy, idx.begin(), idx.end(), sort_key.begin(), key.begin());
+  thrust::sort_by_key(policy, key.begin(), key.end(), idx.begin());
+  F64 th(kept), wt(kept), un(kept), cum(kept);
+  I32 ep(kept);
+  thrust::transform(policy, key.begin(), key.end(), ep.begin(), BidderOf{});
+  thrust::gather(policy, idx.begin(), idx.end(), theta.begin(), th.begin());
+  thrust::gather(policy, idx.begin(), idx.end(), weight.begin(), wt.begin());
+  thrust::gather(policy, idx.begin(), idx.end(), unit.begin(), un.begin());
+  thrust::inclusive_scan_by_key(policy, ep.begin(), ep.end(), wt.begin(), cum.begin());
+  const std::int64_t nb = static_cast<std::int64_t>(bidders.size());
+  const auto d_bidders = Upload<Backend>(bidders.data(), bidders.size());
+  const auto d_target = Upload<Backend>(target.data(), target.size());
+  I64 first(nb), last(nb);
+  F64 delta(nb);
+  thrust::lower_bound(policy, ep.begin(), ep.end(), d_bidders.begin(), d_bidders.end(), first.begin());
+  thrust::upper_bound(policy, ep.begin(), ep.end(), d_bidders.begin(), d_bidders.end(), last.begin());
+  thrust::for_each_n(policy, iota, nb,
+                     BidPrice{RawOf<std::int32_t>(d_bidders), RawOf<std::int64_t>(first), RawOf<std::int64_t>(last),
+                              RawOf<double>(d_target), RawOf<double>(th), RawOf<double>(wt), RawOf<double>(un),
+                              RawOf<double>(cum), tau, RawOf<double>(delta)});
+  const std::vector<double> step = Download<double>(delta);
+  for (std::int64_t b = 0; b < nb; ++b) {
+    const std::int32_t p = bidders[b];
+    double& price = bid[p] == kBidTokens ? (*lam)[p] : (*mu)[p];
+    price = std::max(0.0, price + step[b]);
+  }
+  return static_cast<std::int32_t>(nb);
+}
+
 // RunPrices(): price passes over one level from temperature *tau, cooling by
 // kCooling whenever the loads have nearly cleared, until the temperature
 // falls to `tau_stop` (> 0: hand over to a finer level) or, at `tau_min`,
@@ -1155,6 +1356,11 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   double base_value = -std::numeric_limits<double>::infinity(), base_tau = *tau;
   constexpr int kSettlePasses = 30;
   int halvings = 0, it = 0;
+  // Bid rounds after a failed probe (Bids), and the best probe's prices.
+  constexpr int kBidRounds = 4;
+  int bids = 0;
+  double best_probe = HUGE_VAL;
+  std::vector<double> probe_lam, probe_mu;
   bool diagonal = false;  // the next step uses the curvature's diagonal only
   bool settling = false;
   int settle_passes = 0;
@@ -1265,10 +1471,27 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
     }
     diagonal = false;
     if (options.on_iteration) options.on_iteration(IterationInfo{passes_before + it, *tau, overload});
-    if (it == 0 && reheat.near > 0 && overload > options.tolerance) {
+    if (it == bids && reheat.near > 0 && overload > options.tolerance) {
+      // A probe that failed: bid from it (Bids) while the rounds improve,
+      // probing each, then go on from the best probe.
       *lam = base_lam;
       *mu = base_mu;
       if (tenant_step) *tenant_price = base_tprice;
+      const bool better = overload < best_probe;
+      if (better) {
+        best_probe = overload;
+        probe_lam = base_lam;
+        probe_mu = base_mu;
+      }
+      if (better && bids < kBidRounds &&
+          Bid(host, blocks, m, lv, lv.Shifts(RawOf<double>(d_tprice)), base_loads, *tau, kCoolAt, lam, mu) > 0) {
+        ++bids;
+        base_value = -std::numeric_limits<double>::infinity();  // the next probe starts a new ascent
+        continue;
+      }
+      *lam = base_lam = probe_lam;
+      *mu = base_mu = probe_mu;
+      overload = best_probe;
       if (overload > reheat.far) {
         *tau = reheat.ceiling;
         ++it;
@@ -1455,7 +1678,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
     passes = RunPrices(host, blocks, dm.view, fine, options, tau_min, 0.0,
                        Reheat{kWarmReheat * tau_min, temperatures.coarse_until, temperatures.start, kFarOverload}, 0,
                        &tau, &lam, &mu, tp, tlimit);
-    cold = passes == 1 && tau == temperatures.start;
+    cold = tau == temperatures.start;  // the probe was far off (RunPrices)
   }
   if (cold && tau > temperatures.coarse_until) {
     // The coarse level: fine groups merged across input-share buckets (share

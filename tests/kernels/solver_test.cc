@@ -793,6 +793,63 @@ TEST_P(SolverEdges, WarmStartOverFullEndpointsStaysWarm) {
   }
 }
 
+// The server's case under binding quotas: batches share one window's
+// capacity, each warm-started from the last one's prices with the capacity
+// the batches before it left (solver_benchmark --sequence). A window fills
+// endpoints batch by batch, and at the last prices such an endpoint's load
+// is tens of times its room: the probe fails far off. The endpoints bid
+// (Bids) at the final temperature instead of the batch solving cold, and
+// the bids bring the loads closer. Before, every such batch started over
+// at the cold start's temperature.
+TEST_P(SolverEdges, WarmBatchesOfOneWindowBidInsteadOfSolvingCold) {
+  for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
+    SCOPED_TRACE(ModeName(mode));
+    constexpr int kBatches = 8;
+    constexpr std::size_t kBatch = 8000;
+    WorkloadSpec spec;
+    spec.requests = kBatches * kBatch;
+    spec.mode = mode;
+    const ProblemData window = GenerateWorkload(spec);
+    std::vector<std::int64_t> left_t = window.ep_tpm, left_r = window.ep_rpm;
+    SolverOptions options;
+    std::vector<IterationInfo> trace;
+    options.on_iteration = [&trace](const IterationInfo& info) { trace.push_back(info); };
+    int far = 0;
+    for (int k = 0; k < kBatches; ++k) {
+      SCOPED_TRACE(k);
+      ProblemData batch = WithRequestsOf(window, window, k * kBatch, (k + 1) * kBatch);
+      batch.ep_tpm = left_t;
+      batch.ep_rpm = left_r;
+      trace.clear();
+      const Solution s = SolveOk(batch, GetParam(), options);
+      const Solution cold = SolveOk(batch, GetParam());
+      // Measured (8 batches of 8,000 on 64 endpoints, 3 modes): the same gap
+      // as cold in 18 of the 24 batches, at most 1.1e-3 in the others (cold:
+      // 4.9e-5 there); 16-60 passes against cold's 57-136.
+      EXPECT_LE(s.gap, std::max(2 * cold.gap, 2e-3));
+      if (k > 0) {
+        EXPECT_LT(s.iterations, cold.iterations);
+      }
+      if (k > 0 && trace.size() >= 2 && trace[0].overload > 10) {
+        ++far;
+        EXPECT_EQ(trace[1].temperature, trace[0].temperature);  // a bid, not a cold start
+        EXPECT_LT(trace[1].overload, trace[0].overload / 3);
+      }
+      for (std::size_t i = 0; i < batch.num_requests(); ++i) {
+        const std::int32_t p = s.endpoint[i];
+        if (p < 0) continue;
+        left_t[p] -= static_cast<std::int64_t>(batch.rq_tokens_in[i]) + batch.rq_tokens_out[i];
+        left_r[p] -= 1;
+      }
+      options.initial_prices = s.prices;
+      options.initial_strict_azure_price = s.strict_azure_price;
+      options.initial_strict_reject_weight = s.strict_reject_weight;
+      options.max_iterations = 60;  // the server's batcher.warm_iterations
+    }
+    EXPECT_GE(far, 1);  // the window does fill endpoints
+  }
+}
+
 // repair_target_gap skips the rounds a batch does not need and no more: a
 // target every assignment meets runs none (the answer of repair_rounds = 0),
 // one none meets runs them all.
@@ -852,7 +909,8 @@ TEST_P(SolverEdges, BoundPassesTightenTheCertificateOnly) {
 
 // A warm start first tries its prices at the final temperature. Prices of
 // a batch whose quotas did not bind (zero) do not fit one that overloads
-// them: the solver starts over warmer and still gets there.
+// them: after its bids (Bids) the solver starts over warmer and still gets
+// there.
 TEST_P(SolverEdges, WarmStartFromPricesThatNoLongerFitStartsOver) {
   WorkloadSpec spec;
   spec.requests = 20000;
@@ -868,7 +926,7 @@ TEST_P(SolverEdges, WarmStartFromPricesThatNoLongerFitStartsOver) {
   const Solution warm = SolveOk(tight, GetParam(), options);
   ASSERT_GE(temperatures.size(), 2u);
   const double probe = temperatures[0];
-  EXPECT_GT(temperatures[1], 10 * probe);
+  EXPECT_GT(*std::max_element(temperatures.begin(), temperatures.end()), 10 * probe);
   EXPECT_LE(warm.gap, std::max(2 * cold.gap, 1e-3));
   // Its own prices, on the other hand, fit at once: every pass stays at the
   // final temperature.
