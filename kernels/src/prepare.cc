@@ -586,8 +586,8 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
       price[2 * i] = (*lam)[p];
       price[2 * i + 1] = (*mu)[p];
       // Projected gradient: excess load, or idle capacity that still has a price.
-      const double rl = grad[2 * i] / std::max(cap_t, 1.0), rm = grad[2 * i + 1] / std::max(cap_r, 1.0);
-      worst = std::max({worst, price[2 * i] > 0 ? std::abs(rl) : rl, price[2 * i + 1] > 0 ? std::abs(rm) : rm});
+      worst = std::max(
+          {worst, CapacityViolation(load, cap_t, price[2 * i]), CapacityViolation(count, cap_r, price[2 * i + 1])});
       const double w_bar = count > 0 ? std::max(1.0, load / count) : model.mean_tokens;
       // The diagonal step (after a Newton step failed) stays within a few
       // temperatures: clipped only at the price, it was the failed step again

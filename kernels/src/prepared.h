@@ -6,6 +6,7 @@
 #ifndef AZIMUTH_KERNELS_SRC_PREPARED_H_
 #define AZIMUTH_KERNELS_SRC_PREPARED_H_
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -212,6 +213,14 @@ inline std::int64_t BlockWidth(std::int32_t m, bool dense) {
 // sums (laid out by `blocks.offset`).
 double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums,
                          const std::vector<double>& lam, const std::vector<double>& mu);
+
+// CapacityViolation(): how far one capacity is from the optimality
+// conditions, relative to it: excess load, or idle capacity that still
+// carries a price (UpdatePrices' measure, and what makes an endpoint bid).
+inline double CapacityViolation(double load, double capacity, double price) {
+  const double r = (load - capacity) / std::max(capacity, 1.0);
+  return price > 0 ? std::abs(r) : r;
+}
 
 // UpdatePrices()
 //

@@ -1093,15 +1093,10 @@ TemperatureScales Temperatures(const HostModel& host, const ModelView& m, const 
 // measures, and RunPrices goes on from the best probe.
 inline constexpr std::int8_t kBidTokens = 1, kBidRequests = 2;
 
-// BidThresholds: for each option of a group whose endpoint bids, the price
-// change (in the bid's resource) at which the group's preference for that
-// endpoint flips: (its best other option's priced cost - its own) / the
-// units it takes there; positive while the group prefers the endpoint.
-// Each option gets its sort key (BidKey; kNotBidding where its endpoint
-// does not bid).
-inline constexpr std::uint64_t kNotBidding = ~std::uint64_t{0};
 // BidKey: a bidder's option sorts by its endpoint and then by falling
 // threshold (as a float: the order only; the value travels in theta).
+// kNotBidding: an option of an endpoint that does not bid.
+inline constexpr std::uint64_t kNotBidding = ~std::uint64_t{0};
 AZ_HD inline std::uint64_t BidKey(std::int32_t p, double theta) {
   const float f = static_cast<float>(theta);
   std::uint32_t u;
@@ -1109,6 +1104,12 @@ AZ_HD inline std::uint64_t BidKey(std::int32_t p, double theta) {
   u = (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);  // rises with f
   return (static_cast<std::uint64_t>(p) << 32) | ~u;
 }
+
+// BidThresholds: for each option of a group whose endpoint bids, the price
+// change (in the bid's resource) at which the group's preference for that
+// endpoint flips: (its best other option's priced cost - its own) / the
+// units it takes there; positive while the group prefers the endpoint. And
+// each option's sort key (BidKey).
 struct BidThresholds {
   ModelView m;
   GroupRows rows;
@@ -1129,6 +1130,7 @@ struct BidThresholds {
     std::int64_t arg = -1;  // rejection
     for (std::int64_t k = lo; k < hi; ++k) {
       const double c = PricedCost(m, cls.home, a, bt, rows.elist[k], lam, mu);
+      theta[k] = c;  // for the loop below
       if (c < best) {
         second = best;
         best = c;
@@ -1144,8 +1146,7 @@ struct BidThresholds {
         continue;
       }
       const double u = bid[p] == kBidTokens ? w : 1.0;
-      const double c = PricedCost(m, cls.home, a, bt, p, lam, mu);
-      theta[k] = ((k == arg ? second : best) - c) / u;
+      theta[k] = ((k == arg ? second : best) - theta[k]) / u;
       sort_key[k] = BidKey(p, theta[k]);
       weight[k] = n * u;
       unit[k] = u;
@@ -1222,8 +1223,7 @@ std::int32_t Bid(const HostModel& host, const Blocks& blocks, const ModelView& m
     for (std::int32_t i = 0; i < size; ++i) {
       const std::int32_t p = blocks.endpoints[blocks.start[k] + i];
       const double cap_t = static_cast<double>(host.cap_tokens[p]), cap_r = static_cast<double>(host.cap_requests[p]);
-      const double rl = (d[i] - cap_t) / std::max(cap_t, 1.0), rm = (d[size + i] - cap_r) / std::max(cap_r, 1.0);
-      const double el = (*lam)[p] > 0 ? std::abs(rl) : rl, em = (*mu)[p] > 0 ? std::abs(rm) : rm;
+      const double el = CapacityViolation(d[i], cap_t, (*lam)[p]), em = CapacityViolation(d[size + i], cap_r, (*mu)[p]);
       if (std::max(el, em) <= off) continue;
       bid[p] = el >= em ? kBidTokens : kBidRequests;
       target[p] = el >= em ? cap_t : cap_r;
@@ -1280,17 +1280,19 @@ std::int32_t Bid(const HostModel& host, const Blocks& blocks, const ModelView& m
 // falls to `tau_stop` (> 0: hand over to a finer level) or, at `tau_min`,
 // the loads clear to the tolerance. With `reheat` given, the first pass is a
 // probe of warm prices at *tau: unless its loads already clear to the
-// tolerance (then it is the last pass), its step is dropped and the passes
-// start over warmer (a cool temperature is too sharp to correct even small
-// price errors in few passes): at `reheat.near` when the loads nearly clear
+// tolerance (then it is the last pass), its step is dropped, the endpoints
+// off bid (Bid(), up to kBidRounds rounds, each probed, while the probes
+// improve), and from the best probe's prices the passes start over warmer
+// (a cool temperature is too sharp to correct even small price errors in
+// few Newton steps): at `reheat.near` when the loads nearly clear
 // (kCoolAt), at `reheat.restart` when no load exceeds its capacity by more
 // than `reheat.far`. Whenever the loads then do not nearly clear within
 // kSettlePasses, the temperature rises to the next of those, and then to
 // `reheat.ceiling`: prices far from the batch's wander at a cool
-// temperature. A probe overloaded beyond `reheat.far` returns at once, its
-// step dropped and *tau at the ceiling: the caller solves cold from those
-// prices. Near the final temperature a level whose loads no longer settle
-// ends early (kStuckPasses). `tenant_price` (by slot, TenantPricing; null:
+// temperature. A probe overloaded beyond `reheat.far` (after the bids)
+// returns, its step dropped and *tau at the ceiling: the caller solves cold
+// from those prices. Near the final temperature a level whose loads no
+// longer settle ends early (kStuckPasses). `tenant_price` (by slot, TenantPricing; null:
 // none) shifts the level's priced groups, and outside strict mode moves
 // with the endpoint prices toward `tenant_limit`. Returns the passes made.
 struct Reheat {
