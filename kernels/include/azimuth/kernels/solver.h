@@ -97,7 +97,9 @@ struct SolverOptions {
   int bound_passes = -1;
   // Warm start: prices from a previous solve over the same endpoint table.
   // They are tried first at the final temperature: when they already clear
-  // this problem's loads, that one pass ends the price phase.
+  // this problem's loads, that one pass ends the price phase. Otherwise the
+  // endpoints whose loads are off bid (up to four rounds, each one pass
+  // more) before the passes start over warmer.
   std::optional<Prices> initial_prices;
   // Strict mode's tier prices of the solve `initial_prices` came from (its
   // Solution::strict_azure_price and strict_reject_weight): strict prices are
