@@ -238,12 +238,7 @@ std::string RunSequence(const Args& args, long long n, kernels::AzureFirst mode)
       std::exit(1);
     }
     const kernels::Solution& sol = r.value();
-    for (std::size_t i = 0; i < batch.num_requests(); ++i) {
-      const std::int32_t p = sol.endpoint[i];
-      if (p < 0) continue;
-      left_t[p] -= static_cast<std::int64_t>(batch.rq_tokens_in[i]) + batch.rq_tokens_out[i];
-      left_r[p] -= 1;
-    }
+    bench::TakeCapacity(batch, sol, &left_t, &left_r);
     int full = 0;
     for (std::size_t p = 0; p < cap_t.size(); ++p) full += left_t[p] <= cap_t[p] / 100 || left_r[p] <= cap_r[p] / 100;
     std::printf("%9s batch %3d: %8.1f ms %4d passes  cert gap %.2e  endpoints at >= 99%% of a capacity: %d\n", "", k,

@@ -355,4 +355,14 @@ kernels::ProblemData WithRequestsOf(const kernels::ProblemData& data, const kern
   return out;
 }
 
+void TakeCapacity(const kernels::ProblemData& batch, const kernels::Solution& solution,
+                  std::vector<std::int64_t>* tokens, std::vector<std::int64_t>* requests) {
+  for (std::size_t i = 0; i < batch.num_requests(); ++i) {
+    const std::int32_t p = solution.endpoint[i];
+    if (p < 0) continue;
+    (*tokens)[p] -= static_cast<std::int64_t>(batch.rq_tokens_in[i]) + batch.rq_tokens_out[i];
+    (*requests)[p] -= 1;
+  }
+}
+
 }  // namespace azimuth::bench

@@ -19,8 +19,10 @@
 #define AZIMUTH_BENCH_WORKLOAD_GENERATOR_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "azimuth/kernels/problem_data.h"
+#include "azimuth/kernels/solver.h"
 
 namespace azimuth::bench {
 
@@ -77,6 +79,14 @@ kernels::ProblemData GenerateWorkload(const WorkloadSpec& spec);
 // the same footprint, for warm starts.
 kernels::ProblemData WithRequestsOf(const kernels::ProblemData& data, const kernels::ProblemData& other,
                                     std::size_t begin = 0, std::size_t end = SIZE_MAX);
+
+// TakeCapacity()
+//
+// What `solution` assigned of `batch`'s requests, taken off per-endpoint
+// token and request capacities (in place): the room a quota window's next
+// batch sees.
+void TakeCapacity(const kernels::ProblemData& batch, const kernels::Solution& solution,
+                  std::vector<std::int64_t>* tokens, std::vector<std::int64_t>* requests);
 
 // Rng
 //

@@ -563,7 +563,6 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
   // are clipped so that a price at most doubles per pass (plus a few
   // temperatures): when a load does not react to its price the clip sets the
   // pace, and prices still reach any scale in a few dozen passes.
-  constexpr double kDamping = kStepDamping;
   double worst = 0;
   std::vector<double> grad, price, max_step, step, a, b, ridge;
   std::vector<std::int32_t> active, unclipped, clipped;
@@ -643,10 +642,10 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
       // robustness set: 2-14% fewer passes, the same or smaller gaps).
       unclipped.clear();
       for (const std::int32_t c : active) {
-        const double delta = kDamping * step[c];
+        const double delta = kStepDamping * step[c];
         const double lo = std::max(-max_step[c], -price[c]), hi = max_step[c];
         if (delta < lo || delta > hi) {
-          step[c] = (delta < lo ? lo : hi) / kDamping;
+          step[c] = (delta < lo ? lo : hi) / kStepDamping;
           clipped.push_back(c);
         } else {
           unclipped.push_back(c);
@@ -671,7 +670,7 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
       const std::int32_t p = ep[i];
       for (int r = 0; r < 2; ++r) {
         const std::int32_t c = 2 * i + r;
-        const double delta = std::clamp(kDamping * step[c], -max_step[c], max_step[c]);
+        const double delta = std::clamp(kStepDamping * step[c], -max_step[c], max_step[c]);
         (r == 0 ? (*lam)[p] : (*mu)[p]) = std::max(0.0, price[c] + delta);
       }
     }
@@ -705,7 +704,6 @@ double TenantPhase::Value(const std::vector<double>& price) const {
 
 double UpdateTenantPrices(const TenantPhase& t, const std::vector<double>& reject_share, double tau, bool diagonal,
                           std::vector<double>* price) {
-  constexpr double kDamping = kStepDamping;
   const std::size_t slots = t.limit.size() / 3;
   // Per slot: the use of each limit and its curvature sum_g n rho (1 - rho)
   // u_q u_r (the smoothed dual's Hessian in the slot's prices is -that/tau).
@@ -731,8 +729,8 @@ double UpdateTenantPrices(const TenantPhase& t, const std::vector<double>& rejec
       const std::size_t k = 3 * s + q;
       grad[q] = t.limit[k] > 0 ? used[k] - t.limit[k] : 0.0;
       if (t.limit[k] <= 0) continue;
-      const double rel = grad[q] / t.limit[k], p = (*price)[k];
-      worst = std::max(worst, p > 0 ? std::abs(rel) : rel);
+      const double p = (*price)[k];
+      worst = std::max(worst, PricedViolation(grad[q] / t.limit[k], p));
       // A price moves by a few temperatures per unit the limit counts (per
       // its average request's use), or at most doubles.
       const double per = t.total[k] > 0 ? t.total[k] / std::max(t.total[3 * s + 1], 1.0) : 1.0;
@@ -756,7 +754,7 @@ double UpdateTenantPrices(const TenantPhase& t, const std::vector<double>& rejec
     for (int i = 0; i < n; ++i) {
       const int q = active[i];
       const std::size_t k = 3 * s + q;
-      const double delta = std::clamp(kDamping * b[i], -max_step[q], max_step[q]);
+      const double delta = std::clamp(kStepDamping * b[i], -max_step[q], max_step[q]);
       (*price)[k] = std::max(0.0, (*price)[k] + delta);
     }
   }

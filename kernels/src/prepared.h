@@ -214,12 +214,15 @@ inline std::int64_t BlockWidth(std::int32_t m, bool dense) {
 double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums,
                          const std::vector<double>& lam, const std::vector<double>& mu);
 
-// CapacityViolation(): how far one capacity is from the optimality
-// conditions, relative to it: excess load, or idle capacity that still
-// carries a price (UpdatePrices' measure, and what makes an endpoint bid).
+// PricedViolation(): how far one constraint is from the optimality
+// conditions, given its relative gap (use - limit) / limit: excess use, or
+// slack that still carries a price. CapacityViolation(): an endpoint
+// capacity's (UpdatePrices' measure, and what makes an endpoint bid).
+inline double PricedViolation(double relative_gap, double price) {
+  return price > 0 ? std::abs(relative_gap) : relative_gap;
+}
 inline double CapacityViolation(double load, double capacity, double price) {
-  const double r = (load - capacity) / std::max(capacity, 1.0);
-  return price > 0 ? std::abs(r) : r;
+  return PricedViolation((load - capacity) / std::max(capacity, 1.0), price);
 }
 
 // UpdatePrices()

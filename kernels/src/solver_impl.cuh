@@ -1168,9 +1168,8 @@ struct BidderOf {
 // -inf: the endpoint's whole demand is below its capacity (price to zero).
 struct BidPrice {
   const std::int32_t* bidder;  // [B] endpoints, ascending
-  const std::int64_t* first;   // [B]: each bidder's options are [first, last)
-  const std::int64_t* last;
-  const double* target;  // [M]: the capacity in the bid's resource
+  const std::int64_t* first;   // [B + 1]: bidder b's options are [first[b], first[b + 1])
+  const double* target;        // [M]: the capacity in the bid's resource
   const double* theta;
   const double* weight;
   const double* unit;
@@ -1180,7 +1179,7 @@ struct BidPrice {
   AZ_HD void operator()(std::int64_t b) const {
     const double want = target[bidder[b]];
     const std::int64_t begin = first[b];
-    std::int64_t lo = begin, hi = last[b];
+    std::int64_t lo = begin, hi = first[b + 1];
     if (lo == hi || cum[hi - 1] < want) {
       delta[b] = -HUGE_VAL;
       return;
@@ -1217,21 +1216,17 @@ std::int32_t Bid(const HostModel& host, const Blocks& blocks, const ModelView& m
   std::vector<std::int8_t> bid(nm, 0);
   std::vector<double> target(nm, 0.0);
   std::vector<std::int32_t> bidders;
-  for (std::int32_t k = 0; k < blocks.count; ++k) {
-    const std::int32_t size = blocks.Size(k);
-    const double* d = loads.data() + blocks.offset[k];
-    for (std::int32_t i = 0; i < size; ++i) {
-      const std::int32_t p = blocks.endpoints[blocks.start[k] + i];
-      const double cap_t = static_cast<double>(host.cap_tokens[p]), cap_r = static_cast<double>(host.cap_requests[p]);
-      const double el = CapacityViolation(d[i], cap_t, (*lam)[p]), em = CapacityViolation(d[size + i], cap_r, (*mu)[p]);
-      if (std::max(el, em) <= off) continue;
-      bid[p] = el >= em ? kBidTokens : kBidRequests;
-      target[p] = el >= em ? cap_t : cap_r;
-      bidders.push_back(p);
-    }
+  for (std::int32_t p = 0; p < nm; ++p) {  // ascending, as BidPrice needs
+    const std::int32_t k = blocks.block_of[p], size = blocks.Size(k);
+    const double* d = loads.data() + blocks.offset[k] + blocks.local[p];
+    const double cap_t = static_cast<double>(host.cap_tokens[p]), cap_r = static_cast<double>(host.cap_requests[p]);
+    const double el = CapacityViolation(d[0], cap_t, (*lam)[p]), em = CapacityViolation(d[size], cap_r, (*mu)[p]);
+    if (std::max(el, em) <= off) continue;
+    bid[p] = el >= em ? kBidTokens : kBidRequests;
+    target[p] = el >= em ? cap_t : cap_r;
+    bidders.push_back(p);
   }
   if (bidders.empty()) return 0;
-  std::sort(bidders.begin(), bidders.end());
   const auto d_bid = Upload<Backend>(bid.data(), bid.size());
   const F64 d_lam(lam->begin(), lam->end()), d_mu(mu->begin(), mu->end());
   U64 sort_key(lv.pairs);
@@ -1258,14 +1253,13 @@ std::int32_t Bid(const HostModel& host, const Blocks& blocks, const ModelView& m
   const std::int64_t nb = static_cast<std::int64_t>(bidders.size());
   const auto d_bidders = Upload<Backend>(bidders.data(), bidders.size());
   const auto d_target = Upload<Backend>(target.data(), target.size());
-  I64 first(nb), last(nb);
+  I64 first(nb + 1, kept);  // every option kept is a bidder's: bidder b's end is b + 1's start
   F64 delta(nb);
   thrust::lower_bound(policy, ep.begin(), ep.end(), d_bidders.begin(), d_bidders.end(), first.begin());
-  thrust::upper_bound(policy, ep.begin(), ep.end(), d_bidders.begin(), d_bidders.end(), last.begin());
-  thrust::for_each_n(policy, iota, nb,
-                     BidPrice{RawOf<std::int32_t>(d_bidders), RawOf<std::int64_t>(first), RawOf<std::int64_t>(last),
-                              RawOf<double>(d_target), RawOf<double>(th), RawOf<double>(wt), RawOf<double>(un),
-                              RawOf<double>(cum), tau, RawOf<double>(delta)});
+  thrust::for_each_n(
+      policy, iota, nb,
+      BidPrice{RawOf<std::int32_t>(d_bidders), RawOf<std::int64_t>(first), RawOf<double>(d_target), RawOf<double>(th),
+               RawOf<double>(wt), RawOf<double>(un), RawOf<double>(cum), tau, RawOf<double>(delta)});
   const std::vector<double> step = Download<double>(delta);
   for (std::int64_t b = 0; b < nb; ++b) {
     const std::int32_t p = bidders[b];

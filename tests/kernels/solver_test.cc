@@ -835,12 +835,7 @@ TEST_P(SolverEdges, WarmBatchesOfOneWindowBidInsteadOfSolvingCold) {
         EXPECT_EQ(trace[1].temperature, trace[0].temperature);  // a bid, not a cold start
         EXPECT_LT(trace[1].overload, trace[0].overload / 3);
       }
-      for (std::size_t i = 0; i < batch.num_requests(); ++i) {
-        const std::int32_t p = s.endpoint[i];
-        if (p < 0) continue;
-        left_t[p] -= static_cast<std::int64_t>(batch.rq_tokens_in[i]) + batch.rq_tokens_out[i];
-        left_r[p] -= 1;
-      }
+      bench::TakeCapacity(batch, s, &left_t, &left_r);
       options.initial_prices = s.prices;
       options.initial_strict_azure_price = s.strict_azure_price;
       options.initial_strict_reject_weight = s.strict_reject_weight;
