@@ -28,7 +28,8 @@
 // all K of them at its load), and each is warm-started from the previous
 // batch's prices with the capacity the batches before it left, at most
 // --warm_passes passes (the server's batcher.warm_iterations); it prints
-// one line per batch and a summary.
+// one line per batch and a summary. --warm_target_gap G gives warm solves
+// (--warm 1, --sequence) a quick look (SolverOptions::warm_target_gap).
 //
 // Builds with only CMake and the CUDA toolkit (no abseil, no gtest).
 #include <algorithm>
@@ -73,8 +74,9 @@ struct Args {
   int tenants = 16;           // WorkloadSpec::tenants
   double tenant_limits = 0;   // WorkloadSpec::tenant_limits
   std::vector<std::string> lp = {"clp"};
-  int sequence = 0;      // > 0: batches sharing one window (RunSequence)
-  int warm_passes = 60;  // their warm solves' pass cap
+  int sequence = 0;            // > 0: batches sharing one window (RunSequence)
+  int warm_passes = 60;        // their warm solves' pass cap
+  double warm_target_gap = 0;  // SolverOptions::warm_target_gap (the server's batcher.warm_target_gap)
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -89,7 +91,8 @@ std::vector<std::string> Split(const std::string& s) {
                "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
                "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
                "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--warm 1] [--lp "
-               "clp,highs] [--capabilities 1] [--tenants T] [--tenant_limits F] [--sequence K] [--warm_passes P]\n",
+               "clp,highs] [--capabilities 1] [--tenants T] [--tenant_limits F] [--sequence K] [--warm_passes P] "
+               "[--warm_target_gap G]\n",
                why);
   std::exit(2);
 }
@@ -146,6 +149,8 @@ Args Parse(int argc, char** argv) {
       a.capabilities = value == "1" || value == "true";
     } else if (flag == "--sequence") {
       a.sequence = std::max(0, std::atoi(value.c_str()));
+    } else if (flag == "--warm_target_gap") {
+      a.warm_target_gap = std::atof(value.c_str());
     } else if (flag == "--warm_passes") {
       a.warm_passes = std::max(1, std::atoi(value.c_str()));
     } else if (flag == "--warm") {
@@ -208,6 +213,7 @@ kernels::SolverOptions OptionsOf(const Args& args) {
   options.repair_rounds = args.repair_rounds;
   options.tolerance = args.tolerance;
   options.bound_passes = args.bound_passes;
+  options.warm_target_gap = args.warm_target_gap;
   return options;
 }
 

@@ -490,8 +490,7 @@ void SolvePsd(std::vector<double>& a, const std::vector<double>& ridge, std::vec
 
 }  // namespace
 
-Blocks FindBlocks(std::int32_t num_endpoints, const std::vector<std::int32_t>& head,
-                  const std::vector<std::uint8_t>& elig) {
+Blocks FindBlocks(std::int32_t num_endpoints, const std::vector<std::uint8_t>& elig) {
   // Union-find over the endpoints, one union per eligible endpoint of each
   // eligibility class.
   std::vector<std::int32_t> parent(num_endpoints);
@@ -500,9 +499,9 @@ Blocks FindBlocks(std::int32_t num_endpoints, const std::vector<std::int32_t>& h
     while (parent[x] != x) x = parent[x] = parent[parent[x]];
     return x;
   };
-  for (std::size_t g = 0; g < head.size(); ++g) {
-    if (head[g] != static_cast<std::int32_t>(g)) continue;
-    const std::uint8_t* row = elig.data() + g * static_cast<std::size_t>(num_endpoints);
+  const std::size_t width = static_cast<std::size_t>(num_endpoints);
+  for (std::size_t c = 0; width > 0 && c < elig.size() / width; ++c) {
+    const std::uint8_t* row = elig.data() + c * width;
     std::int32_t root = -1;  // of the class's endpoints so far
     for (std::int32_t p = 0; p < num_endpoints; ++p) {
       if (!row[p]) continue;
@@ -585,8 +584,8 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
       price[2 * i] = (*lam)[p];
       price[2 * i + 1] = (*mu)[p];
       // Projected gradient: excess load, or idle capacity that still has a price.
-      worst = std::max(
-          {worst, CapacityViolation(load, cap_t, price[2 * i]), CapacityViolation(count, cap_r, price[2 * i + 1])});
+      worst = std::max({worst, CapacityViolation(model, load, cap_t, price[2 * i], true),
+                        CapacityViolation(model, count, cap_r, price[2 * i + 1], false)});
       const double w_bar = count > 0 ? std::max(1.0, load / count) : model.mean_tokens;
       // The diagonal step (after a Newton step failed) stays within a few
       // temperatures: clipped only at the price, it was the failed step again

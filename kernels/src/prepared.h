@@ -76,8 +76,8 @@ HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers = nullptr
 struct PhaseResult {
   std::vector<std::int32_t> group_of;     // [N]
   std::vector<std::uint64_t> group_key;   // [G]
-  std::vector<std::int32_t> group_head;   // [G]: the group whose row of group_elig is g's
-  std::vector<std::uint8_t> group_elig;   // [G * M], valid in head rows
+  std::vector<std::int32_t> group_head;   // [G]: the group's eligibility class, its row of group_elig
+  std::vector<std::uint8_t> group_elig;   // [classes * M]
   std::vector<std::int64_t> group_eoff;   // [G + 1]: group g's eligible endpoints are
   std::vector<std::int32_t> group_elist;  //   group_elist[group_eoff[g] .. group_eoff[g + 1])
   std::vector<std::uint8_t> group_flags;  // [G]
@@ -90,6 +90,9 @@ struct PhaseResult {
   double bound_sum_best = 0;
   Prices bound_prices;
   int iterations = 0;
+  // The quick look ended the price phase at the warm start's bids, where
+  // the full phase would have gone on (so a full look may do better).
+  bool cut_short = false;
   // With tenant limits: per request, its priced minimum over its eligible
   // endpoints at `prices` and their least true cost (+inf without any), and
   // what the tenants' own prices add to the dual value (tenants.h).
@@ -156,12 +159,14 @@ double UpdateTenantPrices(const TenantPhase& tenants, const std::vector<double>&
 // The backends: the same template (solver_impl.cuh) compiled by the host
 // compiler for OpenMP and by nvcc for CUDA. They may throw std::bad_alloc or
 // thrust::system_error; Solve() turns those into Errors. `tenants` may be
-// null (no tenant prices).
+// null (no tenant prices). With `quick`, a warm start's price phase ends
+// at its best probe after the bids (PhaseResult::cut_short; Solve's quick
+// look, SolverOptions::warm_target_gap).
 PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests, const SolverOptions& options,
-                          const TenantPricing* tenants);
+                          const TenantPricing* tenants, bool quick);
 #if defined(AZIMUTH_HAS_CUDA)
 PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests, const SolverOptions& options,
-                           const TenantPricing* tenants);
+                           const TenantPricing* tenants, bool quick);
 bool CudaDevicePresent();
 #endif
 
@@ -188,10 +193,8 @@ struct Blocks {
 // blocks of its curvature (the dense system would cost (2m)^3 / 3 a pass).
 inline constexpr std::int32_t kDenseNewtonMaxEndpoints = 512;
 
-// Blocks from each eligibility class's row of `elig` ([G x M], valid in the
-// rows g with head[g] == g).
-Blocks FindBlocks(std::int32_t num_endpoints, const std::vector<std::int32_t>& head,
-                  const std::vector<std::uint8_t>& elig);
+// Blocks from the eligibility classes' rows of `elig` ([classes x M]).
+Blocks FindBlocks(std::int32_t num_endpoints, const std::vector<std::uint8_t>& elig);
 
 // Index of endpoint pair (a, b), a <= b, in the packed upper triangle of a
 // block of m endpoints; the pairs of one `a` are contiguous in b.
@@ -217,12 +220,21 @@ double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std
 // PricedViolation(): how far one constraint is from the optimality
 // conditions, given its relative gap (use - limit) / limit: excess use, or
 // slack that still carries a price. CapacityViolation(): an endpoint
-// capacity's (UpdatePrices' measure, and what makes an endpoint bid).
+// capacity's (UpdatePrices' measure, and what makes an endpoint bid), in
+// tokens (`tokens`) or requests. Relative to the capacity, but never to
+// less than kCapacityGrain requests (of the batch's mean tokens): a batch
+// that meets an endpoint with room for two requests cannot settle its
+// smoothed load there to a few percent, since each cooling moves a
+// fraction of a request (a server batch ran to its pass cap so, at 0.04-
+// 0.16 on such an endpoint with every other load clear), while an excess of
+// a request or two is what admission and repair settle anyway.
+constexpr double kCapacityGrain = 25;
 inline double PricedViolation(double relative_gap, double price) {
   return price > 0 ? std::abs(relative_gap) : relative_gap;
 }
-inline double CapacityViolation(double load, double capacity, double price) {
-  return PricedViolation((load - capacity) / std::max(capacity, 1.0), price);
+inline double CapacityViolation(const HostModel& host, double load, double capacity, double price, bool tokens) {
+  const double grain = tokens ? kCapacityGrain * host.mean_tokens : kCapacityGrain;
+  return PricedViolation((load - capacity) / std::max(capacity, grain), price);
 }
 
 // UpdatePrices()

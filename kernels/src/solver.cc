@@ -20,6 +20,18 @@ namespace azimuth::kernels {
 namespace internal {
 namespace {
 
+// Every phase's time of another look at the batch, added to *to.
+void AddTimes(const PhaseTimes& from, PhaseTimes* to) {
+  to->prepare += from.prepare;
+  to->groups += from.groups;
+  to->prices += from.prices;
+  to->bound += from.bound;
+  to->rounding += from.rounding;
+  to->repair += from.repair;
+  to->tenants += from.tenants;
+  to->summary += from.summary;
+}
+
 // SolveWithTenantPrices(): the backend's phases, and where tenant limits
 // bind (TenantDualGain prices a tenant), a second look at the batch: it
 // prices those tenants' rejections at their tenant prices (TenantPricing:
@@ -72,11 +84,8 @@ PhaseResult SolveWithTenantPrices(const HostModel& host, const RequestsView& r, 
     if (slot_of[t] != 0) std::copy_n(next.slot_prices.begin() + 3 * slot_of[t], 3, next.tenant_start.begin() + 3 * t);
   }
   next.iterations += first.iterations;
-  next.ms.groups += first.ms.groups;
-  next.ms.prices += first.ms.prices;
-  next.ms.bound += first.ms.bound;
-  next.ms.rounding += first.ms.rounding;
-  next.ms.tenants += first.ms.tenants;
+  next.cut_short = next.cut_short || first.cut_short;
+  AddTimes(first.ms, &next.ms);
   next.prior_bound = ModeLowerBound(host, first);
   return next;
 }
@@ -166,6 +175,9 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
   if (!(options.repair_target_gap >= 0 && options.repair_target_gap <= 1)) {
     return Error{ErrorCode::kInvalidArgument, "options.repair_target_gap: must be in [0, 1]"};
   }
+  if (!(options.warm_target_gap >= 0 && options.warm_target_gap <= 1)) {
+    return Error{ErrorCode::kInvalidArgument, "options.warm_target_gap: must be in [0, 1]"};
+  }
   if (options.bound_passes > 1000) {
     return Error{ErrorCode::kInvalidArgument, "options.bound_passes: must be at most 1000 (negative: automatic)"};
   }
@@ -193,15 +205,33 @@ SolveResult Solve(const ProblemView& problem, const SolverOptions& options) {
     const internal::HostModel host = internal::Prepare(problem, keep_tiers ? &warm_tiers : nullptr);
     const double prepare_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    auto run = [&](const SolverOptions& o, const internal::TenantPricing* tenants) {
+    // One look at the batch into *s; true when it was cut short (quick).
+    auto look = [&](bool quick, Solution* s) {
+      auto run = [&](const SolverOptions& o, const internal::TenantPricing* tenants) {
 #if defined(AZIMUTH_HAS_CUDA)
-      if (backend == Backend::kCuda) return internal::RunBackendCuda(host, problem.requests, o, tenants);
+        if (backend == Backend::kCuda) return internal::RunBackendCuda(host, problem.requests, o, tenants, quick);
 #endif
-      return internal::RunBackendCpu(host, problem.requests, o, tenants);
+        return internal::RunBackendCpu(host, problem.requests, o, tenants, quick);
+      };
+      internal::PhaseResult phase =
+          internal::SolveWithTenantPrices(host, problem.requests, problem.policy, options, run);
+      const bool cut_short = phase.cut_short;
+      internal::Finish(host, problem.requests, problem.policy, phase, problem.policy.azure_first, options.repair_rounds,
+                       options.repair_target_gap, s);
+      return cut_short;
     };
-    internal::PhaseResult phase = internal::SolveWithTenantPrices(host, problem.requests, problem.policy, options, run);
-    internal::Finish(host, problem.requests, problem.policy, phase, problem.policy.azure_first, options.repair_rounds,
-                     options.repair_target_gap, &solution);
+    // The quick look (SolverOptions::warm_target_gap): a warm start taken
+    // at its bids, and the full look only when that is not certified within
+    // the target. Both answers are certified; the better is kept, and the
+    // passes and phase times are both looks'.
+    const bool quick = options.initial_prices.has_value() && options.warm_target_gap > 0;
+    if (look(quick, &solution) && solution.gap > options.warm_target_gap) {
+      Solution full;
+      look(false, &full);
+      if (full.gap <= solution.gap) std::swap(solution, full);
+      solution.iterations += full.iterations;
+      internal::AddTimes(full.phase_ms, &solution.phase_ms);
+    }
     solution.phase_ms.prepare = prepare_ms;
   } catch (const std::bad_alloc&) {
     return Error{ErrorCode::kResourceExhausted, std::string("backend ") + BackendName(backend) + ": out of memory"};

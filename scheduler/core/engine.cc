@@ -625,6 +625,7 @@ absl::Status Engine::DecideBatch(const std::vector<BatchJob*>& jobs, std::vector
     options.initial_strict_azure_price = warm_azure_price;
     options.initial_strict_reject_weight = warm_reject_weight;
     options.max_iterations = options_.warm_iterations;
+    options.warm_target_gap = options_.warm_target_gap;
   }
   AZ_ASSIGN_OR_RETURN(kernels::Solution solution, SolveBatch(data.View(), options));
 

@@ -56,6 +56,8 @@ struct EngineOptions {
   int repair_rounds = -1;
   // SolverOptions::repair_target_gap.
   double repair_target_gap = 1e-4;
+  // SolverOptions::warm_target_gap, for warm-started batches.
+  double warm_target_gap = 5e-4;
   // SolverOptions::bound_passes. None by default: the certificate's passes
   // over single requests held a little more heap per batch, and azimuthd's
   // RSS after a burst of 3,000-request strict streams grew by 35-38 MB with

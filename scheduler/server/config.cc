@@ -53,6 +53,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (b->max_message_requests() == 0) b->set_max_message_requests(4 << 20);
   if (b->warm_iterations() == 0) b->set_warm_iterations(60);
   if (b->repair_target_gap() == 0) b->set_repair_target_gap(1e-4);
+  if (b->warm_target_gap() == 0) b->set_warm_target_gap(5e-4);
   if (c.backend().empty()) c.set_backend("auto");
   if (c.explain_history() == 0) c.set_explain_history(262144);
   if (c.explain_history_bytes() == 0) c.set_explain_history_bytes(std::int64_t{64} << 20);
@@ -168,6 +169,7 @@ absl::StatusOr<CheckedConfig> CheckConfig(const v1::ServerConfig& config, const 
     return bad("batcher.repair_rounds", "must be -1 (none), 0 (automatic) or 1 to 8");
   }
   if (!(b.repair_target_gap() <= 1)) return bad("batcher.repair_target_gap", "must be a number <= 1");
+  if (!(b.warm_target_gap() <= 1)) return bad("batcher.warm_target_gap", "must be a number <= 1");
   if (absl::Status backend = ParseBackend(config.backend()).status(); !backend.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": field ", backend.message()));
   }

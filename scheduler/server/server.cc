@@ -92,6 +92,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const v1::ServerConfig& ra
   const int rounds = config.batcher().repair_rounds();
   engine_options.repair_rounds = rounds == 0 ? -1 : (rounds < 0 ? 0 : rounds);
   engine_options.repair_target_gap = std::max(0.0, config.batcher().repair_target_gap());
+  engine_options.warm_target_gap = std::max(0.0, config.batcher().warm_target_gap());
   engine_options.explain_history = config.explain_history();
   engine_options.explain_history_bytes = config.explain_history_bytes();
   const bool clustered = !config.cluster().redis_address().empty();

@@ -13,28 +13,24 @@
 namespace azimuth::kernels::internal {
 namespace {
 
-// Rows of a [G x M] eligibility table, one per group; every group its own
-// class head.
+// Rows of a [classes x M] eligibility table, one per eligibility class.
 struct Table {
   std::int32_t m;
-  std::vector<std::int32_t> head;
   std::vector<std::uint8_t> elig;
-  void Add(const std::vector<std::int32_t>& eligible, std::int32_t head_of = -1) {
-    const std::int32_t g = static_cast<std::int32_t>(head.size());
-    head.push_back(head_of < 0 ? g : head_of);
+  void Add(const std::vector<std::int32_t>& eligible) {
+    const std::size_t c = elig.size() / m;
     elig.resize(elig.size() + m, 0);
-    for (std::int32_t p : eligible) elig[static_cast<std::size_t>(g) * m + p] = 1;
+    for (std::int32_t p : eligible) elig[c * m + p] = 1;
   }
 };
 
 TEST(FindBlocks, ConnectedComponentsNumberedBySmallestEndpointEmptyLast) {
-  Table t{6, {}, {}};
+  Table t{6, {}};
   t.Add({0, 2});
   t.Add({1, 3});
   t.Add({2, 4});
-  t.Add({3, 4, 5}, /*head_of=*/1);  // not a head: its row is ignored
   t.Add({});
-  const Blocks b = FindBlocks(6, t.head, t.elig);
+  const Blocks b = FindBlocks(6, t.elig);
   ASSERT_EQ(b.count, 4);  // {0, 2, 4}, {1, 3}, {5}, and the empty block
   EXPECT_EQ(b.endpoints, (std::vector<std::int32_t>{0, 2, 4, 1, 3, 5}));
   EXPECT_EQ(b.start, (std::vector<std::int32_t>{0, 3, 5, 6, 6}));
@@ -53,11 +49,11 @@ TEST(FindBlocks, ConnectedComponentsNumberedBySmallestEndpointEmptyLast) {
 
 TEST(FindBlocks, ChainsMergeAndWideBlocksUseTheDiagonal) {
   const std::int32_t m = kDenseNewtonMaxEndpoints + 3;
-  Table t{m, {}, {}};
+  Table t{m, {}};
   // Overlapping pairs chain every endpoint into one block, in reverse order
   // so that unions join large roots to small ones.
   for (std::int32_t p = m - 1; p > 0; --p) t.Add({p - 1, p});
-  const Blocks b = FindBlocks(m, t.head, t.elig);
+  const Blocks b = FindBlocks(m, t.elig);
   ASSERT_EQ(b.count, 2);
   EXPECT_EQ(b.Size(0), m);
   EXPECT_FALSE(b.dense[0]);
@@ -86,10 +82,10 @@ StepCase TwoBlocks() {
   k.host.cap_tokens = {10, 10, 10};
   k.host.cap_requests = {1, 1, 1};
   k.host.mean_tokens = 10;
-  Table t{3, {}, {}};
+  Table t{3, {}};
   t.Add({0, 1});
   t.Add({2});
-  k.blocks = FindBlocks(3, t.head, t.elig);
+  k.blocks = FindBlocks(3, t.elig);
   k.sums.assign(k.blocks.offset[k.blocks.count], 0.0);
   double* first = k.sums.data() + k.blocks.offset[0];
   first[0] = 30;  // tokens on endpoint 0
@@ -114,7 +110,10 @@ TEST(UpdatePrices, RaisesTheOverloadedEndpointOfEachBlockOnly) {
   ASSERT_EQ(k.blocks.count, 3);
   std::vector<double> lam = {0, 0, 0.25}, mu = {0, 0, 0};
   const double overload = UpdatePrices(k.host, k.blocks, k.sums, StepCase::kTau, /*diagonal=*/false, &lam, &mu);
-  EXPECT_DOUBLE_EQ(overload, 2.0);  // (30 - 10) / 10 tokens on endpoint 0
+  // (30 - 10) tokens over endpoint 0's 10, relative to kCapacityGrain mean
+  // requests (10 tokens each) since its capacity is smaller; its requests
+  // (3 on 1) are off by as much.
+  EXPECT_DOUBLE_EQ(overload, 20.0 / (kCapacityGrain * 10));
   EXPECT_GT(lam[0], 0);
   EXPECT_GT(mu[0], 0);
   EXPECT_EQ(lam[1], 0);

@@ -845,6 +845,56 @@ TEST_P(SolverEdges, WarmBatchesOfOneWindowBidInsteadOfSolvingCold) {
   }
 }
 
+// The quick look (warm_target_gap) on the warm batches of one window: each
+// answer is certified within the target, or as well as the full price phase
+// certifies it, and some batches are taken at their bids, in fewer passes
+// than the full phase's.
+TEST_P(SolverEdges, QuickLookAtAWarmBatchTakesTheBidsWhereTheyCertify) {
+  constexpr double kTarget = 5e-4;  // azimuthd's batcher.warm_target_gap
+  for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
+    SCOPED_TRACE(ModeName(mode));
+    constexpr int kBatches = 8;
+    constexpr std::size_t kBatch = 8000;
+    WorkloadSpec spec;
+    spec.requests = kBatches * kBatch;
+    spec.mode = mode;
+    const ProblemData window = GenerateWorkload(spec);
+    std::vector<std::int64_t> left_t = window.ep_tpm, left_r = window.ep_rpm;
+    SolverOptions full, quick;
+    int taken = 0;
+    for (int k = 0; k < kBatches; ++k) {
+      SCOPED_TRACE(k);
+      ProblemData batch = WithRequestsOf(window, window, k * kBatch, (k + 1) * kBatch);
+      batch.ep_tpm = left_t;
+      batch.ep_rpm = left_r;
+      const Solution f = SolveOk(batch, GetParam(), full);
+      const Solution q = SolveOk(batch, GetParam(), quick);
+      EXPECT_LE(q.gap, std::max(kTarget, f.gap));
+      if (q.iterations < f.iterations) {  // the quick look's answer (a full look adds its passes)
+        ++taken;
+        EXPECT_LE(q.gap, kTarget);
+      }
+      bench::TakeCapacity(batch, q, &left_t, &left_r);
+      for (SolverOptions* o : {&full, &quick}) {
+        o->initial_prices = q.prices;
+        o->initial_strict_azure_price = q.strict_azure_price;
+        o->initial_strict_reject_weight = q.strict_reject_weight;
+        o->max_iterations = 60;
+      }
+      quick.warm_target_gap = kTarget;
+    }
+    EXPECT_GE(taken, 1);
+  }
+  ProblemData d = GenerateWorkload(WorkloadSpec{});
+  for (double bad : {-1e-3, 2.0, std::numeric_limits<double>::quiet_NaN()}) {
+    SolverOptions o;
+    o.warm_target_gap = bad;
+    const SolveResult r = Solve(d.View(), o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("options.warm_target_gap"), std::string::npos);
+  }
+}
+
 // repair_target_gap skips the rounds a batch does not need and no more: a
 // target every assignment meets runs none (the answer of repair_rounds = 0),
 // one none meets runs them all.

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -828,6 +829,11 @@ TEST(ServerConfigTest, BadConfigsAreRefusedWithTheField) {
   server = Server::Start(config, "", {});
   ASSERT_FALSE(server.ok());
   EXPECT_NE(server.status().message().find("batcher.repair_target_gap"), absl::string_view::npos) << server.status();
+  config = TestConfig(dir);
+  config.mutable_batcher()->set_warm_target_gap(std::numeric_limits<double>::quiet_NaN());
+  server = Server::Start(config, "", {});
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("batcher.warm_target_gap"), absl::string_view::npos) << server.status();
   absl::StatusOr<v1::ServerConfig> parsed = ParseConfig("{\"listen\": 5, \"nope\": 1}", "cfg.json");
   ASSERT_FALSE(parsed.ok());
   EXPECT_NE(parsed.status().message().find("cfg.json"), absl::string_view::npos);

@@ -36,8 +36,8 @@ bool CudaDevicePresent() {
 }
 
 PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests, const SolverOptions& options,
-                           const TenantPricing* tenants) {
-  PhaseResult result = RunPhases<CudaBackend>(model, requests, options, tenants);
+                           const TenantPricing* tenants, bool quick) {
+  PhaseResult result = RunPhases<CudaBackend>(model, requests, options, tenants, quick);
   const cudaError_t status = cudaDeviceSynchronize();
   if (status != cudaSuccess) {
     throw thrust::system_error(status, thrust::cuda_category(), "solver kernels");

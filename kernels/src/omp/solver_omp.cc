@@ -29,11 +29,11 @@ struct OmpBackend {
 }  // namespace
 
 PhaseResult RunBackendCpu(const HostModel& model, const RequestsView& requests, const SolverOptions& options,
-                          const TenantPricing* tenants) {
+                          const TenantPricing* tenants, bool quick) {
   // The calling thread's team size (an OpenMP ICV of this thread): the CPUs
   // this process may use, not the machine's cores.
   omp_set_num_threads(CpuThreads());
-  return RunPhases<OmpBackend>(model, requests, options, tenants);
+  return RunPhases<OmpBackend>(model, requests, options, tenants, quick);
 }
 
 }  // namespace azimuth::kernels::internal

@@ -101,6 +101,13 @@ struct SolverOptions {
   // endpoints whose loads are off bid (up to four rounds, each one pass
   // more) before the passes start over warmer.
   std::optional<Prices> initial_prices;
+  // The quick look at a warm start (> 0): where its probe fails, the price
+  // phase first ends at the bids' best prices (unless a load is still above
+  // 11x its capacity), and when that answer's certified gap is within this
+  // target, it is the solution. Otherwise the full phase runs too and the
+  // better certified answer is kept (Solution::iterations and phase_ms count
+  // both). 0: the full phase only. In [0, 1].
+  double warm_target_gap = 0;
   // Strict mode's tier prices of the solve `initial_prices` came from (its
   // Solution::strict_azure_price and strict_reject_weight): strict prices are
   // in the units those tiers set, and each batch derives its own from its
