@@ -801,25 +801,49 @@ TEST_P(SolverEdges, WarmStartOverFullEndpointsStaysWarm) {
 // (Bids) at the final temperature instead of the batch solving cold, and
 // the bids bring the loads closer. Before, every such batch started over
 // at the cold start's temperature.
-TEST_P(SolverEdges, WarmBatchesOfOneWindowBidInsteadOfSolvingCold) {
-  for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
-    SCOPED_TRACE(ModeName(mode));
-    constexpr int kBatches = 8;
-    constexpr std::size_t kBatch = 8000;
+// One quota window's batches, as azimuthd's share it: 8 batches of 8,000
+// requests over a footprint sized for all of them, each seeing the capacity
+// the batches before it left (Take), each warm-started from the last one's
+// prices (WarmFrom) at most 60 passes (the server's batcher.warm_iterations).
+struct OneWindow {
+  static constexpr int kBatches = 8;
+  static constexpr std::size_t kBatch = 8000;
+  ProblemData window;
+  std::vector<std::int64_t> left_t, left_r;
+  explicit OneWindow(AzureFirst mode) {
     WorkloadSpec spec;
     spec.requests = kBatches * kBatch;
     spec.mode = mode;
-    const ProblemData window = GenerateWorkload(spec);
-    std::vector<std::int64_t> left_t = window.ep_tpm, left_r = window.ep_rpm;
+    window = GenerateWorkload(spec);
+    left_t = window.ep_tpm;
+    left_r = window.ep_rpm;
+  }
+  ProblemData Batch(int k) const {
+    ProblemData batch = WithRequestsOf(window, window, k * kBatch, (k + 1) * kBatch);
+    batch.ep_tpm = left_t;
+    batch.ep_rpm = left_r;
+    return batch;
+  }
+  void Take(const ProblemData& batch, const Solution& s) { bench::TakeCapacity(batch, s, &left_t, &left_r); }
+  static void WarmFrom(const Solution& s, SolverOptions* o) {
+    o->initial_prices = s.prices;
+    o->initial_strict_azure_price = s.strict_azure_price;
+    o->initial_strict_reject_weight = s.strict_reject_weight;
+    o->max_iterations = 60;
+  }
+};
+
+TEST_P(SolverEdges, WarmBatchesOfOneWindowBidInsteadOfSolvingCold) {
+  for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
+    SCOPED_TRACE(ModeName(mode));
+    OneWindow w(mode);
     SolverOptions options;
     std::vector<IterationInfo> trace;
     options.on_iteration = [&trace](const IterationInfo& info) { trace.push_back(info); };
     int far = 0;
-    for (int k = 0; k < kBatches; ++k) {
+    for (int k = 0; k < OneWindow::kBatches; ++k) {
       SCOPED_TRACE(k);
-      ProblemData batch = WithRequestsOf(window, window, k * kBatch, (k + 1) * kBatch);
-      batch.ep_tpm = left_t;
-      batch.ep_rpm = left_r;
+      ProblemData batch = w.Batch(k);
       trace.clear();
       const Solution s = SolveOk(batch, GetParam(), options);
       const Solution cold = SolveOk(batch, GetParam());
@@ -835,11 +859,8 @@ TEST_P(SolverEdges, WarmBatchesOfOneWindowBidInsteadOfSolvingCold) {
         EXPECT_EQ(trace[1].temperature, trace[0].temperature);  // a bid, not a cold start
         EXPECT_LT(trace[1].overload, trace[0].overload / 3);
       }
-      bench::TakeCapacity(batch, s, &left_t, &left_r);
-      options.initial_prices = s.prices;
-      options.initial_strict_azure_price = s.strict_azure_price;
-      options.initial_strict_reject_weight = s.strict_reject_weight;
-      options.max_iterations = 60;  // the server's batcher.warm_iterations
+      w.Take(batch, s);
+      OneWindow::WarmFrom(s, &options);
     }
     EXPECT_GE(far, 1);  // the window does fill endpoints
   }
@@ -853,20 +874,12 @@ TEST_P(SolverEdges, QuickLookAtAWarmBatchTakesTheBidsWhereTheyCertify) {
   constexpr double kTarget = 5e-4;  // azimuthd's batcher.warm_target_gap
   for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
     SCOPED_TRACE(ModeName(mode));
-    constexpr int kBatches = 8;
-    constexpr std::size_t kBatch = 8000;
-    WorkloadSpec spec;
-    spec.requests = kBatches * kBatch;
-    spec.mode = mode;
-    const ProblemData window = GenerateWorkload(spec);
-    std::vector<std::int64_t> left_t = window.ep_tpm, left_r = window.ep_rpm;
+    OneWindow w(mode);
     SolverOptions full, quick;
     int taken = 0;
-    for (int k = 0; k < kBatches; ++k) {
+    for (int k = 0; k < OneWindow::kBatches; ++k) {
       SCOPED_TRACE(k);
-      ProblemData batch = WithRequestsOf(window, window, k * kBatch, (k + 1) * kBatch);
-      batch.ep_tpm = left_t;
-      batch.ep_rpm = left_r;
+      ProblemData batch = w.Batch(k);
       const Solution f = SolveOk(batch, GetParam(), full);
       const Solution q = SolveOk(batch, GetParam(), quick);
       EXPECT_LE(q.gap, std::max(kTarget, f.gap));
@@ -874,13 +887,9 @@ TEST_P(SolverEdges, QuickLookAtAWarmBatchTakesTheBidsWhereTheyCertify) {
         ++taken;
         EXPECT_LE(q.gap, kTarget);
       }
-      bench::TakeCapacity(batch, q, &left_t, &left_r);
-      for (SolverOptions* o : {&full, &quick}) {
-        o->initial_prices = q.prices;
-        o->initial_strict_azure_price = q.strict_azure_price;
-        o->initial_strict_reject_weight = q.strict_reject_weight;
-        o->max_iterations = 60;
-      }
+      w.Take(batch, q);
+      OneWindow::WarmFrom(q, &full);
+      OneWindow::WarmFrom(q, &quick);
       quick.warm_target_gap = kTarget;
     }
     EXPECT_GE(taken, 1);
