@@ -1336,8 +1336,8 @@ std::int32_t Bid(const HostModel& host, const Blocks& blocks, const ModelView& m
 // `reheat.ceiling`: prices far from the batch's wander at a cool
 // temperature. A probe overloaded beyond `reheat.far` (after the bids)
 // returns, its step dropped and *tau at the ceiling: the caller solves cold
-// from those prices. With `reheat.cut_short` (the quick look) any other
-// probe ends the level there, at the best probe's prices. Near the final temperature a level whose loads no
+// from those prices. With `reheat.cut_short` (the quick look) the best
+// probe may end the level there (see Reheat). Near the final temperature a level whose loads no
 // longer settle ends early (kStuckPasses). `tenant_price` (by slot, TenantPricing; null:
 // none) shifts the level's priced groups, and outside strict mode moves
 // with the endpoint prices toward `tenant_limit`. Returns the passes made.
@@ -1346,8 +1346,14 @@ struct Reheat {
   double restart = 0;
   double ceiling = 0;
   double far = 0;
-  // Set: end at the best probe after the bids unless it is beyond `far`
-  // (Solve's quick look), and say so here.
+  // Set: end at the best probe after the bids (Solve's quick look), and
+  // say so here, when it nearly clears the loads (kCoolAt) or a bid
+  // improved on the first probe (and it is within `far`). Warm batches of
+  // another draw, whose bids only made loads 0.4-1.7 off worse, took the
+  // quick look to no avail: 15-60% more time for the same answers (24,576
+  // requests, 64 and 512 endpoints, solver_benchmark --warm 1). Requiring
+  // an improving bid alone cost the server a quarter of its throughput at
+  // 512 endpoints (1.37M decisions/s against 1.83M).
   bool* cut_short = nullptr;
   double Above(double tau) const { return tau < near ? near : (tau < restart ? restart : ceiling); }
 };
@@ -1409,7 +1415,7 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   int halvings = 0, it = 0;
   // Bid rounds after a failed probe (Bids), and the best probe's prices.
   constexpr int kBidRounds = 4;
-  int bids = 0;
+  int bids = 0, best_round = 0;
   double best_probe = HUGE_VAL;
   std::vector<double> probe_lam, probe_mu;
   bool diagonal = false;  // the next step uses the curvature's diagonal only
@@ -1530,6 +1536,7 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
       if (tenant_step) *tenant_price = base_tprice;
       const bool better = overload < best_probe;
       if (better) {
+        best_round = bids;
         best_probe = overload;
         probe_lam = base_lam;
         probe_mu = base_mu;
@@ -1548,7 +1555,7 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
         ++it;
         break;
       }
-      if (reheat.cut_short != nullptr) {
+      if (reheat.cut_short != nullptr && (best_round > 0 || overload <= kCoolAt)) {
         *reheat.cut_short = true;
         ++it;
         break;

@@ -102,9 +102,10 @@ struct SolverOptions {
   // more) before the passes start over warmer.
   std::optional<Prices> initial_prices;
   // The quick look at a warm start (> 0): where its probe fails, the price
-  // phase first ends at the bids' best prices (unless a load is still above
-  // 11x its capacity), and when that answer's certified gap is within this
-  // target, it is the solution. Otherwise the full phase runs too and the
+  // phase first ends at the bids' best prices when they nearly clear the
+  // loads (4%) or improve on the probe (and no load is above 11x its
+  // capacity), and when that answer's certified gap is within this target,
+  // it is the solution. Otherwise the full phase runs too and the
   // better certified answer is kept (Solution::iterations and phase_ms count
   // both). 0: the full phase only. In [0, 1].
   double warm_target_gap = 0;
