@@ -324,11 +324,8 @@ struct CountEligible {
   AZ_HD void operator()(std::int64_t g) const {
     const std::int32_t c = row[g];
     flags[g] = class_flags[c];
-    std::int64_t n = class_off[c + 1] - class_off[c];
-    if (!room.all) {
-      n = 0;
-      for (std::int64_t k = class_off[c]; k < class_off[c + 1]; ++k) n += room.Fits(g, class_list[k]);
-    }
+    std::int64_t n = room.all ? class_off[c + 1] - class_off[c] : 0;
+    for (std::int64_t k = class_off[c]; !room.all && k < class_off[c + 1]; ++k) n += room.Fits(g, class_list[k]);
     eoff[g + 1] = n;
   }
 };
@@ -1337,10 +1334,11 @@ std::int32_t Bid(const HostModel& host, const Blocks& blocks, const ModelView& m
 // temperature. A probe overloaded beyond `reheat.far` (after the bids)
 // returns, its step dropped and *tau at the ceiling: the caller solves cold
 // from those prices. With `reheat.cut_short` (the quick look) the best
-// probe may end the level there (see Reheat). Near the final temperature a level whose loads no
-// longer settle ends early (kStuckPasses). `tenant_price` (by slot, TenantPricing; null:
-// none) shifts the level's priced groups, and outside strict mode moves
-// with the endpoint prices toward `tenant_limit`. Returns the passes made.
+// probe may end the level there (see Reheat). Near the final temperature
+// a level whose loads no longer settle ends early (kStuckPasses).
+// `tenant_price` (by slot, TenantPricing; null: none) shifts the level's
+// priced groups, and outside strict mode moves with the endpoint prices
+// toward `tenant_limit`. Returns the passes made.
 struct Reheat {
   double near = 0;  // 0: no probe
   double restart = 0;
