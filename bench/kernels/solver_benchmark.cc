@@ -69,10 +69,11 @@ struct Args {
   double tolerance = kernels::SolverOptions{}.tolerance;
   int bound_passes = -1;  // SolverOptions::bound_passes
   unsigned long long seed = 1;
-  bool warm = false;          // warm-start from the previous batch's prices
-  bool capabilities = false;  // WorkloadSpec::capabilities
-  int tenants = 16;           // WorkloadSpec::tenants
-  double tenant_limits = 0;   // WorkloadSpec::tenant_limits
+  double load = bench::WorkloadSpec{}.load;  // WorkloadSpec::load
+  bool warm = false;                         // warm-start from the previous batch's prices
+  bool capabilities = false;                 // WorkloadSpec::capabilities
+  int tenants = 16;                          // WorkloadSpec::tenants
+  double tenant_limits = 0;                  // WorkloadSpec::tenant_limits
   std::vector<std::string> lp = {"clp"};
   int sequence = 0;            // > 0: batches sharing one window (RunSequence)
   int warm_passes = 60;        // their warm solves' pass cap
@@ -87,13 +88,14 @@ std::vector<std::string> Split(const std::string& s) {
 }
 
 [[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr,
-               "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
-               "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
-               "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--warm 1] [--lp "
-               "clp,highs] [--capabilities 1] [--tenants T] [--tenant_limits F] [--sequence K] [--warm_passes P] "
-               "[--warm_target_gap G]\n",
-               why);
+  std::fprintf(
+      stderr,
+      "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
+      "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
+      "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--load F] [--warm 1] [--lp "
+      "clp,highs] [--capabilities 1] [--tenants T] [--tenant_limits F] [--sequence K] [--warm_passes P] "
+      "[--warm_target_gap G]\n",
+      why);
   std::exit(2);
 }
 
@@ -135,6 +137,9 @@ Args Parse(int argc, char** argv) {
       a.repeat = std::max(0, std::atoi(value.c_str()));
     } else if (flag == "--seed") {
       a.seed = std::strtoull(value.c_str(), nullptr, 10);
+    } else if (flag == "--load") {
+      a.load = std::atof(value.c_str());
+      if (!(a.load > 0 && a.load <= 100)) Usage("--load takes a demand-to-capacity ratio in (0, 100]");
     } else if (flag == "--repair_rounds") {
       a.repair_rounds = std::atoi(value.c_str());
     } else if (flag == "--bound_passes") {
@@ -202,6 +207,7 @@ bench::WorkloadSpec SpecOf(const Args& args, long long requests, kernels::AzureF
   spec.endpoints = args.endpoints;
   spec.mode = mode;
   spec.seed = args.seed;
+  spec.load = args.load;
   spec.capabilities = args.capabilities;
   spec.tenants = args.tenants;
   spec.tenant_limits = args.tenant_limits;

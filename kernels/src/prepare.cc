@@ -554,15 +554,37 @@ double SmoothedDualValue(const HostModel& model, const Blocks& blocks, const std
 constexpr double kStepDamping = 0.7;
 constexpr double kMaxShift = 2.0;
 
+double PriceViolation(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums,
+                      const std::vector<double>& lam, const std::vector<double>& mu) {
+  double worst = 0;
+  for (std::int32_t k = 0; k < blocks.count; ++k) {
+    const std::int32_t m = blocks.Size(k);
+    const std::int32_t* ep = blocks.endpoints.data() + blocks.start[k];
+    const double* d = sums.data() + blocks.offset[k];
+    for (std::int32_t i = 0; i < m; ++i) {
+      // Excess load, or idle capacity that still has a price.
+      const std::int32_t p = ep[i];
+      worst = std::max({worst, CapacityViolation(model, d[i], static_cast<double>(model.cap_tokens[p]), lam[p], true),
+                        CapacityViolation(model, d[m + i], static_cast<double>(model.cap_requests[p]), mu[p], false)});
+    }
+  }
+  return worst;
+}
+
 double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums, double tau,
-                    bool diagonal, std::vector<double>* lam, std::vector<double>* mu) {
+                    bool diagonal, double cooling, std::vector<double>* lam, std::vector<double>* mu, double reach) {
   // A damped Newton step on the smoothed dual, whose Hessian is -S/tau: with
   // a block's dense S it accounts for substitutes (raising one endpoint's
   // price pushes load onto its neighbours); otherwise per endpoint. Steps
   // are clipped so that a price at most doubles per pass (plus a few
   // temperatures): when a load does not react to its price the clip sets the
   // pace, and prices still reach any scale in a few dozen passes.
-  double worst = 0;
+  // Before a cooling the step aims at the loads of the next temperature:
+  // each load moves by (cooling - 1) x its tangent there, to first order,
+  // and that part of the step is not damped (the damping is for the
+  // Newton step's own error).
+  const double predict = (cooling - 1.0) / kStepDamping;
+  double widest = 0;  // the step's reach
   std::vector<double> grad, price, max_step, step, a, b, ridge;
   std::vector<std::int32_t> active, unclipped, clipped;
   for (std::int32_t k = 0; k < blocks.count; ++k) {
@@ -570,6 +592,7 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
     if (m == 0) continue;
     const std::int32_t* ep = blocks.endpoints.data() + blocks.start[k];
     const double* d = sums.data() + blocks.offset[k];
+    const double* tangent = d + TangentAt(m, blocks.dense[k]);
     grad.assign(dim, 0.0);
     price.assign(dim, 0.0);
     max_step.assign(dim, 0.0);
@@ -579,13 +602,10 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
       const double load = d[i], count = d[m + i];
       const double cap_t = static_cast<double>(model.cap_tokens[p]);
       const double cap_r = static_cast<double>(model.cap_requests[p]);
-      grad[2 * i] = load - cap_t;
-      grad[2 * i + 1] = count - cap_r;
+      grad[2 * i] = load - cap_t + predict * tangent[i];
+      grad[2 * i + 1] = count - cap_r + predict * tangent[m + i];
       price[2 * i] = (*lam)[p];
       price[2 * i + 1] = (*mu)[p];
-      // Projected gradient: excess load, or idle capacity that still has a price.
-      worst = std::max({worst, CapacityViolation(model, load, cap_t, price[2 * i], true),
-                        CapacityViolation(model, count, cap_r, price[2 * i + 1], false)});
       const double w_bar = count > 0 ? std::max(1.0, load / count) : model.mean_tokens;
       // The diagonal step (after a Newton step failed) stays within a few
       // temperatures: clipped only at the price, it was the failed step again
@@ -665,6 +685,20 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
         }
       }
     }
+    // The reach: how far the step moves an endpoint's price for its mean
+    // request, in temperatures; beyond `reach` the block's whole step is
+    // scaled back (its direction kept).
+    double block_reach = 0;
+    for (std::int32_t i = 0; i < m; ++i) {
+      const double load = d[i], count = d[m + i];
+      const double w_bar = count > 0 ? std::max(1.0, load / count) : model.mean_tokens;
+      block_reach = std::max(block_reach, std::abs(kStepDamping * (step[2 * i] * w_bar + step[2 * i + 1])) / tau);
+    }
+    if (!diagonal && block_reach > reach) {
+      for (std::int32_t c = 0; c < dim; ++c) step[c] *= reach / block_reach;
+      block_reach = reach;
+    }
+    widest = std::max(widest, block_reach);
     for (std::int32_t i = 0; i < m; ++i) {
       const std::int32_t p = ep[i];
       for (int r = 0; r < 2; ++r) {
@@ -674,7 +708,7 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
       }
     }
   }
-  return worst;
+  return widest;
 }
 
 TenantPhase::TenantPhase(const std::vector<std::int32_t>& group_slot, const std::vector<std::int64_t>& group_count,

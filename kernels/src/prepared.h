@@ -202,15 +202,20 @@ AZ_HD inline std::int64_t PackedPair(std::int32_t m, std::int32_t a, std::int32_
   const std::int64_t x = a;
   return x * m - x * (x + 1) / 2 + b;
 }
-inline std::int64_t PackedPairs(std::int32_t m) { return static_cast<std::int64_t>(m) * (m + 1) / 2; }
+AZ_HD inline std::int64_t PackedPairs(std::int32_t m) { return static_cast<std::int64_t>(m) * (m + 1) / 2; }
 // The sums of one block of m endpoints: tokens [m], requests [m], the
 // smoothed request term [1], then either the dense curvature (the upper
 // triangle of endpoint pairs, [PackedPairs(m)][3]: each pair's 2x2 block is
 // [[w^2, w], [w, 1]]-weighted, so three sums) or its diagonal ([3][m]: w^2,
-// w, 1 sums).
-inline std::int64_t BlockWidth(std::int32_t m, bool dense) {
+// w, 1 sums), then at TangentAt the loads' tangent in the temperature
+// (tokens [m], requests [m]): sum_g n_g pi_gp (x_gp - x_bar_g) (times w_g
+// for tokens), x an option's priced cost over the temperature and x_bar
+// its group's mean; to first order, cooling to c x tau moves each load by
+// (c - 1) x its tangent.
+AZ_HD inline std::int64_t TangentAt(std::int32_t m, bool dense) {
   return 2 * static_cast<std::int64_t>(m) + 1 + 3 * (dense ? PackedPairs(m) : m);
 }
+inline std::int64_t BlockWidth(std::int32_t m, bool dense) { return TangentAt(m, dense) + 2 * m; }
 
 // SmoothedDualValue(): the smoothed dual at the prices of a pass, from its
 // sums (laid out by `blocks.offset`).
@@ -242,14 +247,27 @@ inline double CapacityViolation(const HostModel& host, double load, double capac
 // One damped Newton step of the smoothed dual per block, from the loads
 // and curvature of the pass; in a dense block, the coordinates whose step
 // leaves its bounds (the clip, the floor at zero) are held there and the
-// others solved again. Host code shared by both backends. Returns the
-// largest relative violation of the optimality conditions: excess load, or
-// idle capacity that still carries a price.
+// others solved again. Host code shared by both backends.
 // With `diagonal`, every coordinate steps by its own curvature only (a
 // scaled gradient step: an ascent direction whatever the bounds clip), by
 // at most a few temperatures' worth (a trust region).
+// With `cooling` below 1 the next pass runs at cooling x tau, and the step
+// aims at the loads predicted there from the pass's tangent (a
+// predictor-corrector path: the corrector is the Newton step itself).
+// No endpoint's price moves by more than `reach` temperatures for its mean
+// request (a block's step beyond it is scaled back; not the diagonal step,
+// which has its own trust region). Returns the step's reach: the most any
+// endpoint's price moved, in those units.
 double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums, double tau,
-                    bool diagonal, std::vector<double>* lam, std::vector<double>* mu);
+                    bool diagonal, double cooling, std::vector<double>* lam, std::vector<double>* mu,
+                    double reach = HUGE_VAL);
+
+// PriceViolation(): the largest relative violation of the optimality
+// conditions at a pass's prices (CapacityViolation over every endpoint's
+// tokens and requests): excess load, or idle capacity that still carries a
+// price.
+double PriceViolation(const HostModel& model, const Blocks& blocks, const std::vector<double>& sums,
+                      const std::vector<double>& lam, const std::vector<double>& mu);
 
 // ModeLowerBound()
 //

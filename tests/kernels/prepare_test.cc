@@ -43,7 +43,7 @@ TEST(FindBlocks, ConnectedComponentsNumberedBySmallestEndpointEmptyLast) {
     EXPECT_TRUE(b.dense[k]);
     EXPECT_EQ(b.offset[k + 1] - b.offset[k], BlockWidth(b.Size(k), true));
   }
-  EXPECT_EQ(BlockWidth(3, true), 2 * 3 + 1 + 3 * 6);
+  EXPECT_EQ(BlockWidth(3, true), 2 * 3 + 1 + 3 * 6 + 2 * 3);
   EXPECT_EQ(BlockWidth(0, true), 1);  // the empty block's dual value term
 }
 
@@ -109,7 +109,8 @@ TEST(UpdatePrices, RaisesTheOverloadedEndpointOfEachBlockOnly) {
   const StepCase k = TwoBlocks();
   ASSERT_EQ(k.blocks.count, 3);
   std::vector<double> lam = {0, 0, 0.25}, mu = {0, 0, 0};
-  const double overload = UpdatePrices(k.host, k.blocks, k.sums, StepCase::kTau, /*diagonal=*/false, &lam, &mu);
+  const double overload = PriceViolation(k.host, k.blocks, k.sums, lam, mu);
+  UpdatePrices(k.host, k.blocks, k.sums, StepCase::kTau, /*diagonal=*/false, /*cooling=*/1.0, &lam, &mu);
   // (30 - 10) tokens over endpoint 0's 10, relative to kCapacityGrain mean
   // requests (10 tokens each) since its capacity is smaller; its requests
   // (3 on 1) are off by as much.
@@ -129,7 +130,7 @@ TEST(UpdatePrices, RaisesTheOverloadedEndpointOfEachBlockOnly) {
 TEST(UpdatePrices, DiagonalStepScalesEachCoordinateByItsOwnCurvature) {
   const StepCase k = TwoBlocks();
   std::vector<double> lam = {0, 0, 0.25}, mu = {0, 0, 0};
-  UpdatePrices(k.host, k.blocks, k.sums, StepCase::kTau, /*diagonal=*/true, &lam, &mu);
+  UpdatePrices(k.host, k.blocks, k.sums, StepCase::kTau, /*diagonal=*/true, /*cooling=*/1.0, &lam, &mu);
   const double bt = StepCase::kTau * 20, br = StepCase::kTau * 2;  // excess tokens, requests
   const double clip_t = 2 * StepCase::kTau / 10, clip_r = 2 * StepCase::kTau;
   EXPECT_NEAR(lam[0], 0.7 * bt / (StepCase::kS00 * 100 + bt / clip_t), 1e-15);
@@ -140,6 +141,57 @@ TEST(UpdatePrices, DiagonalStepScalesEachCoordinateByItsOwnCurvature) {
   // few temperatures (2 tau per mean request's tokens), not the price: the
   // fallback must differ from a Newton step the price's clip set.
   EXPECT_NEAR(lam[2], 0.25 - 0.7 * (2 * StepCase::kTau / 10), 1e-15);
+}
+
+// The predictor: before a cooling to c x tau the step is the Newton step
+// for the loads predicted there, each load moved by (c - 1) x its tangent,
+// undamped (the damping of 0.7 is the Newton step's own).
+TEST(UpdatePrices, BeforeACoolingStepsForTheLoadsItPredicts) {
+  for (const bool diagonal : {false, true}) {
+    SCOPED_TRACE(diagonal);
+    StepCase k = TwoBlocks();
+    // Tokens 0, 1, then requests 0, 1: 10 tokens a request, as the loads
+    // (the clip scales with the mean request's tokens).
+    const double tangent[4] = {-5.0, -2.0, -0.5, -0.2};
+    double* first = k.sums.data() + k.blocks.offset[0];
+    std::copy(tangent, tangent + 4, first + TangentAt(2, k.blocks.dense[0]));
+    const double cooling = 0.7;
+    std::vector<double> lam = {0.001, 0.002, 0.25}, mu = {0.01, 0.0, 0.0};
+    std::vector<double> lam_p = lam, mu_p = mu;
+    UpdatePrices(k.host, k.blocks, k.sums, StepCase::kTau, diagonal, cooling, &lam_p, &mu_p);
+    StepCase moved = k;
+    double* loads = moved.sums.data() + moved.blocks.offset[0];
+    for (int c = 0; c < 4; ++c) loads[c] += (cooling - 1.0) / 0.7 * tangent[c];
+    UpdatePrices(moved.host, moved.blocks, moved.sums, StepCase::kTau, diagonal, /*cooling=*/1.0, &lam, &mu);
+    for (int p = 0; p < 3; ++p) {
+      EXPECT_NEAR(lam_p[p], lam[p], 1e-12 * (1 + std::abs(lam[p])));
+      EXPECT_NEAR(mu_p[p], mu[p], 1e-12 * (1 + std::abs(mu[p])));
+    }
+    // And the prediction does move the step.
+    std::vector<double> lam_0 = {0.001, 0.002, 0.25}, mu_0 = {0.01, 0.0, 0.0};
+    UpdatePrices(k.host, k.blocks, k.sums, StepCase::kTau, diagonal, /*cooling=*/1.0, &lam_0, &mu_0);
+    EXPECT_NE(lam_p[1], lam_0[1]);
+  }
+}
+
+// The reach: a step that would move an endpoint's price for its mean
+// request by more than `reach` temperatures is scaled back as a whole (its
+// direction kept), and UpdatePrices returns how far it moved.
+TEST(UpdatePrices, AStepBeyondItsReachIsScaledBackAsAWhole) {
+  const StepCase k = TwoBlocks();
+  std::vector<double> lam = {0, 0, 0}, mu = {0, 0, 0};  // only endpoint 0's prices move
+  std::vector<double> full_lam = lam, full_mu = mu;
+  const double full =
+      UpdatePrices(k.host, k.blocks, k.sums, StepCase::kTau, /*diagonal=*/false, /*cooling=*/1.0, &full_lam, &full_mu);
+  ASSERT_GT(full, 0);
+  // Endpoint 0 carries the block's load: its mean request has 10 tokens.
+  EXPECT_NEAR(full, (full_lam[0] * 10 + full_mu[0]) / StepCase::kTau, 1e-9 * full);
+  const double reach = full / 4;
+  const double moved =
+      UpdatePrices(k.host, k.blocks, k.sums, StepCase::kTau, /*diagonal=*/false, /*cooling=*/1.0, &lam, &mu, reach);
+  EXPECT_NEAR(moved, reach, 1e-12 * reach);
+  EXPECT_NEAR(lam[0], full_lam[0] / 4, 1e-12);
+  EXPECT_NEAR(mu[0], full_mu[0] / 4, 1e-12);
 }
 
 }  // namespace
