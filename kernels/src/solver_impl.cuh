@@ -568,7 +568,7 @@ struct PricePass {
           rc[q] = 0.0;
           if (x < kDeadShare) {
             rc[q] = exp(-x);
-            xs[q] = static_cast<float>(x);
+            if (curvature) xs[q] = static_cast<float>(x);
           }
           z += rc[q];
           zx += rc[q] * x;
