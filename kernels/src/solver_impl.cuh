@@ -497,9 +497,9 @@ struct TenantShifts {
 // eligible pairs).
 // With `curvature` false only the loads and the value are summed (the
 // curvature and tangent slots are left as they were): a halved step's trial
-// needs no more (RunPrices), and at warm temperatures, where most of a dense block's
-// options are live, that is 40% of a full pass (100,000 x 256 strict: 4.8
-// against 12.5 ms).
+// needs no more (RunPrices), and at warm temperatures, where most of a
+// dense block's options are live, that is 40% of a full pass (100,000 x 256
+// strict: 4.8 against 12.5 ms).
 // With tenant prices (TenantShifts) a priced tenant's group weighs its
 // rejection at EffReject less its shift, and `reject_share`, when given,
 // gets each group's share of rejection (UpdateTenantPrices' sums).
@@ -1407,9 +1407,10 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   typename Backend::template Vector<float> spread(lv.pairs);
   std::vector<double> loads(layout.sums_width), base_loads(layout.sums_width);
   // The loads have nearly cleared when no endpoint is off by more than
-  // kCoolAt (relative). Each cooling (unpredicted) throws them off by about 0.5, and a
-  // damped Newton pass takes two thirds of what is left away: at 0.02, four
-  // passes a temperature; at 0.04, three where the fourth pass mattered
+  // kCoolAt (relative). Without the predictor (below) each cooling threw
+  // them off by about 0.5, and a damped Newton pass takes two thirds of
+  // what is left away: at 0.02, four passes a temperature; at 0.04, three
+  // where the fourth pass mattered
   // little (10-25% fewer passes over the robustness set of 14 batches,
   // 8k-200k requests x 64-1,024 endpoints, the same gaps; from 0.06 on some
   // solves took twice the passes).
@@ -1444,7 +1445,10 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   // did without the reach), 1,610 passes in all (before the predictor,
   // 2,522); widening x 2 or x 4 took 1,560-1,564 passes, but 100,000 x 256
   // weighted 140-159 (x 8: 113).
-  constexpr double kReachGrowth = 8;
+  // Never below half a temperature (well inside the quadratic model; a
+  // reach of zero, from a step along lam * w + mu = constant, would stay
+  // zero).
+  constexpr double kReachGrowth = 8, kLeastReach = 0.5;
   double reach = HUGE_VAL, last_reach = 0;
   int kept_halvings = 0;
   bool diagonal = false;  // the next step uses the curvature's diagonal only
@@ -1556,7 +1560,8 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
     // aims at that temperature (UpdatePrices' predictor): a cooling then
     // throws the loads off by about 0.08 instead of 0.5, and a temperature
     // takes two passes instead of three or four (100,000 and 1M requests x
-    // 64-1,024 endpoints, every mode: 25-45% fewer passes, the same gaps).
+    // 64-1,024 endpoints, every mode: 7-45% fewer passes, gaps within 1e-3
+    // and at 1M within 5e-4, with the reach below).
     // Not with tenant prices moving (their step has no predictor), nor on a
     // warm start's probe (it may bid or reheat instead).
     double cooling = 1.0;
@@ -1565,7 +1570,7 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
       cooling = std::max(tau_min, *tau * kCooling) / *tau;
     }
     if (kept_halvings > 0) {
-      reach = 2.0 * last_reach * std::ldexp(1.0, -kept_halvings);
+      reach = std::max(kLeastReach, 2.0 * last_reach * std::ldexp(1.0, -kept_halvings));
     } else if (reach < HUGE_VAL) {
       reach = reach < 1e300 ? reach * kReachGrowth : HUGE_VAL;
     }
