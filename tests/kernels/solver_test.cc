@@ -97,6 +97,14 @@ using RefCase = std::tuple<Backend, std::uint64_t /*seed*/>;
 
 class SolverReference : public testing::TestWithParam<RefCase> {};
 
+// The generator's default footprint (64 endpoints) with `requests` requests.
+ProblemData DefaultWorkload(std::int64_t requests, AzureFirst mode) {
+  WorkloadSpec spec;
+  spec.requests = requests;
+  spec.mode = mode;
+  return GenerateWorkload(spec);
+}
+
 WorkloadSpec ReferenceSpec(std::uint64_t seed, AzureFirst mode) {
   WorkloadSpec spec;
   spec.requests = 1500;
@@ -1009,10 +1017,7 @@ TEST_P(SolverEdges, WarmStartFromPricesThatNoLongerFitStartsOver) {
 TEST_P(SolverEdges, CertifiedGapWithinATenthOfAPercentAt20k) {
   for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
     SCOPED_TRACE(ModeName(mode));
-    WorkloadSpec spec;
-    spec.requests = 20000;
-    spec.mode = mode;
-    ProblemData d = GenerateWorkload(spec);
+    ProblemData d = DefaultWorkload(20000, mode);
     const Solution repaired = SolveOk(d, GetParam());
     EXPECT_LE(repaired.gap, 1e-3);
     SolverOptions options;
@@ -1031,10 +1036,7 @@ TEST_P(SolverEdges, CertifiedGapWithinATenthOfAPercentAt20k) {
 TEST_P(SolverEdges, EachCoolingStartsNearTheCooledLoads) {
   for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
     SCOPED_TRACE(ModeName(mode));
-    WorkloadSpec spec;
-    spec.requests = 20000;
-    spec.mode = mode;
-    ProblemData d = GenerateWorkload(spec);
+    ProblemData d = DefaultWorkload(20000, mode);
     SolverOptions options;
     std::vector<IterationInfo> trace;
     options.on_iteration = [&trace](const IterationInfo& info) { trace.push_back(info); };
