@@ -585,7 +585,7 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
   // Newton step's own error).
   const double predict = (cooling - 1.0) / kStepDamping;
   double widest = 0;  // the step's reach
-  std::vector<double> grad, price, max_step, step, a, b, ridge;
+  std::vector<double> grad, price, max_step, mean_w, step, a, b, ridge;
   std::vector<std::int32_t> active, unclipped, clipped;
   for (std::int32_t k = 0; k < blocks.count; ++k) {
     const std::int32_t m = blocks.Size(k), dim = 2 * m;
@@ -596,6 +596,7 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
     grad.assign(dim, 0.0);
     price.assign(dim, 0.0);
     max_step.assign(dim, 0.0);
+    mean_w.assign(m, 0.0);
     step.assign(dim, 0.0);
     for (std::int32_t i = 0; i < m; ++i) {
       const std::int32_t p = ep[i];
@@ -607,6 +608,7 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
       price[2 * i] = (*lam)[p];
       price[2 * i + 1] = (*mu)[p];
       const double w_bar = count > 0 ? std::max(1.0, load / count) : model.mean_tokens;
+      mean_w[i] = w_bar;
       // The diagonal step (after a Newton step failed) stays within a few
       // temperatures: clipped only at the price, it was the failed step again
       // wherever the clip set both.
@@ -690,9 +692,7 @@ double UpdatePrices(const HostModel& model, const Blocks& blocks, const std::vec
     // scaled back (its direction kept).
     double block_reach = 0;
     for (std::int32_t i = 0; i < m; ++i) {
-      const double load = d[i], count = d[m + i];
-      const double w_bar = count > 0 ? std::max(1.0, load / count) : model.mean_tokens;
-      block_reach = std::max(block_reach, std::abs(kStepDamping * (step[2 * i] * w_bar + step[2 * i + 1])) / tau);
+      block_reach = std::max(block_reach, std::abs(kStepDamping * (step[2 * i] * mean_w[i] + step[2 * i + 1])) / tau);
     }
     if (!diagonal && block_reach > reach) {
       for (std::int32_t c = 0; c < dim; ++c) step[c] *= reach / block_reach;

@@ -1410,10 +1410,9 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   // kCoolAt (relative). Without the predictor (below) each cooling threw
   // them off by about 0.5, and a damped Newton pass takes two thirds of
   // what is left away: at 0.02, four passes a temperature; at 0.04, three
-  // where the fourth pass mattered
-  // little (10-25% fewer passes over the robustness set of 14 batches,
-  // 8k-200k requests x 64-1,024 endpoints, the same gaps; from 0.06 on some
-  // solves took twice the passes).
+  // where the fourth pass mattered little (10-25% fewer passes over the
+  // robustness set of 14 batches, 8k-200k requests x 64-1,024 endpoints, the
+  // same gaps; from 0.06 on some solves took twice the passes).
   constexpr double kCoolAt = 0.04, kCooling = 0.7;
   // Loads that clear to the tolerance above the final temperature (nothing
   // binds, or the prices are already right) cool ten times faster: a warm
@@ -1449,9 +1448,8 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
   // reach of zero, from a step along lam * w + mu = constant, would stay
   // zero).
   constexpr double kReachGrowth = 8, kLeastReach = 0.5;
-  double reach = HUGE_VAL, last_reach = 0;
-  int kept_halvings = 0;
-  bool diagonal = false;  // the next step uses the curvature's diagonal only
+  double reach = HUGE_VAL, last_reach = 0;  // HUGE_VAL: no bound (and x 8 stays so)
+  bool diagonal = false;                    // the next step uses the curvature's diagonal only
   bool settling = false;
   int settle_passes = 0;
   // The prices at the last temperature whose loads nearly cleared (see
@@ -1548,7 +1546,9 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
     } else if (trial) {
       run_pass(true);
     }
-    kept_halvings = diagonal ? 0 : halvings;
+    // The reach after this step (kept after `halvings` halvings, or full).
+    reach = halvings > 0 && !diagonal ? std::max(kLeastReach, 2.0 * last_reach * std::ldexp(1.0, -halvings))
+                                      : reach * kReachGrowth;
     halvings = 0;
     base_lam = *lam;
     base_mu = *mu;
@@ -1568,11 +1568,6 @@ int RunPrices(const HostModel& host, const Blocks& blocks, const ModelView& m, c
     if (!tenant_step && *tau > tau_min && overload > options.tolerance && overload <= kCoolAt &&
         !(it == bids && reheat.near > 0)) {
       cooling = std::max(tau_min, *tau * kCooling) / *tau;
-    }
-    if (kept_halvings > 0) {
-      reach = std::max(kLeastReach, 2.0 * last_reach * std::ldexp(1.0, -kept_halvings));
-    } else if (reach < HUGE_VAL) {
-      reach = reach < 1e300 ? reach * kReachGrowth : HUGE_VAL;
     }
     last_reach = UpdatePrices(host, blocks, base_loads, *tau, diagonal, cooling, lam, mu, reach);
     if (tenant_step) {
