@@ -1,10 +1,12 @@
 // Copyright 2026 Azimuth authors.
 //
 // The repair passes' knapsack (kernels/src/repair.h): an endpoint's choice
-// of requests within its two capacities, against exhaustive search.
+// of requests within its two capacities, against exhaustive search; and the
+// repair's answer whatever the number of threads.
 #include "kernels/src/repair.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "bench/workload/generator.h"
+#include "kernels/src/prepared.h"
 
 namespace azimuth::kernels::internal {
 namespace {
@@ -160,6 +163,40 @@ TEST(EnforceCapacity, EvictsTheLatestRequestsOfAnOverfullEndpoint) {
   endpoint = {0, -1, 0, 1, -1, 1};
   EnforceCapacity(host, r, &endpoint);
   EXPECT_EQ(endpoint, (std::vector<std::int32_t>{0, -1, 0, 1, -1, 1}));
+}
+
+// Reselect runs the blocks of the eligibility graph in parallel: a wide
+// footprint (256 endpoints in dozens of blocks) under load gets the same
+// assignment from one thread as from two and four, and the repair moves
+// requests (so the comparison covers its moves).
+TEST(Repair, SameAssignmentWhateverTheThreads) {
+  for (const AzureFirst mode : {AzureFirst::kOff, AzureFirst::kStrict}) {
+    bench::WorkloadSpec spec;
+    spec.requests = 20000;
+    spec.endpoints = 256;
+    spec.load = 1.2;
+    spec.mode = mode;
+    ProblemData data = bench::GenerateWorkload(spec);
+    const ProblemView view = data.View();
+    const HostModel host = Prepare(view);
+    const PhaseResult phase = RunBackendCpu(host, view.requests, SolverOptions{}, nullptr, /*quick=*/false);
+    const Blocks blocks = FindBlocks(host.num_endpoints, phase.group_elig);
+    std::int32_t wide = 0;  // blocks of more than one endpoint
+    for (std::int32_t b = 0; b < blocks.count; ++b) wide += blocks.Size(b) > 1;
+    ASSERT_GE(wide, 4);
+    auto repaired = [&](int threads) {
+      PhaseResult p = phase;
+      omp_set_num_threads(threads);
+      Repair(host, view.requests, mode, /*rounds=*/2, /*target_gap=*/0, &p);
+      return p.endpoint;
+    };
+    const std::vector<std::int32_t> one = repaired(1);
+    std::int64_t moved = 0;
+    for (std::size_t i = 0; i < one.size(); ++i) moved += one[i] != phase.endpoint[i];
+    EXPECT_GT(moved, 0);
+    EXPECT_EQ(repaired(2), one);
+    EXPECT_EQ(repaired(4), one);
+  }
 }
 
 }  // namespace
