@@ -35,6 +35,23 @@ class Repairer {
         room_tokens_(host.cap_tokens),
         room_requests_(host.cap_requests),
         blocks_(FindBlocks(host.num_endpoints, phase->group_elig)) {
+    const std::size_t groups = phase->group_eoff.empty() ? 0 : phase->group_eoff.size() - 1;
+    group_block_.assign(groups, -1);
+    for (std::size_t g = 0; g < groups; ++g) {
+      if (phase->group_eoff[g] < phase->group_eoff[g + 1]) {
+        group_block_[g] = blocks_.block_of[phase->group_elist[phase->group_eoff[g]]];
+      }
+    }
+    block_first_.assign(blocks_.count + 1, 0);
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (BlockOf(i) >= 0) ++block_first_[BlockOf(i) + 1];
+    }
+    for (std::int32_t b = 0; b < blocks_.count; ++b) block_first_[b + 1] += block_first_[b];
+    by_block_.resize(block_first_.back());
+    std::vector<std::int64_t> next(block_first_.begin(), block_first_.end() - 1);
+    for (std::int64_t i = 0; i < n_; ++i) {
+      if (BlockOf(i) >= 0) by_block_[next[BlockOf(i)]++] = i;
+    }
     home_.resize(n_);
     priority_.resize(n_);
     for (std::int64_t i = 0; i < n_; ++i) {
@@ -145,6 +162,60 @@ class Repairer {
     return out;
   }
 
+  // The blocks of the eligibility graph (blocks_) do not interact: a
+  // request's options all lie in one block, so no move crosses blocks. A
+  // pass that goes block by block, each block in the pass's serial order,
+  // makes the serial order's moves whatever the threads: InBlocks(body)
+  // runs body(b) for every block b, the blocks in parallel, and
+  // ForEachInBlocks(requests, visit) visits `requests` so, each block's in
+  // their order there (requests with no option are skipped).
+  template <typename Body>
+  void InBlocks(Body body) {
+    std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::int32_t b = 0; b < blocks_.count; ++b) {
+      try {
+        body(b);
+      } catch (...) {
+#pragma omp critical(azimuth_repair_failure)
+        if (!failure) failure = std::current_exception();
+      }
+    }
+    if (failure) std::rethrow_exception(failure);
+  }
+  template <typename Visit>
+  void ForEachInBlocks(const std::vector<std::int64_t>& requests, Visit visit) {
+    std::vector<std::int64_t> start(blocks_.count + 1, 0), split;
+    for (const std::int64_t i : requests) {
+      if (BlockOf(i) >= 0) ++start[BlockOf(i) + 1];
+    }
+    for (std::int32_t b = 0; b < blocks_.count; ++b) start[b + 1] += start[b];
+    split.resize(start.back());
+    std::vector<std::int64_t> next(start.begin(), start.end() - 1);
+    for (const std::int64_t i : requests) {
+      if (BlockOf(i) >= 0) split[next[BlockOf(i)]++] = i;
+    }
+    InBlocks([&](std::int32_t b) {
+      for (std::int64_t k = start[b]; k < start[b + 1]; ++k) visit(split[k]);
+    });
+  }
+  // Every request with an option, in ascending order within its block.
+  template <typename Visit>
+  void ForEachRequestInBlocks(Visit visit) {
+    InBlocks([&](std::int32_t b) {
+      for (std::int64_t k = block_first_[b]; k < block_first_[b + 1]; ++k) visit(by_block_[k]);
+    });
+  }
+  // The requests of (score, request) pairs, in their order.
+  static std::vector<std::int64_t> RequestsOf(const std::vector<std::pair<double, std::int64_t>>& list) {
+    std::vector<std::int64_t> out;
+    out.reserve(list.size());
+    for (const auto& entry : list) out.push_back(entry.second);
+    return out;
+  }
+  // Request i's block, or -1 when it has no option.
+  std::int32_t BlockOf(std::int64_t i) const { return group_block_[phase_.group_of[i]]; }
+
   // The ledger: room left per endpoint.
   bool Fits(std::int32_t p, std::int64_t w) const { return room_tokens_[p] >= w && room_requests_[p] >= 1; }
   void Take(std::int32_t p, std::int64_t i) {
@@ -210,11 +281,11 @@ class Repairer {
       if (best(i, &surplus) >= 0) waiting.emplace_back(-surplus, i);
     }
     std::sort(waiting.begin(), waiting.end());
-    for (const auto& entry : waiting) {
+    ForEachInBlocks(RequestsOf(waiting), [&](std::int64_t i) {
       double surplus;
-      const std::int32_t p = best(entry.second, &surplus);
-      if (p >= 0) Move(entry.second, p);
-    }
+      const std::int32_t p = best(i, &surplus);
+      if (p >= 0) Move(i, p);
+    });
   }
 
   // How much more each placed request costs under the prices where it is
@@ -276,14 +347,12 @@ class Repairer {
       const double here = Cost(i, ep_[i]);
       return here - to_cost > kMinGain * std::abs(here) ? here - to_cost : 0.0;
     });
-    std::vector<std::pair<double, std::int64_t>> movers = Highest(gain, kCandidates);
-    for (const auto& entry : movers) {
-      const std::int64_t i = entry.second;
+    ForEachInBlocks(RequestsOf(Highest(gain, kCandidates)), [&](std::int64_t i) {
       double to_cost = 0;
       const std::int32_t to = CheapestWithRoom(i, ep_[i], &to_cost);
       const double here = Cost(i, ep_[i]);
       if (to >= 0 && here - to_cost > kMinGain * std::abs(here)) Move(i, to);
-    }
+    });
   }
 
   // Unblock: a request that sits where the prices say it should not (its
@@ -301,9 +370,9 @@ class Repairer {
     std::vector<std::pair<double, std::int64_t>> candidates = Highest(penalty, kCandidates);
     if (candidates.empty()) return;
     const auto movers = CheapestToMove(kMovers, true);
-    std::vector<std::pair<std::int64_t, std::int32_t>> moved;  // (request, from)
-    for (const auto& candidate : candidates) {
-      const std::int64_t i = candidate.second;
+    std::vector<std::vector<std::pair<std::int64_t, std::int32_t>>> chains(blocks_.count);  // (request, from)
+    ForEachInBlocks(RequestsOf(candidates), [&](std::int64_t i) {
+      auto& moved = chains[BlockOf(i)];
       const std::int32_t from = ep_[i];
       const double here = Cost(i, from);
       const std::int64_t w = Tokens(i);
@@ -332,7 +401,7 @@ class Repairer {
         for (auto it = moved.rbegin(); it != moved.rend(); ++it) Move(it->first, it->second);
         Move(i, from);
       }
-    }
+    });
   }
 
   // Make room: a waiting request may fit on an eligible endpoint once one
@@ -351,8 +420,7 @@ class Repairer {
     if (waiting.empty()) return;
     const auto movers = CheapestToMove(kMovers, false);
     std::sort(waiting.begin(), waiting.end());
-    for (const auto& entry : waiting) {
-      const std::int64_t i = entry.second;
+    ForEachInBlocks(RequestsOf(waiting), [&](std::int64_t i) {
       const std::int64_t w = Tokens(i);
       const double reject = Reject(i);
       double best_gain = 0;
@@ -374,10 +442,10 @@ class Repairer {
           best_to = to;
         }
       }
-      if (best_p < 0) continue;
+      if (best_p < 0) return;
       Move(best_q, best_to);
       Move(i, best_p);
-    }
+    });
   }
 
   struct Offer {
@@ -413,17 +481,17 @@ class Repairer {
         if (p > from && Cost(i, p) < reject) newcomers[p].push_back(i);
       }
     };
-    for (std::int64_t i = 0; i < n_; ++i) {
+    ForEachRequestInBlocks([&](std::int64_t i) {
       if (ep_[i] < 0) {
         offer(i, -1);
-        continue;
+        return;
       }
-      if (penalty[i] <= 0) continue;
+      if (penalty[i] <= 0) return;
       const double here = Priced(i, ep_[i]);
       for (std::int32_t p : EligibleOf(i)) {
         if (p != ep_[i] && Priced(i, p) < here - kMinGain * std::abs(here)) newcomers[p].push_back(i);
       }
-    }
+    });
     // What leaving would cost each member of such an endpoint, for ranking
     // (recomputed where a member has moved since).
     const std::vector<std::int32_t> scored_at = ep_;
@@ -435,101 +503,88 @@ class Repairer {
       if (loss[i] != kNone) members[ep_[i]].push_back(i);
     }
     std::vector<std::int32_t> seen(n_, -1);
-    // The blocks of the eligibility graph run in parallel, each endpoint by
-    // endpoint in ascending order: a request's options all lie in one block
-    // and no move crosses blocks, so the result is the serial order's,
-    // whatever the threads (1M x 1,024, strict: the reselect's endpoint loop
-    // was 490 ms of the repair's 2.7 s on one thread).
-    std::exception_ptr failure;
-#pragma omp parallel
-    {
+    // Block by block (InBlocks), each endpoint in ascending order (1M x
+    // 1,024, strict: this loop was 490 ms of the repair's 2.7 s on one
+    // thread).
+    InBlocks([&](std::int32_t b) {
       std::vector<KnapsackItem> items;
       std::vector<std::uint8_t> chosen;
       std::vector<std::pair<double, std::int64_t>> leaving;  // (score, member), then (loss, member)
       std::vector<std::int32_t> booked_at;
       std::vector<std::int64_t> free_t(m_), free_r(m_);
-#pragma omp for schedule(dynamic, 1)
-      for (std::int32_t b = 0; b < blocks_.count; ++b) {
-        try {
-          const std::vector<std::int32_t> block(blocks_.endpoints.begin() + blocks_.start[b],
-                                                blocks_.endpoints.begin() + blocks_.start[b + 1]);
-          for (const std::int32_t p : block) {
-            items.clear();
-            for (const std::int64_t i : newcomers[p]) {
-              if (ep_[i] == p || seen[i] == p) continue;  // arrived, or listed twice
-              seen[i] = p;
-              const double gain = (ep_[i] < 0 ? Reject(i) : Cost(i, ep_[i])) - Cost(i, p);
-              if (gain > 0) items.push_back({gain, Tokens(i), i});
-            }
-            if (items.empty()) continue;
-            const std::size_t first_member = items.size();
-            // The kMembers members whose place is cheapest to give up at the
-            // endpoint's prices; the others stay.
-            leaving.clear();
-            for (const std::int64_t q : members[p]) {
-              if (ep_[q] != p || seen[q] == p) continue;  // moved on, or listed twice
-              seen[q] = p;
-              const double x = scored_at[q] == p ? loss[q] : LeaveLoss(q, p, nullptr);
-              leaving.emplace_back(x - lam_[p] * static_cast<double>(Tokens(q)) - mu_[p], q);
-            }
-            const std::size_t keep = std::min(kMembers, leaving.size());
-            std::partial_sort(leaving.begin(), leaving.begin() + keep, leaving.end());
-            leaving.resize(keep);
-            std::int64_t cap_t = room_tokens_[p], cap_r = room_requests_[p];
-            for (auto& entry : leaving) {
-              const std::int64_t q = entry.second;
-              cap_t += Tokens(q);
-              cap_r += 1;
-              entry.first = scored_at[q] == p ? loss[q] : LeaveLoss(q, p, nullptr);
-            }
-            std::sort(leaving.begin(), leaving.end());
-            for (const std::int32_t e : block) {  // q's options are all in the block
-              free_t[e] = room_tokens_[e];
-              free_r[e] = room_requests_[e];
-            }
-            booked_at.clear();
-            double before = 0;
-            for (const auto& entry : leaving) {
-              const std::int64_t q = entry.second;
-              const std::int64_t w = Tokens(q);
-              double cost = 0;
-              std::int32_t to = CheapestWithRoom(q, p, free_t, free_r, &cost);
-              if (to >= 0 && cost < Reject(q)) {
-                free_t[to] -= w;
-                free_r[to] -= 1;
-              } else {
-                to = -1;
-                cost = Reject(q);
-              }
-              const double value = cost - Cost(q, p);
-              before += std::max(value, 0.0);
-              items.push_back({value, w, q});
-              booked_at.push_back(to);
-            }
-            const double after = SolveKnapsack(items, cap_t, cap_r, lam_[p], &chosen);
-            if (after <= before + kMinGain * (std::abs(after) + std::abs(before))) continue;
-            for (std::size_t k = first_member; k < items.size(); ++k) {
-              if (chosen[k]) continue;
-              const std::int64_t q = items[k].request;
-              const std::int32_t to = booked_at[k - first_member];
-              Move(q, to);
-              if (to >= 0) {
-                members[to].push_back(q);
-              } else {
-                offer(q, p);
-              }
-            }
-            for (std::size_t k = 0; k < first_member; ++k) {
-              if (chosen[k]) Move(items[k].request, p);
-            }
+      const std::vector<std::int32_t> block(blocks_.endpoints.begin() + blocks_.start[b],
+                                            blocks_.endpoints.begin() + blocks_.start[b + 1]);
+      for (const std::int32_t p : block) {
+        items.clear();
+        for (const std::int64_t i : newcomers[p]) {
+          if (ep_[i] == p || seen[i] == p) continue;  // arrived, or listed twice
+          seen[i] = p;
+          const double gain = (ep_[i] < 0 ? Reject(i) : Cost(i, ep_[i])) - Cost(i, p);
+          if (gain > 0) items.push_back({gain, Tokens(i), i});
+        }
+        if (items.empty()) continue;
+        const std::size_t first_member = items.size();
+        // The kMembers members whose place is cheapest to give up at the
+        // endpoint's prices; the others stay.
+        leaving.clear();
+        for (const std::int64_t q : members[p]) {
+          if (ep_[q] != p || seen[q] == p) continue;  // moved on, or listed twice
+          seen[q] = p;
+          const double x = scored_at[q] == p ? loss[q] : LeaveLoss(q, p, nullptr);
+          leaving.emplace_back(x - lam_[p] * static_cast<double>(Tokens(q)) - mu_[p], q);
+        }
+        const std::size_t keep = std::min(kMembers, leaving.size());
+        std::partial_sort(leaving.begin(), leaving.begin() + keep, leaving.end());
+        leaving.resize(keep);
+        std::int64_t cap_t = room_tokens_[p], cap_r = room_requests_[p];
+        for (auto& entry : leaving) {
+          const std::int64_t q = entry.second;
+          cap_t += Tokens(q);
+          cap_r += 1;
+          entry.first = scored_at[q] == p ? loss[q] : LeaveLoss(q, p, nullptr);
+        }
+        std::sort(leaving.begin(), leaving.end());
+        for (const std::int32_t e : block) {  // q's options are all in the block
+          free_t[e] = room_tokens_[e];
+          free_r[e] = room_requests_[e];
+        }
+        booked_at.clear();
+        double before = 0;
+        for (const auto& entry : leaving) {
+          const std::int64_t q = entry.second;
+          const std::int64_t w = Tokens(q);
+          double cost = 0;
+          std::int32_t to = CheapestWithRoom(q, p, free_t, free_r, &cost);
+          if (to >= 0 && cost < Reject(q)) {
+            free_t[to] -= w;
+            free_r[to] -= 1;
+          } else {
+            to = -1;
+            cost = Reject(q);
           }
-        } catch (...) {
-#pragma omp critical
-          if (!failure) failure = std::current_exception();
+          const double value = cost - Cost(q, p);
+          before += std::max(value, 0.0);
+          items.push_back({value, w, q});
+          booked_at.push_back(to);
+        }
+        const double after = SolveKnapsack(items, cap_t, cap_r, lam_[p], &chosen);
+        if (after <= before + kMinGain * (std::abs(after) + std::abs(before))) continue;
+        for (std::size_t k = first_member; k < items.size(); ++k) {
+          if (chosen[k]) continue;
+          const std::int64_t q = items[k].request;
+          const std::int32_t to = booked_at[k - first_member];
+          Move(q, to);
+          if (to >= 0) {
+            members[to].push_back(q);
+          } else {
+            offer(q, p);
+          }
+        }
+        for (std::size_t k = 0; k < first_member; ++k) {
+          if (chosen[k]) Move(items[k].request, p);
         }
       }
-    }
-    if (failure) std::rethrow_exception(failure);
+    });
   }
 
   // One greedy order of an endpoint's waiting requests, with the suffix
@@ -551,14 +606,14 @@ class Repairer {
   void Repack() {
     constexpr std::size_t kOut = 16;
     std::vector<std::vector<Offer>> waiting(m_);
-    for (std::int64_t i = 0; i < n_; ++i) {
-      if (ep_[i] >= 0) continue;
+    ForEachRequestInBlocks([&](std::int64_t i) {
+      if (ep_[i] >= 0) return;
       const double reject = Reject(i);
       for (std::int32_t p : EligibleOf(i)) {
         const double gain = reject - Cost(i, p);
         if (gain > 0) waiting[p].push_back({gain, i});
       }
-    }
+    });
     const std::vector<double> loss = ScoreAll([&](std::int64_t q) {
       return ep_[q] >= 0 && !waiting[ep_[q]].empty() ? LeaveLoss(q, ep_[q], nullptr) : kNone;
     });
@@ -566,40 +621,43 @@ class Repairer {
     for (std::int64_t i = 0; i < n_; ++i) {
       if (loss[i] != kNone) members[ep_[i]].push_back(i);
     }
-    std::vector<std::int64_t> by_gain, by_density, candidates;
-    std::vector<std::pair<double, std::int64_t>> ranked[3];
-    for (std::int32_t p = 0; p < m_; ++p) {
-      if (waiting[p].empty()) continue;
-      GreedyOrder gain_order = MakeOrder(waiting[p], false);
-      GreedyOrder density_order = MakeOrder(std::move(waiting[p]), true);
-      const Offer& densest = density_order.offers.front();
-      const double density = densest.gain / static_cast<double>(std::max<std::int64_t>(1, Tokens(densest.request)));
-      for (auto& list : ranked) list.clear();
-      for (std::int64_t q : members[p]) {
-        const double w = static_cast<double>(Tokens(q));
-        ranked[0].emplace_back(loss[q], q);
-        ranked[1].emplace_back(loss[q] - lam_[p] * w - mu_[p], q);
-        ranked[2].emplace_back(loss[q] - density * w, q);
+    InBlocks([&](std::int32_t b) {
+      std::vector<std::int64_t> by_gain, by_density, candidates;
+      std::vector<std::pair<double, std::int64_t>> ranked[3];
+      for (std::int32_t j = blocks_.start[b]; j < blocks_.start[b + 1]; ++j) {
+        const std::int32_t p = blocks_.endpoints[j];
+        if (waiting[p].empty()) continue;
+        GreedyOrder gain_order = MakeOrder(waiting[p], false);
+        GreedyOrder density_order = MakeOrder(std::move(waiting[p]), true);
+        const Offer& densest = density_order.offers.front();
+        const double density = densest.gain / static_cast<double>(std::max<std::int64_t>(1, Tokens(densest.request)));
+        for (auto& list : ranked) list.clear();
+        for (std::int64_t q : members[p]) {
+          const double w = static_cast<double>(Tokens(q));
+          ranked[0].emplace_back(loss[q], q);
+          ranked[1].emplace_back(loss[q] - lam_[p] * w - mu_[p], q);
+          ranked[2].emplace_back(loss[q] - density * w, q);
+        }
+        candidates.clear();
+        for (auto& list : ranked) {
+          const std::size_t keep = std::min(kOut, list.size());
+          std::partial_sort(list.begin(), list.begin() + keep, list.end());
+          for (std::size_t k = 0; k < keep; ++k) candidates.push_back(list[k].second);
+        }
+        for (const std::int64_t q : candidates) {
+          if (ep_[q] != p) continue;
+          std::int32_t to;
+          const double cost = LeaveLoss(q, p, &to);  // loss[q] may be stale by now
+          const std::int64_t room_t = room_tokens_[p] + Tokens(q), room_r = room_requests_[p] + 1;
+          const double g1 = Greedy(gain_order, room_t, room_r, &by_gain);
+          const double g2 = Greedy(density_order, room_t, room_r, &by_density);
+          const double gain = std::max(g1, g2);
+          if (gain <= cost + kMinGain * (std::abs(gain) + std::abs(cost))) continue;
+          Move(q, to);
+          for (std::int64_t i : g1 >= g2 ? by_gain : by_density) Move(i, p);
+        }
       }
-      candidates.clear();
-      for (auto& list : ranked) {
-        const std::size_t keep = std::min(kOut, list.size());
-        std::partial_sort(list.begin(), list.begin() + keep, list.end());
-        for (std::size_t k = 0; k < keep; ++k) candidates.push_back(list[k].second);
-      }
-      for (const std::int64_t q : candidates) {
-        if (ep_[q] != p) continue;
-        std::int32_t to;
-        const double cost = LeaveLoss(q, p, &to);  // loss[q] may be stale by now
-        const std::int64_t room_t = room_tokens_[p] + Tokens(q), room_r = room_requests_[p] + 1;
-        const double g1 = Greedy(gain_order, room_t, room_r, &by_gain);
-        const double g2 = Greedy(density_order, room_t, room_r, &by_density);
-        const double gain = std::max(g1, g2);
-        if (gain <= cost + kMinGain * (std::abs(gain) + std::abs(cost))) continue;
-        Move(q, to);
-        for (std::int64_t i : g1 >= g2 ? by_gain : by_density) Move(i, p);
-      }
-    }
+    });
   }
 
   GreedyOrder MakeOrder(std::vector<Offer> offers, bool per_token) const {
@@ -667,8 +725,7 @@ class Repairer {
     });
     std::vector<std::pair<double, std::int64_t>> candidates = Highest(desire, kCandidates);
     std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-    for (const auto& candidate : candidates) {
-      const std::int64_t i = candidate.second;
+    ForEachInBlocks(RequestsOf(candidates), [&](std::int64_t i) {
       const std::int32_t p = ep_[i];
       const double here = Cost(i, p);
       const std::int64_t wi = Tokens(i);
@@ -692,21 +749,24 @@ class Repairer {
           }
         }
       }
-      if (best_j < 0) continue;
+      if (best_j < 0) return;
       // Both leave first, so each fits where the other was.
       Move(i, -1);
       Move(best_j, -1);
       Move(i, best_q);
       Move(best_j, p);
-    }
+    });
   }
 
   // Strict mode's checkable invariant, made to hold: no request stays off
   // Azure while an eligible Azure endpoint has room for it. Requests are
   // visited in order and Azure room only shrinks, so one pass suffices.
   void AzureRepair() {
+    std::vector<std::int64_t> off_azure;
     for (std::int64_t i = 0; i < n_; ++i) {
-      if (ep_[i] < 0 || host_.ep_azure[ep_[i]]) continue;
+      if (ep_[i] >= 0 && !host_.ep_azure[ep_[i]]) off_azure.push_back(i);
+    }
+    ForEachInBlocks(off_azure, [&](std::int64_t i) {
       const std::int64_t w = Tokens(i);
       double best = 0;
       std::int32_t arg = -1;
@@ -719,7 +779,7 @@ class Repairer {
         }
       }
       if (arg >= 0) Move(i, arg);
-    }
+    });
   }
 
   const HostModel& host_;
@@ -734,6 +794,9 @@ class Repairer {
   std::vector<std::int64_t> room_tokens_, room_requests_;
   std::vector<std::uint8_t> home_, priority_;  // per request, from its class
   const Blocks blocks_;                        // of the eligibility graph (FindBlocks)
+  std::vector<std::int32_t> group_block_;      // per group: its options' block, or -1 (none)
+  std::vector<std::int64_t> block_first_;      // [blocks + 1]: block b's requests by_block_[block_first_[b] ..]
+  std::vector<std::int64_t> by_block_;         // the requests with an option, by block, ascending
 };
 
 }  // namespace
