@@ -6,10 +6,12 @@
 //
 // Every pass keeps both capacities exact and eligibility intact, and makes a
 // move only when it lowers the policy's objective (EffCost / EffReject). They
-// make their moves sequentially in a fixed order, so the result is
-// reproducible (scans that only score requests run in parallel). Each pass
-// costs O(pairs) plus sorting its candidate lists, where pairs is the number
-// of eligible (request, endpoint) pairs.
+// make their moves in a fixed order, block by block of the eligibility graph
+// (a request's options lie in one block, so no move crosses blocks), the
+// blocks in parallel: the result is reproducible whatever the threads
+// (scans that only score requests run in parallel too). Each pass costs
+// O(pairs) plus sorting its candidate lists, where pairs is the number of
+// eligible (request, endpoint) pairs.
 #ifndef AZIMUTH_KERNELS_SRC_REPAIR_H_
 #define AZIMUTH_KERNELS_SRC_REPAIR_H_
 
