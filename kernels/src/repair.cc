@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <numeric>
 #include <utility>
 
 namespace azimuth::kernels::internal {
@@ -42,16 +43,9 @@ class Repairer {
         group_block_[g] = blocks_.block_of[phase->group_elist[phase->group_eoff[g]]];
       }
     }
-    block_first_.assign(blocks_.count + 1, 0);
-    for (std::int64_t i = 0; i < n_; ++i) {
-      if (BlockOf(i) >= 0) ++block_first_[BlockOf(i) + 1];
-    }
-    for (std::int32_t b = 0; b < blocks_.count; ++b) block_first_[b + 1] += block_first_[b];
-    by_block_.resize(block_first_.back());
-    std::vector<std::int64_t> next(block_first_.begin(), block_first_.end() - 1);
-    for (std::int64_t i = 0; i < n_; ++i) {
-      if (BlockOf(i) >= 0) by_block_[next[BlockOf(i)]++] = i;
-    }
+    std::vector<std::int64_t> all(n_);
+    std::iota(all.begin(), all.end(), std::int64_t{0});
+    SplitByBlock(all, &block_first_, &by_block_);
     home_.resize(n_);
     priority_.resize(n_);
     for (std::int64_t i = 0; i < n_; ++i) {
@@ -183,18 +177,25 @@ class Repairer {
     }
     if (failure) std::rethrow_exception(failure);
   }
+  // `requests` by block, in their order within one: block b's are
+  // (*split)[(*start)[b] .. (*start)[b + 1]).
+  void SplitByBlock(const std::vector<std::int64_t>& requests, std::vector<std::int64_t>* start,
+                    std::vector<std::int64_t>* split) const {
+    start->assign(blocks_.count + 1, 0);
+    for (const std::int64_t i : requests) {
+      if (BlockOf(i) >= 0) ++(*start)[BlockOf(i) + 1];
+    }
+    for (std::int32_t b = 0; b < blocks_.count; ++b) (*start)[b + 1] += (*start)[b];
+    split->resize(start->back());
+    std::vector<std::int64_t> next(start->begin(), start->end() - 1);
+    for (const std::int64_t i : requests) {
+      if (BlockOf(i) >= 0) (*split)[next[BlockOf(i)]++] = i;
+    }
+  }
   template <typename Visit>
   void ForEachInBlocks(const std::vector<std::int64_t>& requests, Visit visit) {
-    std::vector<std::int64_t> start(blocks_.count + 1, 0), split;
-    for (const std::int64_t i : requests) {
-      if (BlockOf(i) >= 0) ++start[BlockOf(i) + 1];
-    }
-    for (std::int32_t b = 0; b < blocks_.count; ++b) start[b + 1] += start[b];
-    split.resize(start.back());
-    std::vector<std::int64_t> next(start.begin(), start.end() - 1);
-    for (const std::int64_t i : requests) {
-      if (BlockOf(i) >= 0) split[next[BlockOf(i)]++] = i;
-    }
+    std::vector<std::int64_t> start, split;
+    SplitByBlock(requests, &start, &split);
     InBlocks([&](std::int32_t b) {
       for (std::int64_t k = start[b]; k < start[b + 1]; ++k) visit(split[k]);
     });
