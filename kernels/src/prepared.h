@@ -68,6 +68,32 @@ struct StrictTiers {
 };
 HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers = nullptr);
 
+// Blocks
+//
+// The eligibility graph's connected components: two endpoints are in one
+// block when some request class may go to both (so blocks never span
+// models). Prices of different blocks do not interact, so the price step's
+// curvature is block-diagonal: a price pass accumulates one block's sums
+// per chunk of its groups, and the host takes one Newton step per block.
+// The last block has no endpoints: it holds the groups with no eligible
+// endpoint (their rejection cost is part of the dual value).
+struct Blocks {
+  std::int32_t count = 0;               // blocks, the empty one included
+  std::vector<std::int32_t> endpoints;  // by block, ascending within one
+  std::vector<std::int32_t> start;      // [count + 1]: block b's endpoints[start[b] .. start[b + 1])
+  std::vector<std::int32_t> block_of;   // [M]
+  std::vector<std::int32_t> local;      // [M]: index within its block
+  std::vector<std::uint8_t> dense;      // [count]: full curvature, or its 2x2 diagonal blocks
+  std::vector<std::int64_t> offset;     // [count + 1]: block b's sums at offset[b] .. offset[b + 1]
+  std::int32_t Size(std::int32_t b) const { return start[b + 1] - start[b]; }
+};
+// Above this many endpoints a block's price step uses only the 2x2 diagonal
+// blocks of its curvature (the dense system would cost (2m)^3 / 3 a pass).
+inline constexpr std::int32_t kDenseNewtonMaxEndpoints = 512;
+
+// Blocks from the eligibility classes' rows of `elig` ([classes x M]).
+Blocks FindBlocks(std::int32_t num_endpoints, const std::vector<std::uint8_t>& elig);
+
 // PhaseResult
 //
 // What a backend returns: the group structure, the admission outcome per
@@ -81,6 +107,7 @@ struct PhaseResult {
   std::vector<std::int64_t> group_eoff;   // [G + 1]: group g's eligible endpoints are
   std::vector<std::int32_t> group_elist;  //   group_elist[group_eoff[g] .. group_eoff[g + 1])
   std::vector<std::uint8_t> group_flags;  // [G]
+  Blocks blocks;                          // FindBlocks(M, group_elig)
   std::vector<std::int32_t> endpoint;     // [N]
   double sum_best = 0;                    // sum over requests of the priced minimum
   Prices prices;
@@ -169,32 +196,6 @@ PhaseResult RunBackendCuda(const HostModel& model, const RequestsView& requests,
                            const TenantPricing* tenants, bool quick);
 bool CudaDevicePresent();
 #endif
-
-// Blocks
-//
-// The eligibility graph's connected components: two endpoints are in one
-// block when some request class may go to both (so blocks never span
-// models). Prices of different blocks do not interact, so the price step's
-// curvature is block-diagonal: a price pass accumulates one block's sums
-// per chunk of its groups, and the host takes one Newton step per block.
-// The last block has no endpoints: it holds the groups with no eligible
-// endpoint (their rejection cost is part of the dual value).
-struct Blocks {
-  std::int32_t count = 0;               // blocks, the empty one included
-  std::vector<std::int32_t> endpoints;  // by block, ascending within one
-  std::vector<std::int32_t> start;      // [count + 1]: block b's endpoints[start[b] .. start[b + 1])
-  std::vector<std::int32_t> block_of;   // [M]
-  std::vector<std::int32_t> local;      // [M]: index within its block
-  std::vector<std::uint8_t> dense;      // [count]: full curvature, or its 2x2 diagonal blocks
-  std::vector<std::int64_t> offset;     // [count + 1]: block b's sums at offset[b] .. offset[b + 1]
-  std::int32_t Size(std::int32_t b) const { return start[b + 1] - start[b]; }
-};
-// Above this many endpoints a block's price step uses only the 2x2 diagonal
-// blocks of its curvature (the dense system would cost (2m)^3 / 3 a pass).
-inline constexpr std::int32_t kDenseNewtonMaxEndpoints = 512;
-
-// Blocks from the eligibility classes' rows of `elig` ([classes x M]).
-Blocks FindBlocks(std::int32_t num_endpoints, const std::vector<std::uint8_t>& elig);
 
 // Index of endpoint pair (a, b), a <= b, in the packed upper triangle of a
 // block of m endpoints; the pairs of one `a` are contiguous in b.

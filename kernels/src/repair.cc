@@ -35,7 +35,7 @@ class Repairer {
         ep_(phase->endpoint),
         room_tokens_(host.cap_tokens),
         room_requests_(host.cap_requests),
-        blocks_(FindBlocks(host.num_endpoints, phase->group_elig)) {
+        blocks_(phase->blocks) {
     const std::size_t groups = phase->group_eoff.empty() ? 0 : phase->group_eoff.size() - 1;
     group_block_.assign(groups, -1);
     for (std::size_t g = 0; g < groups; ++g) {
@@ -118,6 +118,11 @@ class Repairer {
     const std::int32_t g = phase_.group_of[i];
     const std::int32_t* base = phase_.group_elist.data();
     return {base + phase_.group_eoff[g], base + phase_.group_eoff[g + 1]};
+  }
+  // Block b's endpoints, ascending.
+  Eligible EndpointsOf(std::int32_t b) const {
+    const std::int32_t* base = blocks_.endpoints.data();
+    return {base + blocks_.start[b], base + blocks_.start[b + 1]};
   }
   bool IsEligible(std::int64_t i, std::int32_t p) const {
     return phase_.group_elig[static_cast<std::int64_t>(phase_.group_head[phase_.group_of[i]]) * m_ + p] != 0;
@@ -513,9 +518,7 @@ class Repairer {
       std::vector<std::pair<double, std::int64_t>> leaving;  // (score, member), then (loss, member)
       std::vector<std::int32_t> booked_at;
       std::vector<std::int64_t> free_t(m_), free_r(m_);
-      const std::vector<std::int32_t> block(blocks_.endpoints.begin() + blocks_.start[b],
-                                            blocks_.endpoints.begin() + blocks_.start[b + 1]);
-      for (const std::int32_t p : block) {
+      for (const std::int32_t p : EndpointsOf(b)) {
         items.clear();
         for (const std::int64_t i : newcomers[p]) {
           if (ep_[i] == p || seen[i] == p) continue;  // arrived, or listed twice
@@ -545,7 +548,7 @@ class Repairer {
           entry.first = scored_at[q] == p ? loss[q] : LeaveLoss(q, p, nullptr);
         }
         std::sort(leaving.begin(), leaving.end());
-        for (const std::int32_t e : block) {  // q's options are all in the block
+        for (const std::int32_t e : EndpointsOf(b)) {  // q's options are all in the block
           free_t[e] = room_tokens_[e];
           free_r[e] = room_requests_[e];
         }
@@ -625,8 +628,7 @@ class Repairer {
     InBlocks([&](std::int32_t b) {
       std::vector<std::int64_t> by_gain, by_density, candidates;
       std::vector<std::pair<double, std::int64_t>> ranked[3];
-      for (std::int32_t j = blocks_.start[b]; j < blocks_.start[b + 1]; ++j) {
-        const std::int32_t p = blocks_.endpoints[j];
+      for (const std::int32_t p : EndpointsOf(b)) {
         if (waiting[p].empty()) continue;
         GreedyOrder gain_order = MakeOrder(waiting[p], false);
         GreedyOrder density_order = MakeOrder(std::move(waiting[p]), true);
@@ -794,7 +796,7 @@ class Repairer {
   std::vector<std::int32_t>& ep_;
   std::vector<std::int64_t> room_tokens_, room_requests_;
   std::vector<std::uint8_t> home_, priority_;  // per request, from its class
-  const Blocks blocks_;                        // of the eligibility graph (FindBlocks)
+  const Blocks& blocks_;                       // of the eligibility graph (PhaseResult::blocks)
   std::vector<std::int32_t> group_block_;      // per group: its options' block, or -1 (none)
   std::vector<std::int64_t> block_first_;      // [blocks + 1]: block b's requests by_block_[block_first_[b] ..]
   std::vector<std::int64_t> by_block_;         // the requests with an option, by block, ascending

@@ -1759,7 +1759,8 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   out.group_eoff = Download<std::int64_t>(fine.eoff);
   out.group_elist = Download<std::int32_t>(fine.elist);
   out.group_flags = Download<std::uint8_t>(fine.flags);
-  const Blocks blocks = FindBlocks(nm, out.group_elig);
+  out.blocks = FindBlocks(nm, out.group_elig);
+  const Blocks& blocks = out.blocks;
   out.ms.groups = Lap(&mark);
 
   // (3) Prices: coarse groups while the temperature is high (built only
