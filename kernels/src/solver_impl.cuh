@@ -1301,29 +1301,32 @@ std::int32_t Bid(const HostModel& host, const Blocks& blocks, const ModelView& m
                     RawOf<double>(weight), RawOf<double>(unit)});
   // The bidders' options, by endpoint and then by falling threshold.
   const std::int64_t kept = thrust::count_if(policy, sort_key.begin(), sort_key.end(), IsBidder{});
-  I64 idx(kept);
-  U64 key(kept);
-  thrust::copy_if(policy, iota, iota + lv.pairs, sort_key.begin(), idx.begin(), IsBidder{});
-  thrust::gather(policy, idx.begin(), idx.end(), sort_key.begin(), key.begin());
-  thrust::sort_by_key(policy, key.begin(), key.end(), idx.begin());
-  F64 th(kept), wt(kept), un(kept), cum(kept);
-  I32 ep(kept);
-  thrust::transform(policy, key.begin(), key.end(), ep.begin(), BidderOf{});
-  thrust::gather(policy, idx.begin(), idx.end(), theta.begin(), th.begin());
-  thrust::gather(policy, idx.begin(), idx.end(), weight.begin(), wt.begin());
-  thrust::gather(policy, idx.begin(), idx.end(), unit.begin(), un.begin());
-  thrust::inclusive_scan_by_key(policy, ep.begin(), ep.end(), wt.begin(), cum.begin());
   const std::int64_t nb = static_cast<std::int64_t>(bidders.size());
-  const auto d_bidders = Upload<Backend>(bidders.data(), bidders.size());
-  const auto d_target = Upload<Backend>(target.data(), target.size());
-  I64 first(nb + 1, kept);  // every option kept is a bidder's: bidder b's end is b + 1's start
-  F64 delta(nb);
-  thrust::lower_bound(policy, ep.begin(), ep.end(), d_bidders.begin(), d_bidders.end(), first.begin());
-  thrust::for_each_n(
-      policy, iota, nb,
-      BidPrice{RawOf<std::int32_t>(d_bidders), RawOf<std::int64_t>(first), RawOf<double>(d_target), RawOf<double>(th),
-               RawOf<double>(wt), RawOf<double>(un), RawOf<double>(cum), tau, RawOf<double>(delta)});
-  const std::vector<double> step = Download<double>(delta);
+  std::vector<double> step(nb, -HUGE_VAL);  // no options kept: every bidder's price falls to 0, as in BidPrice
+  if (kept > 0) {  // (empty device ranges are not handed to Thrust: its OpenMP copy_if binds a null reference)
+    I64 idx(kept);
+    U64 key(kept);
+    thrust::copy_if(policy, iota, iota + lv.pairs, sort_key.begin(), idx.begin(), IsBidder{});
+    thrust::gather(policy, idx.begin(), idx.end(), sort_key.begin(), key.begin());
+    thrust::sort_by_key(policy, key.begin(), key.end(), idx.begin());
+    F64 th(kept), wt(kept), un(kept), cum(kept);
+    I32 ep(kept);
+    thrust::transform(policy, key.begin(), key.end(), ep.begin(), BidderOf{});
+    thrust::gather(policy, idx.begin(), idx.end(), theta.begin(), th.begin());
+    thrust::gather(policy, idx.begin(), idx.end(), weight.begin(), wt.begin());
+    thrust::gather(policy, idx.begin(), idx.end(), unit.begin(), un.begin());
+    thrust::inclusive_scan_by_key(policy, ep.begin(), ep.end(), wt.begin(), cum.begin());
+    const auto d_bidders = Upload<Backend>(bidders.data(), bidders.size());
+    const auto d_target = Upload<Backend>(target.data(), target.size());
+    I64 first(nb + 1, kept);  // every option kept is a bidder's: bidder b's end is b + 1's start
+    F64 delta(nb);
+    thrust::lower_bound(policy, ep.begin(), ep.end(), d_bidders.begin(), d_bidders.end(), first.begin());
+    thrust::for_each_n(policy, iota, nb,
+                       BidPrice{RawOf<std::int32_t>(d_bidders), RawOf<std::int64_t>(first), RawOf<double>(d_target),
+                                RawOf<double>(th), RawOf<double>(wt), RawOf<double>(un), RawOf<double>(cum), tau,
+                                RawOf<double>(delta)});
+    step = Download<double>(delta);
+  }
   for (std::int64_t b = 0; b < nb; ++b) {
     const std::int32_t p = bidders[b];
     double& price = bid[p] == kBidTokens ? (*lam)[p] : (*mu)[p];

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "scheduler/common/status.h"
@@ -101,11 +102,22 @@ LeaseState Engine::Leases() const {
       out.requests_priced[p] = prices.per_request[p] > 0;
     }
   }
-  if (current && tenants_.window_start_s() == out.window_start_s) {
-    out.tenant_leases = tenants_.Leases();
-    out.tenant_limits.reserve(out.tenant_leases.size());
-    for (const TenantLedger::Lease& l : out.tenant_leases) out.tenant_limits.push_back(TenantLimitOf(l.tenant));
+  if (current && tenants_.window_start_s() == out.window_start_s) out.tenant_leases = tenants_.Leases();
+  if (current && tenants_.leased()) {
+    // The tenants the policy names are leased before they are met, so that
+    // a named tenant's first request on this replica finds a grant (the
+    // first is small: see Cluster). A tenant only the default limit covers
+    // is leased when it is first refused.
+    absl::flat_hash_set<std::string> listed;
+    for (const TenantLedger::Lease& l : out.tenant_leases) listed.insert(l.tenant);
+    for (const auto& [tenant, limit] : policy_.tenant_limits) {
+      if (out.tenant_leases.size() >= TenantLedger::kMaxLeasedTenants) break;
+      if (limit.unlimited() || listed.contains(tenant)) continue;
+      out.tenant_leases.emplace_back().tenant = tenant;
+    }
   }
+  out.tenant_limits.reserve(out.tenant_leases.size());
+  for (const TenantLedger::Lease& l : out.tenant_leases) out.tenant_limits.push_back(TenantLimitOf(l.tenant));
   for (std::size_t p = 0; p < m; ++p) {
     const TelemetryStore::Entry& e = store_.at(p);
     out.ids[p] = e.sample.row.id;

@@ -1009,6 +1009,26 @@ TEST_P(SolverEdges, WarmStartFromPricesThatNoLongerFitStartsOver) {
   EXPECT_LE(again.gap, std::max(2 * cold.gap, 1e-3));
 }
 
+// Warm prices on endpoints that no request of this batch can use: their
+// idle capacity is off, so they bid, and with no option to bid on their
+// prices fall to zero (the case a fuzzer found, where Bid() handed Thrust
+// empty ranges).
+TEST_P(SolverEdges, WarmPricesOnEndpointsNoRequestCanUseFallToZero) {
+  ProblemData d = Base();
+  d.policy.azure_first = AzureFirst::kOff;
+  d.AddEndpoint(Endpoint("a0", Cloud::kAws, "gpt-5", 7));
+  d.AddEndpoint(Endpoint("a1", Cloud::kAzure, "gpt-5", 9));
+  d.AddEndpoint(Endpoint("b0", Cloud::kAws, "other", 5));
+  for (int i = 0; i < 12; ++i) d.AddRequest(Request("r" + std::to_string(i), "gpt-5"));
+  SolverOptions options;
+  options.initial_prices = Prices{{0.0, 0.0, 1e-3}, {0.0, 0.0, 0.02}};
+  const Solution warm = SolveOk(d, GetParam(), options);
+  EXPECT_EQ(warm.prices.per_token[2], 0.0);
+  EXPECT_EQ(warm.prices.per_request[2], 0.0);
+  EXPECT_EQ(warm.assigned, 12);
+  for (int p : warm.endpoint) EXPECT_NE(p, 2);
+}
+
 // Issue 2's quality bar: at N >= 20,000 the certified gap (an upper bound on
 // the distance to the LP optimum) is within 0.1% in every mode (strict: of
 // its tiered objective). The repair rounds are what close the fragments that
