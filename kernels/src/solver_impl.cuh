@@ -1321,10 +1321,10 @@ std::int32_t Bid(const HostModel& host, const Blocks& blocks, const ModelView& m
     I64 first(nb + 1, kept);  // every option kept is a bidder's: bidder b's end is b + 1's start
     F64 delta(nb);
     thrust::lower_bound(policy, ep.begin(), ep.end(), d_bidders.begin(), d_bidders.end(), first.begin());
-    thrust::for_each_n(policy, iota, nb,
-                       BidPrice{RawOf<std::int32_t>(d_bidders), RawOf<std::int64_t>(first), RawOf<double>(d_target),
-                                RawOf<double>(th), RawOf<double>(wt), RawOf<double>(un), RawOf<double>(cum), tau,
-                                RawOf<double>(delta)});
+    thrust::for_each_n(
+        policy, iota, nb,
+        BidPrice{RawOf<std::int32_t>(d_bidders), RawOf<std::int64_t>(first), RawOf<double>(d_target), RawOf<double>(th),
+                 RawOf<double>(wt), RawOf<double>(un), RawOf<double>(cum), tau, RawOf<double>(delta)});
     step = Download<double>(delta);
   }
   for (std::int64_t b = 0; b < nb; ++b) {
