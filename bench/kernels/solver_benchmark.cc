@@ -9,7 +9,7 @@
 //                    [--modes strict,off] [--backend auto|cuda|cpu]
 //                    [--lp_max 10000] [--repeat 3] [--json out.json]
 //                    [--warm 1] [--lp clp,highs] [--capabilities 1]
-//                    [--tenants 16] [--tenant_limits F]
+//                    [--tenants 16] [--tenant_limits F] [--fair_share 1]
 //
 // --lp names the exact LP engines (CLP in process; HiGHS through the venv of
 // bench/reference/highs_venv.sh); the table's LP columns are the first's, and
@@ -17,6 +17,8 @@
 //
 // --tenants T spreads requests over T tenants; --tenant_limits F gives each
 // limits at F x an even share of demand (WorkloadSpec::tenant_limits).
+// --fair_share 1 turns on fair share under scarcity, every tenant weighing 1
+// (PolicyData::fair_share; the certified gap then includes its cost).
 // --capabilities 1 gives endpoints context limits and features and requests
 // requirements (WorkloadSpec::capabilities).
 // --warm 1 times the server's case instead of a cold solve: each batch is
@@ -74,6 +76,7 @@ struct Args {
   bool capabilities = false;                 // WorkloadSpec::capabilities
   int tenants = 16;                          // WorkloadSpec::tenants
   double tenant_limits = 0;                  // WorkloadSpec::tenant_limits
+  bool fair_share = false;                   // PolicyData::fair_share
   std::vector<std::string> lp = {"clp"};
   int sequence = 0;            // > 0: batches sharing one window (RunSequence)
   int warm_passes = 60;        // their warm solves' pass cap
@@ -93,8 +96,8 @@ std::vector<std::string> Split(const std::string& s) {
       "solver_benchmark: %s\nusage: solver_benchmark [--sizes N,N,...] [--endpoints M] "
       "[--modes strict,weighted,off] [--backend auto|cuda|cpu] [--lp_max N] [--repeat R] [--json PATH] "
       "[--trace 1] [--repair_rounds R] [--bound_passes K] [--tolerance T] [--seed S] [--load F] [--warm 1] [--lp "
-      "clp,highs] [--capabilities 1] [--tenants T] [--tenant_limits F] [--sequence K] [--warm_passes P] "
-      "[--warm_target_gap G]\n",
+      "clp,highs] [--capabilities 1] [--tenants T] [--tenant_limits F] [--fair_share 1] [--sequence K] "
+      "[--warm_passes P] [--warm_target_gap G]\n",
       why);
   std::exit(2);
 }
@@ -150,6 +153,8 @@ Args Parse(int argc, char** argv) {
       a.tenants = std::max(1, std::atoi(value.c_str()));
     } else if (flag == "--tenant_limits") {
       a.tenant_limits = std::atof(value.c_str());
+    } else if (flag == "--fair_share") {
+      a.fair_share = value == "1" || value == "true";
     } else if (flag == "--capabilities") {
       a.capabilities = value == "1" || value == "true";
     } else if (flag == "--sequence") {
@@ -320,6 +325,7 @@ int main(int argc, char** argv) {
       }
       const bench::WorkloadSpec spec = SpecOf(args, n, mode);
       kernels::ProblemData data = bench::GenerateWorkload(spec);
+      data.policy.fair_share = args.fair_share;
       const kernels::ProblemView view = data.View();
       kernels::SolverOptions options = OptionsOf(args);
       if (args.warm) {

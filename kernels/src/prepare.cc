@@ -217,6 +217,12 @@ std::optional<Error> Validate(const ProblemView& problem) {
       return Invalid(field + ".budget_usd" + why);
     }
   }
+  for (std::size_t t = 0; t < pol.tenant_weights.size; ++t) {
+    const double w = pol.tenant_weights[t];
+    if (!(w > 0 && w <= kMaxTenantWeight)) {
+      return Invalid("policy.tenant_weights[" + std::to_string(t) + "]: must be in (0, 1e6]");
+    }
+  }
   auto at = [](const char* field, std::size_t i) { return std::string(field) + "[" + std::to_string(i) + "]"; };
   for (std::size_t p = 0; p < m; ++p) {
     if (static_cast<int>(e.cloud[p]) >= kNumClouds) return Invalid(at("endpoints.cloud", p) + ": unknown cloud");

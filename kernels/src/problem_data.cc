@@ -116,6 +116,14 @@ ProblemView ProblemData::View() {
     limited = limited || (id >= 0 && !limit.unlimited());
   }
   if (!limited) tenant_limits_.clear();
+  tenant_weights_.clear();
+  if (policy.fair_share) {
+    tenant_weights_.assign(tenants.size(), 1.0);
+    for (const auto& [tenant, weight] : policy.tenant_weights) {
+      const std::int32_t id = tenants.Find(tenant);
+      if (id >= 0) tenant_weights_[id] = weight;
+    }
+  }
   ProblemView v;
   v.endpoints.cloud = ep_cloud;
   v.endpoints.zone = ep_zone;
@@ -137,10 +145,10 @@ ProblemView ProblemData::View() {
   v.requests.home_cloud = rq_home;
   v.requests.priority = rq_priority;
   v.requests.needs = rq_needs;
-  if (!tenant_limits_.empty()) {
-    v.requests.tenant = rq_tenant;
-    v.policy.tenant_limits = tenant_limits_;
-  }
+  if (!tenant_limits_.empty() || policy.fair_share) v.requests.tenant = rq_tenant;
+  if (!tenant_limits_.empty()) v.policy.tenant_limits = tenant_limits_;
+  v.policy.fair_share = policy.fair_share;
+  v.policy.tenant_weights = tenant_weights_;
   if (!rq_needs.empty()) v.requests.need_sets = need_sets;
   v.policy.azure_first = policy.azure_first;
   v.policy.azure_discount = policy.azure_discount;

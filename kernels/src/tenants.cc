@@ -28,6 +28,132 @@ TenantLimitKind Exceeds(const TenantLimit& l, const Usage& u, std::int64_t w, do
   return TenantLimitKind::kNone;
 }
 
+// ShareFairly(): fair share under scarcity (docs/design.md, "Fair share"),
+// on an assignment whose capacity and limits hold. Within each priority,
+// tenant t's share is the requests of that priority it has served over its
+// weight. A request r refused for capacity (endpoint -1 or -2, eligible
+// somewhere) takes the place of a served request s of the same priority on
+// an endpoint eligible for r when s's tenant is above r's by more than one
+// request (share(s) > (served(r's tenant) + 1) / weight), r fits there once
+// s leaves and r's tenant's limits allow it; s then moves to another
+// eligible endpoint with room if one has it (`place`), else it is refused
+// for capacity. Each such swap either serves one more request or replaces
+// two shares by two below the larger of them (the priority's shares,
+// sorted from the top, fall lexicographically), so the swaps end; then no
+// refused request has such a swap. Refused requests go lowest share
+// first; of a request's candidates, s's tenant is the one furthest above
+// (ties: the first in r's list of endpoints), and s that tenant's largest
+// request there (ties: the lowest index): the order is fixed and the answer
+// reproducible.
+template <typename PriorityOf, typename Tokens, typename Place, typename Take, typename Allows>
+void ShareFairly(const HostModel& host, const RequestsView& r, const PolicyView& policy, PhaseResult* phase,
+                 PriorityOf priority_of, Tokens tokens, Place place, Take take, Allows allows,
+                 const std::vector<std::int64_t>* room_t) {
+  const std::int64_t n = static_cast<std::int64_t>(r.model.size);
+  std::vector<std::int32_t>& ep = phase->endpoint;
+  std::int32_t tenants = 0;
+  for (std::int64_t i = 0; i < n; ++i) tenants = std::max(tenants, r.tenant[i] + 1);
+  auto weight = [&](std::int32_t t) {
+    return static_cast<std::size_t>(t) < policy.tenant_weights.size ? policy.tenant_weights[t] : 1.0;
+  };
+  auto eligible = [&](std::int64_t i) {
+    const std::int32_t g = phase->group_of[i];
+    return phase->group_eoff[g + 1] > phase->group_eoff[g];
+  };
+  // Largest first within each (endpoint, tenant) list: the one taken out.
+  auto larger = [&](std::int64_t a, std::int64_t b) { return tokens(a) != tokens(b) ? tokens(a) > tokens(b) : a < b; };
+  // Per priority: what each tenant has served, the served requests on each
+  // endpoint by tenant (largest first), and the requests refused for
+  // capacity.
+  using ByTenant = std::vector<std::pair<std::int32_t, std::vector<std::int64_t>>>;
+  struct Level {
+    std::vector<std::int64_t> served;
+    std::vector<ByTenant> on;
+    std::vector<std::int64_t> refused;
+  };
+  std::vector<Level> levels(kNumPriorities);
+  auto add = [&](Level& lv, std::int32_t p, std::int64_t i) {
+    ByTenant& by_tenant = lv.on[p];
+    auto it = std::find_if(by_tenant.begin(), by_tenant.end(), [&](const auto& x) { return x.first == r.tenant[i]; });
+    if (it == by_tenant.end()) it = by_tenant.insert(by_tenant.end(), {r.tenant[i], {}});
+    it->second.insert(std::lower_bound(it->second.begin(), it->second.end(), i, larger), i);
+  };
+  for (Level& lv : levels) {
+    lv.served.assign(tenants, 0);
+    lv.on.resize(host.num_endpoints);
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    Level& lv = levels[priority_of(i)];
+    if (ep[i] >= 0) {
+      ++lv.served[r.tenant[i]];
+      add(lv, ep[i], i);
+    } else if ((ep[i] == -1 || ep[i] == -2) && eligible(i)) {
+      lv.refused.push_back(i);
+    }
+  }
+  // Every swap lowers one priority's sorted shares or serves one more
+  // request, so the rounds end; the budget only bounds their time (never
+  // reached in the tests). A swap changes the room left on an endpoint,
+  // which another priority's requests may use: the rounds run over every
+  // priority until none swaps.
+  std::int64_t budget = 64 * n + 1024;
+  bool swapped = true;
+  while (swapped && budget > 0) {
+    swapped = false;
+    for (Level& lv : levels) {
+      auto share = [&](std::int32_t t) { return static_cast<double>(lv.served[t]) / weight(t); };
+      // The refused requests of the lowest shares first.
+      std::stable_sort(lv.refused.begin(), lv.refused.end(),
+                       [&](std::int64_t a, std::int64_t b) { return share(r.tenant[a]) < share(r.tenant[b]); });
+      for (std::size_t k = 0; k < lv.refused.size() && budget > 0; ++k) {
+        const std::int64_t i = lv.refused[k];
+        if (ep[i] >= 0) continue;
+        const std::int32_t b = r.tenant[i];
+        std::int32_t best_p = -1;
+        std::size_t best_slot = 0;
+        double best_share = static_cast<double>(lv.served[b] + 1) / weight(b);
+        const std::int32_t g = phase->group_of[i];
+        for (std::int64_t e = phase->group_eoff[g]; e < phase->group_eoff[g + 1]; ++e) {
+          const std::int32_t p = phase->group_elist[e];
+          for (std::size_t slot = 0; slot < lv.on[p].size(); ++slot) {
+            const auto& [a, list] = lv.on[p][slot];
+            if (a == b || list.empty() || share(a) <= best_share) continue;
+            if ((*room_t)[p] + tokens(list.front()) < tokens(i) || !allows(i, p)) continue;
+            best_p = p;
+            best_slot = slot;
+            best_share = share(a);
+          }
+        }
+        if (best_p < 0) continue;
+        --budget;
+        swapped = true;
+        const std::int32_t a = lv.on[best_p][best_slot].first;
+        std::vector<std::int64_t>& list = lv.on[best_p][best_slot].second;
+        const std::int64_t s = list.front();
+        list.erase(list.begin());
+        take(s, best_p, -1);
+        ep[s] = -1;
+        ep[i] = best_p;
+        take(i, best_p, +1);
+        ++lv.served[b];
+        add(lv, best_p, i);
+        // The request that left: elsewhere if an eligible endpoint has room.
+        const std::int32_t q = place(s, -1, false, nullptr);
+        if (q >= 0) {
+          ep[s] = q;
+          take(s, q, +1);
+          add(lv, q, s);
+        } else {
+          --lv.served[a];
+          lv.refused.push_back(s);
+        }
+      }
+      lv.refused.erase(std::remove_if(lv.refused.begin(), lv.refused.end(), [&](std::int64_t i) { return ep[i] >= 0; }),
+                       lv.refused.end());
+    }
+  }
+}
+
 }  // namespace
 
 // MaximizeTenantPrice (tenants.h): sum_k min(r_k, b_k + x u_k) - x U is
@@ -133,7 +259,7 @@ double TenantDualGain(const HostModel& host, const RequestsView& r, const Policy
 
 void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const PolicyView& policy, AzureFirst mode,
                          PhaseResult* phase) {
-  if (r.tenant.empty() || policy.tenant_limits.empty()) return;
+  if (r.tenant.empty() || (policy.tenant_limits.empty() && !policy.fair_share)) return;
   const ModelView v = host.View();
   const std::int64_t n = static_cast<std::int64_t>(r.model.size);
   const std::size_t tenants = policy.tenant_limits.size;
@@ -292,6 +418,15 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
     if (value(i, p) <= 0) continue;  // rejecting it is no worse
     ep[i] = p;
     take(i, p, +1);
+  }
+  if (policy.fair_share) {
+    ShareFairly(
+        host, r, policy, phase, [&](std::int64_t i) { return cls(i).priority; }, tokens, place, take,
+        [&](std::int64_t i, std::int32_t p) {
+          const TenantLimit* l = limit_of(i);
+          return l == nullptr || Exceeds(*l, used[r.tenant[i]], tokens(i), cost(i, p)) == TenantLimitKind::kNone;
+        },
+        &room_t);
   }
   // (3) Strict mode's invariant: no request stays off Azure while an
   // eligible Azure endpoint has room for it (within its tenant's budget).

@@ -24,9 +24,12 @@ namespace azimuth::kernels::internal {
 // room left where their tenant's limits allow (one that had room but not
 // within them is refused by its tenant's limit); in strict mode, a
 // request off Azure moves to an eligible Azure endpoint with room. Capacity
-// and every tenant limit hold exactly afterwards. A refused request's
-// endpoint is TenantRejection(kind) (prepared.h). Does nothing without
-// tenant limits.
+// and every tenant limit hold exactly afterwards. With policy.fair_share,
+// before the Azure moves, refused requests take the places of other
+// tenants' requests of their priority until no swap evens the weighted
+// shares (docs/design.md, "Fair share"). A refused request's endpoint is
+// TenantRejection(kind) (prepared.h). Does nothing without tenant limits
+// or fair share.
 void EnforceTenantLimits(const HostModel& host, const RequestsView& requests, const PolicyView& policy, AzureFirst mode,
                          PhaseResult* phase);
 

@@ -96,6 +96,17 @@ absl::StatusOr<kernels::PolicyData> PolicyFromProto(const v1::Policy& msg, absl:
     return bad("default_tenant_limit.tenant", "must be empty (it applies to every tenant not listed)");
   }
   AZ_ASSIGN_OR_RETURN(p.default_tenant_limit, limit(msg.default_tenant_limit(), "default_tenant_limit"));
+  p.fair_share = msg.fair_share();
+  if (msg.tenant_weights_size() > kMaxTenantLimits) {
+    return bad("tenant_weights", absl::StrCat("at most ", kMaxTenantLimits, " entries"));
+  }
+  for (const auto& [tenant, weight] : msg.tenant_weights()) {
+    const std::string field = absl::StrCat("tenant_weights['", tenant.substr(0, 64), "']");
+    if (tenant.size() > kMaxTenantNameBytes)
+      return bad(field, absl::StrCat("tenant name: at most ", kMaxTenantNameBytes, " bytes"));
+    if (!(weight > 0 && weight <= kernels::kMaxTenantWeight)) return bad(field, "must be in (0, 1e6]");
+    p.tenant_weights[tenant] = weight;
+  }
   return p;
 }
 
@@ -133,6 +144,8 @@ v1::Policy PolicyToProto(const kernels::PolicyData& p) {
     out->set_requests(p.default_tenant_limit.requests);
     out->set_budget_usd(p.default_tenant_limit.budget_usd);
   }
+  msg.set_fair_share(p.fair_share);
+  for (const auto& [tenant, weight] : p.tenant_weights) (*msg.mutable_tenant_weights())[tenant] = weight;
   return msg;
 }
 

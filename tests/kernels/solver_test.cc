@@ -321,6 +321,67 @@ TEST(SolverTenants, TheLookStopsTheTenantPricesWhereTheStepsStall) {
   }
 }
 
+// Fair share's guarantee on generated batches with capacity short (load
+// 1.5), eight tenants weighing 1, 2, 4, ... : no request refused for
+// capacity could take the place of a served request of its priority,
+// on an endpoint eligible for it (the reference's own eligibility) where it
+// fits once that one leaves, whose tenant's share is above its own by more
+// than one request. In every mode; the capacity and the mode's invariants
+// hold (SolveOk).
+TEST(SolverTenants, FairShareLeavesNoSwapThatEvensTheShares) {
+  for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
+    WorkloadSpec spec;
+    spec.requests = 6000;
+    spec.endpoints = 64;
+    spec.mode = mode;
+    spec.seed = 3;
+    spec.load = 1.5;
+    spec.tenants = 8;
+    ProblemData data = GenerateWorkload(spec);
+    data.policy.fair_share = true;
+    for (int k = 0; k < 8; ++k) data.policy.tenant_weights["tenant-" + std::to_string(k)] = std::ldexp(1.0, k);
+    const Solution s = SolveOk(data, Backend::kCpu);
+    SCOPED_TRACE(ModeName(mode));
+    const bench::ReferenceModel ref = bench::BuildReferenceModel(data.View());
+    const std::size_t n = data.num_requests();
+    const std::int32_t m = ref.num_endpoints;
+    std::vector<std::int64_t> room(ref.cap_tokens);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (s.endpoint[i] >= 0) room[s.endpoint[i]] -= static_cast<std::int64_t>(ref.tokens[i]);
+    }
+    auto weight = [&](std::int32_t t) { return data.policy.tenant_weights.at(data.tenants.Name(t)); };
+    int refused = 0, checked = 0;
+    for (int level = 0; level < kNumPriorities; ++level) {
+      std::vector<std::int64_t> served(data.tenants.size(), 0);
+      std::vector<std::vector<std::size_t>> on(m);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (data.rq_priority[i] != level || s.endpoint[i] < 0) continue;
+        ++served[data.rq_tenant[i]];
+        on[s.endpoint[i]].push_back(i);
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        if (data.rq_priority[i] != level || s.reason[i] != Reason::kCapacityExhausted) continue;
+        ++refused;
+        const std::int32_t b = data.rq_tenant[i];
+        const double after = static_cast<double>(served[b] + 1) / weight(b);
+        for (std::int32_t p = 0; p < m; ++p) {
+          if (ref.pair_of[i * m + p] < 0) continue;
+          for (std::size_t j : on[p]) {
+            const std::int32_t a = data.rq_tenant[j];
+            if (a == b || room[p] + static_cast<std::int64_t>(ref.tokens[j]) < static_cast<std::int64_t>(ref.tokens[i]))
+              continue;
+            ++checked;
+            EXPECT_LE(static_cast<double>(served[a]) / weight(a), after)
+                << "request " << i << " (tenant " << b << ") could take " << j << "'s place on endpoint " << p;
+          }
+        }
+      }
+    }
+    EXPECT_GT(refused, 100);
+    EXPECT_GT(checked, 1000);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Random, SolverReference,
                          testing::Combine(testing::ValuesIn(Backends()), testing::Range<std::uint64_t>(1, 7)),
                          [](const testing::TestParamInfo<RefCase>& info) {
@@ -672,6 +733,63 @@ TEST_P(SolverEdges, CapabilityLimitsAreChecked) {
 
 // One tenant's token limit, another's request limit and a third's budget
 // bind exactly; the capacity they give up goes to an unlimited tenant.
+// Fair share (docs/design.md, "Fair share"): one endpoint with room for
+// ten requests, tenants "small" (100-token requests) and "large" (2,000),
+// twenty requests each of one priority. By cost alone "small" takes every
+// place; with fair share the places split by weight, to within one
+// request: no refused request can take the place of a request of a tenant
+// above it by more than one (share(a) > (served(b) + 1) / weight(b)).
+TEST_P(SolverEdges, FairShareSplitsScarceCapacityByWeight) {
+  auto batch = [](bool fair, double large_weight, std::int64_t large_limit, std::uint8_t large_priority) {
+    ProblemData d = Base();
+    d.policy.azure_first = AzureFirst::kOff;
+    EXPECT_TRUE(d.AddEndpoint(Endpoint("a", Cloud::kAws, "gpt-5", 10)));
+    for (int i = 0; i < 40; ++i) {
+      const bool large = i % 2 == 1;
+      RequestRow r = Request("r" + std::to_string(i), "gpt-5", large ? large_priority : 1);
+      r.tenant = large ? "large" : "small";
+      r.tokens_in = large ? 1600 : 80;
+      r.tokens_out = large ? 400 : 20;
+      d.AddRequest(r);
+    }
+    d.policy.fair_share = fair;
+    if (large_weight != 1) d.policy.tenant_weights["large"] = large_weight;
+    if (large_limit > 0) d.policy.tenant_limits["large"] = TenantLimit{0, large_limit, 0};
+    return d;
+  };
+  auto served = [&](const Solution& s) {
+    std::pair<int, int> n{0, 0};  // small, large
+    for (int i = 0; i < 40; ++i) {
+      if (s.endpoint[i] < 0) continue;
+      (i % 2 == 1 ? n.second : n.first) += 1;
+    }
+    return n;
+  };
+  ProblemData cost_only = batch(false, 1, 0, 1);
+  EXPECT_EQ(served(SolveOk(cost_only, GetParam())), std::make_pair(10, 0));
+  ProblemData even = batch(true, 1, 0, 1);
+  const Solution s_even = SolveOk(even, GetParam());
+  EXPECT_EQ(served(s_even), std::make_pair(5, 5));
+  for (int i = 0; i < 40; ++i) {
+    if (s_even.endpoint[i] < 0) {
+      EXPECT_EQ(s_even.reason[i], Reason::kCapacityExhausted) << i;
+    }
+  }
+  // Weights 1 : 3: 2.5 : 7.5, and from (10, 0) the swaps stop at (2, 8),
+  // where 2 <= (8 + 1) / 3 and 8 / 3 <= 2 + 1.
+  ProblemData weighted = batch(true, 3, 0, 1);
+  EXPECT_EQ(served(SolveOk(weighted, GetParam())), std::make_pair(2, 8));
+  // A tenant's limits still hold: "large" may send 3, and the rest of its
+  // share goes to "small".
+  ProblemData limited = batch(true, 1, 3, 1);
+  const Solution s_limited = SolveOk(limited, GetParam());
+  EXPECT_EQ(served(s_limited), std::make_pair(7, 3));
+  // Shares are per priority: a higher priority is served first, fair share
+  // or not.
+  ProblemData urgent = batch(true, 1, 0, 3);
+  EXPECT_EQ(served(SolveOk(urgent, GetParam())), std::make_pair(0, 10));
+}
+
 TEST_P(SolverEdges, TenantLimitsAreExactAndFreedCapacityIsUsed) {
   ProblemData d = Base();
   d.policy.azure_first = AzureFirst::kOff;

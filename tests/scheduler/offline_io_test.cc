@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "bench/workload/generator.h"
@@ -64,6 +65,30 @@ TEST(PolicyJson, RoundTrips) {
   ASSERT_TRUE(ParsePolicyJson(PolicyJson(p), "again", &q).ok());
   EXPECT_EQ(q.azure_first_until, p.azure_first_until);
   EXPECT_DOUBLE_EQ(q.egress_usd_per_1k[1][0], p.egress_usd_per_1k[1][0]);
+}
+
+// Fair share and its weights (docs/design.md, "Fair share"): parsed,
+// kept through a round trip, and a weight out of (0, 1e6] names its tenant.
+TEST(PolicyJson, FairShareAndTenantWeights) {
+  std::string json = kDesignPolicy;
+  const std::string at = "\"telemetry_ttl_s\": 30";
+  json.replace(json.find(at), at.size(),
+               at + ", \"fair_share\": true, \"tenant_weights\": {\"acme\": 3, \"initech\": 0.5}");
+  kernels::PolicyData p, q;
+  ASSERT_TRUE(ParsePolicyJson(json, "P.json", &p).ok());
+  EXPECT_TRUE(p.fair_share);
+  EXPECT_EQ(p.tenant_weights, (std::map<std::string, double>{{"acme", 3}, {"initech", 0.5}}));
+  ASSERT_TRUE(ParsePolicyJson(PolicyJson(p), "again", &q).ok());
+  EXPECT_TRUE(q.fair_share);
+  EXPECT_EQ(q.tenant_weights, p.tenant_weights);
+  for (const char* bad : {"0", "-1", "2e6", "\"NaN\""}) {
+    std::string b = json;
+    const std::string w = "\"initech\": 0.5";
+    b.replace(b.find(w), w.size(), std::string("\"initech\": ") + bad);
+    const absl::Status s = ParsePolicyJson(b, "P.json", &p);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("tenant_weights['initech']"), absl::string_view::npos) << s.message();
+  }
 }
 
 TEST(PolicyJson, BadPoliciesNameTheField) {

@@ -238,6 +238,37 @@ TEST_F(EngineTest, BatchesRespectTheLedgerAndMarkUnknownModels) {
   EXPECT_GE(d.info.gap, 0.0);
 }
 
+// Fair share through the engine (the policy as azimuthd takes it): one
+// endpoint with room for 8 requests in the window, a batch of 40 alike
+// requests from "light" and "heavy" (weight 3). The places split 2 : 6,
+// the one split where no refused request could even the shares by taking
+// another tenant's place; the refused are CAPACITY_EXHAUSTED.
+TEST_F(EngineTest, FairShareSplitsABatchsScarceCapacityByWeight) {
+  kernels::PolicyData policy = engine_.policy();
+  policy.fair_share = true;
+  policy.tenant_weights["heavy"] = 3;
+  engine_.SetPolicy(policy);
+  ASSERT_TRUE(engine_.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 10000000, 8), true).ok());
+  ASSERT_EQ(engine_.Endpoints()[0].requests_capacity, 8);
+  RequestBatch b = Requests(40, "f");
+  b.strings.push_back("light");
+  b.strings.push_back("heavy");
+  for (int i = 0; i < 40; ++i) b.tenant.push_back(2 + i % 2);
+  BatchJob job = Job(std::move(b));
+  std::vector<Decisions> out;
+  ASSERT_TRUE(engine_.DecideBatch({&job}, &out).ok());
+  int light = 0, heavy = 0;
+  for (std::size_t i = 0; i < out[0].endpoint.size(); ++i) {
+    if (out[0].endpoint[i] < 0) {
+      EXPECT_EQ(out[0].reason[i], Reason::kCapacityExhausted) << i;
+      continue;
+    }
+    (i % 2 == 0 ? light : heavy) += 1;
+  }
+  EXPECT_EQ(light, 2);
+  EXPECT_EQ(heavy, 6);
+}
+
 // Tenant limits hold on every path (online, batch, and the two mixed) in one
 // window: tenant "a" may have 20 requests, "b" 2,200 tokens (20 requests
 // of 110), "c" 0.0275 USD (about 20 requests at 0.00132 USD on aws, fewer

@@ -178,6 +178,12 @@ struct PolicyView {
   double reject_usd[kNumPriorities] = {0, 0, 0, 0};
   // Limits by tenant id (RequestsView::tenant); ids beyond it are unlimited.
   Span<TenantLimit> tenant_limits;
+  // Fair share under scarcity (docs/design.md, "Fair share"): requests of
+  // one priority refused for capacity may take the place of another
+  // tenant's that is served above its weighted share. Weights by tenant id,
+  // each in (0, kMaxTenantWeight]; ids beyond them weigh 1.
+  bool fair_share = false;
+  Span<double> tenant_weights;
 };
 
 // ProblemView
@@ -198,6 +204,7 @@ inline constexpr int kMaxFeatures = 64;                // distinct feature names
 inline constexpr std::int32_t kMaxNeedSets = 256;      // distinct requirement sets per batch
 inline constexpr std::int32_t kMaxContextLimits = 63;  // distinct non-zero max_context_tokens
 inline constexpr std::int64_t kMaxContextTokens = 1'000'000'000'000;
+inline constexpr double kMaxTenantWeight = 1e6;
 inline constexpr double kMaxBudgetUsd = 1e15;  // TenantLimit::budget_usd
 // Value ranges: with them every cost, price and sum the solver computes stays
 // finite, far inside double's range even in strict mode's tiers and summed

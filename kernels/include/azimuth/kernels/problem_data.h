@@ -57,6 +57,10 @@ struct PolicyData {
   // Per window; tenants not listed have the default (unlimited unless set).
   std::map<std::string, TenantLimit> tenant_limits;
   TenantLimit default_tenant_limit;
+  // Fair share under scarcity (PolicyView::fair_share); tenants not listed
+  // weigh 1.
+  bool fair_share = false;
+  std::map<std::string, double> tenant_weights;
 };
 
 struct EndpointRow {
@@ -131,6 +135,7 @@ struct ProblemData {
  private:
   std::vector<std::uint8_t> launch_gated_;
   std::vector<TenantLimit> tenant_limits_;
+  std::vector<double> tenant_weights_;
   std::map<std::pair<std::uint64_t, bool>, std::int32_t> need_ids_{{{0, false}, 0}};
 };
 
