@@ -279,19 +279,27 @@ TEST_P(SolverReference, TenantLimitsHoldAndAgreeWithLp) {
 // repair weighed rejections, 9.2e-3 / 9.4e-3 / 2.4e-2 before the second
 // look, 4.4e-4 / 4.2e-4 / 1.7e-3 with it. The limits hold exactly, and
 // every refusal names its limit (SolveOk's invariants).
+// A generated batch at 64 endpoints whose tenants' limits (1.2 x an even
+// share of demand) bind for about half of them, solved on the CPU; some
+// requests are refused by their limits.
+Solution SolveWithBindingLimits(AzureFirst mode, std::int64_t requests, int tenants) {
+  WorkloadSpec spec;
+  spec.requests = requests;
+  spec.endpoints = 64;
+  spec.mode = mode;
+  spec.seed = 1;
+  spec.tenants = tenants;
+  spec.tenant_limits = 1.2;
+  ProblemData data = GenerateWorkload(spec);
+  const Solution s = SolveOk(data, Backend::kCpu);
+  EXPECT_GT(std::count(s.reason.begin(), s.reason.end(), Reason::kTenantLimit), 0);
+  return s;
+}
+
 TEST(SolverTenants, PricedTenantsCertifyLikeUnlimitedOnes) {
   for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted, AzureFirst::kStrict}) {
-    WorkloadSpec spec;
-    spec.requests = 8000;
-    spec.endpoints = 64;
-    spec.mode = mode;
-    spec.seed = 1;
-    spec.tenants = 8;
-    spec.tenant_limits = 1.2;
-    ProblemData data = GenerateWorkload(spec);
-    const Solution s = SolveOk(data, Backend::kCpu);
     SCOPED_TRACE(ModeName(mode));
-    EXPECT_GT(std::count(s.reason.begin(), s.reason.end(), Reason::kTenantLimit), 0);
+    const Solution s = SolveWithBindingLimits(mode, 8000, 8);
     EXPECT_LT(s.gap, mode == AzureFirst::kStrict ? 5e-3 : 1.5e-3);
     EXPECT_LT(s.iterations, 2 * SolverOptions{}.max_iterations);
   }
@@ -305,17 +313,8 @@ TEST(SolverTenants, PricedTenantsCertifyLikeUnlimitedOnes) {
 // now 174 and 5.5e-4).
 TEST(SolverTenants, TheLookStopsTheTenantPricesWhereTheStepsStall) {
   for (AzureFirst mode : {AzureFirst::kOff, AzureFirst::kWeighted}) {
-    WorkloadSpec spec;
-    spec.requests = 20000;
-    spec.endpoints = 64;
-    spec.mode = mode;
-    spec.seed = 1;
-    spec.tenants = 100;
-    spec.tenant_limits = 1.2;
-    ProblemData data = GenerateWorkload(spec);
-    const Solution s = SolveOk(data, Backend::kCpu);
     SCOPED_TRACE(ModeName(mode));
-    EXPECT_GT(std::count(s.reason.begin(), s.reason.end(), Reason::kTenantLimit), 0);
+    const Solution s = SolveWithBindingLimits(mode, 20000, 100);
     EXPECT_LT(s.iterations, 200);
     EXPECT_LT(s.gap, 1e-3);
   }
