@@ -107,11 +107,13 @@ LeaseState Engine::Leases() const {
     // The tenants the policy names are leased before they are met, so that
     // a named tenant's first request on this replica finds a grant (the
     // first is small: see Cluster). A tenant only the default limit covers
-    // is leased when it is first refused.
+    // is leased when it is first refused. Tenants are taken ahead only
+    // while the ledger holds fewer than half the tenants it keeps, so that
+    // named tenants that do not come leave room for those that do.
     absl::flat_hash_set<std::string> listed;
     for (const TenantLedger::Lease& l : out.tenant_leases) listed.insert(l.tenant);
     for (const auto& [tenant, limit] : policy_.tenant_limits) {
-      if (out.tenant_leases.size() >= TenantLedger::kMaxLeasedTenants) break;
+      if (out.tenant_leases.size() >= TenantLedger::kMaxLeasedTenants / 2) break;
       if (limit.unlimited() || listed.contains(tenant)) continue;
       out.tenant_leases.emplace_back().tenant = tenant;
     }

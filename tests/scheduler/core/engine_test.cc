@@ -238,6 +238,34 @@ TEST_F(EngineTest, BatchesRespectTheLedgerAndMarkUnknownModels) {
   EXPECT_GE(d.info.gap, 0.0);
 }
 
+// With leases (replicas), the tenants the policy names are listed for the
+// cluster to lease before any request of theirs, but only while the ledger
+// holds fewer than half the tenants it keeps (TenantLedger::
+// kMaxLeasedTenants): 5,000 named tenants take 2,048 places ahead, and
+// tenants met later still find room.
+TEST(EngineLeasesTest, NamedTenantsAreLeasedAheadUpToHalfTheLedger) {
+  std::atomic<std::int64_t> now_ms{1'800'000'000'000};
+  EngineOptions options;
+  options.backend = kernels::Backend::kCpu;
+  options.leased = true;
+  Engine engine(options, [&] { return now_ms.load(); });
+  kernels::PolicyData policy = DefaultPolicy();
+  for (int t = 0; t < 5000; ++t) policy.tenant_limits["named-" + std::to_string(t)] = kernels::TenantLimit{0, 10, 0};
+  policy.tenant_limits["unlimited"] = kernels::TenantLimit{};
+  engine.SetPolicy(policy);
+  ASSERT_TRUE(engine.ReportTelemetry(Endpoint("aws", Cloud::kAws, "us", 0.001, 10000000, 100000), true).ok());
+  BatchJob job = Job(Requests(1, "roll"));  // rolls the ledger into the window (no grant: refused)
+  engine.DecideOnline(&job);
+  const LeaseState state = engine.Leases();
+  EXPECT_EQ(state.tenant_leases.size(), TenantLedger::kMaxLeasedTenants / 2);
+  ASSERT_EQ(state.tenant_limits.size(), state.tenant_leases.size());
+  for (std::size_t k = 0; k < state.tenant_leases.size(); ++k) {
+    EXPECT_EQ(state.tenant_leases[k].tenant.rfind("named-", 0), 0u) << state.tenant_leases[k].tenant;
+    EXPECT_EQ(state.tenant_limits[k].requests, 10);
+    EXPECT_EQ(state.tenant_leases[k].used.requests, 0);
+  }
+}
+
 // Fair share through the engine (the policy as azimuthd takes it): one
 // endpoint with room for 8 requests in the window, a batch of 40 alike
 // requests from "light" and "heavy" (weight 3). The places split 2 : 6,
