@@ -36,8 +36,10 @@ TenantLimitKind Exceeds(const TenantLimit& l, const Usage& u, std::int64_t w, do
 // an endpoint eligible for r when s's tenant is above r's by more than one
 // request (share(s) > (served(r's tenant) + 1) / weight), r fits there once
 // s leaves and r's tenant's limits allow it; s then moves to another
-// eligible endpoint with room if one has it (`place`), else it is refused
-// for capacity. Each such swap either serves one more request or replaces
+// eligible endpoint with room if one has it (`place`; in strict mode on
+// Azure first), else it is refused for capacity. In strict mode, on an
+// Azure endpoint s is no larger than r, so no Azure room grows and strict
+// mode's invariant, restored before, still holds. Each such swap either serves one more request or replaces
 // two shares by two below the larger of them (the priority's shares,
 // sorted from the top, fall lexicographically), so the swaps end; then no
 // refused request has such a swap. Refused requests go lowest share
@@ -46,8 +48,8 @@ TenantLimitKind Exceeds(const TenantLimit& l, const Usage& u, std::int64_t w, do
 // request there (ties: the lowest index): the order is fixed and the answer
 // reproducible.
 template <typename PriorityOf, typename Tokens, typename Place, typename Take, typename Allows>
-void ShareFairly(const HostModel& host, const RequestsView& r, const PolicyView& policy, PhaseResult* phase,
-                 PriorityOf priority_of, Tokens tokens, Place place, Take take, Allows allows,
+void ShareFairly(const HostModel& host, const RequestsView& r, const PolicyView& policy, bool strict,
+                 PhaseResult* phase, PriorityOf priority_of, Tokens tokens, Place place, Take take, Allows allows,
                  const std::vector<std::int64_t>* room_t) {
   const std::int64_t n = static_cast<std::int64_t>(r.model.size);
   std::vector<std::int32_t>& ep = phase->endpoint;
@@ -110,17 +112,26 @@ void ShareFairly(const HostModel& host, const RequestsView& r, const PolicyView&
         if (ep[i] >= 0) continue;
         const std::int32_t b = r.tenant[i];
         std::int32_t best_p = -1;
-        std::size_t best_slot = 0;
+        std::size_t best_slot = 0, best_at = 0;
         double best_share = static_cast<double>(lv.served[b] + 1) / weight(b);
         const std::int32_t g = phase->group_of[i];
         for (std::int64_t e = phase->group_eoff[g]; e < phase->group_eoff[g + 1]; ++e) {
           const std::int32_t p = phase->group_elist[e];
+          // In strict mode an Azure endpoint's room never grows: there s
+          // is the largest request no larger than i.
+          const bool no_larger = strict && host.ep_azure[p];
           for (std::size_t slot = 0; slot < lv.on[p].size(); ++slot) {
             const auto& [a, list] = lv.on[p][slot];
-            if (a == b || list.empty() || share(a) <= best_share) continue;
-            if ((*room_t)[p] + tokens(list.front()) < tokens(i) || !allows(i, p)) continue;
+            if (a == b || share(a) <= best_share) continue;
+            const std::size_t at = no_larger
+                                       ? std::partition_point(list.begin(), list.end(),
+                                                              [&](std::int64_t j) { return tokens(j) > tokens(i); }) -
+                                             list.begin()
+                                       : 0;
+            if (at >= list.size() || (*room_t)[p] + tokens(list[at]) < tokens(i) || !allows(i, p)) continue;
             best_p = p;
             best_slot = slot;
+            best_at = at;
             best_share = share(a);
           }
         }
@@ -129,16 +140,18 @@ void ShareFairly(const HostModel& host, const RequestsView& r, const PolicyView&
         swapped = true;
         const std::int32_t a = lv.on[best_p][best_slot].first;
         std::vector<std::int64_t>& list = lv.on[best_p][best_slot].second;
-        const std::int64_t s = list.front();
-        list.erase(list.begin());
+        const std::int64_t s = list[best_at];
+        list.erase(list.begin() + static_cast<std::ptrdiff_t>(best_at));
         take(s, best_p, -1);
         ep[s] = -1;
         ep[i] = best_p;
         take(i, best_p, +1);
         ++lv.served[b];
         add(lv, best_p, i);
-        // The request that left: elsewhere if an eligible endpoint has room.
-        const std::int32_t q = place(s, -1, false, nullptr);
+        // The request that left: elsewhere if an eligible endpoint has room
+        // (in strict mode, on Azure if one has).
+        std::int32_t q = strict ? place(s, -1, true, nullptr) : -1;
+        if (q < 0) q = place(s, -1, false, nullptr);
         if (q >= 0) {
           ep[s] = q;
           take(s, q, +1);
@@ -419,15 +432,6 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
     ep[i] = p;
     take(i, p, +1);
   }
-  if (policy.fair_share) {
-    ShareFairly(
-        host, r, policy, phase, [&](std::int64_t i) { return cls(i).priority; }, tokens, place, take,
-        [&](std::int64_t i, std::int32_t p) {
-          const TenantLimit* l = limit_of(i);
-          return l == nullptr || Exceeds(*l, used[r.tenant[i]], tokens(i), cost(i, p)) == TenantLimitKind::kNone;
-        },
-        &room_t);
-  }
   // (3) Strict mode's invariant: no request stays off Azure while an
   // eligible Azure endpoint has room for it (within its tenant's budget).
   if (mode == AzureFirst::kStrict) {
@@ -439,6 +443,17 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
       ep[i] = p;
       take(i, p, +1);
     }
+  }
+  // (4) Fair share: after the Azure moves, whose freed room it may use.
+  if (policy.fair_share) {
+    ShareFairly(
+        host, r, policy, mode == AzureFirst::kStrict, phase, [&](std::int64_t i) { return cls(i).priority; }, tokens,
+        place, take,
+        [&](std::int64_t i, std::int32_t p) {
+          const TenantLimit* l = limit_of(i);
+          return l == nullptr || Exceeds(*l, used[r.tenant[i]], tokens(i), cost(i, p)) == TenantLimitKind::kNone;
+        },
+        &room_t);
   }
 }
 

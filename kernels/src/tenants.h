@@ -25,7 +25,7 @@ namespace azimuth::kernels::internal {
 // within them is refused by its tenant's limit); in strict mode, a
 // request off Azure moves to an eligible Azure endpoint with room. Capacity
 // and every tenant limit hold exactly afterwards. With policy.fair_share,
-// before the Azure moves, refused requests take the places of other
+// after the Azure moves, refused requests take the places of other
 // tenants' requests of their priority until no swap evens the weighted
 // shares (docs/design.md, "Fair share"). A refused request's endpoint is
 // TenantRejection(kind) (prepared.h). Does nothing without tenant limits
