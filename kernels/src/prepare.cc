@@ -329,6 +329,7 @@ HostModel Prepare(const ProblemView& problem, const StrictTiers* tiers) {
   const std::int32_t m = static_cast<std::int32_t>(e.model.size);
   HostModel h;
   h.num_endpoints = m;
+  h.tenant_limits = !problem.requests.tenant.empty() && pol.tenant_limits.size > 0;
   h.ep_model.assign(e.model.data, e.model.data + m);
   h.ep_zone.assign(e.zone.data, e.zone.data + m);
   h.ep_available.assign(e.available.data, e.available.data + m);

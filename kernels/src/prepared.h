@@ -41,6 +41,9 @@ struct HostModel {
   double strict_reject_weight = 1;
   double strict_azure_price = 0;
   double mean_tokens = 1;
+  // Some request's tenant has limits: the final pass keeps each request's
+  // least costs for the certificate's tenant prices (TenantDualGain).
+  bool tenant_limits = false;
 
   ModelView View() const;
 };

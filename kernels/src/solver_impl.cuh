@@ -1925,7 +1925,7 @@ PhaseResult RunPhases(const HostModel& host, const RequestsView& requests, const
   }
   F64 best(n);
   U64 akey(n);
-  const bool has_tenants = !requests.tenant.empty();
+  const bool has_tenants = host.tenant_limits;  // (fair share alone needs no least costs)
   F64 a_min(has_tenants ? n : 0), t_min(has_tenants ? n : 0);
   FinalPass final_pass{dm.view,
                        cols,

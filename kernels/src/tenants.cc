@@ -39,28 +39,26 @@ TenantLimitKind Exceeds(const TenantLimit& l, const Usage& u, std::int64_t w, do
 // eligible endpoint with room if one has it (`place`; in strict mode on
 // Azure first), else it is refused for capacity. In strict mode, on an
 // Azure endpoint s is no larger than r, so no Azure room grows and strict
-// mode's invariant, restored before, still holds. Each such swap either serves one more request or replaces
-// two shares by two below the larger of them (the priority's shares,
-// sorted from the top, fall lexicographically), so the swaps end; then no
-// refused request has such a swap. Refused requests go lowest share
-// first; of a request's candidates, s's tenant is the one furthest above
+// mode's invariant, restored before, still holds. Each such swap either
+// serves one more request or replaces two shares by two below the larger
+// of them (the priority's shares, sorted from the top, fall
+// lexicographically), so the swaps end; then no refused request has such a
+// swap. `waiting` holds the requests with options that the refill saw
+// refused (the refused among them are r's). Refused requests go lowest
+// share first; of a request's candidates, s's tenant is the one furthest above
 // (ties: the first in r's list of endpoints), and s that tenant's largest
 // request there (ties: the lowest index): the order is fixed and the answer
 // reproducible.
 template <typename PriorityOf, typename Tokens, typename Place, typename Take, typename Allows>
 void ShareFairly(const HostModel& host, const RequestsView& r, const PolicyView& policy, bool strict,
-                 PhaseResult* phase, PriorityOf priority_of, Tokens tokens, Place place, Take take, Allows allows,
-                 const std::vector<std::int64_t>* room_t) {
+                 const std::vector<std::int64_t>& waiting, PhaseResult* phase, PriorityOf priority_of, Tokens tokens,
+                 Place place, Take take, Allows allows, const std::vector<std::int64_t>* room_t) {
   const std::int64_t n = static_cast<std::int64_t>(r.model.size);
   std::vector<std::int32_t>& ep = phase->endpoint;
   std::int32_t tenants = 0;
   for (std::int64_t i = 0; i < n; ++i) tenants = std::max(tenants, r.tenant[i] + 1);
   auto weight = [&](std::int32_t t) {
     return static_cast<std::size_t>(t) < policy.tenant_weights.size ? policy.tenant_weights[t] : 1.0;
-  };
-  auto eligible = [&](std::int64_t i) {
-    const std::int32_t g = phase->group_of[i];
-    return phase->group_eoff[g + 1] > phase->group_eoff[g];
   };
   // Largest first within each (endpoint, tenant) list: the one taken out.
   auto larger = [&](std::int64_t a, std::int64_t b) { return tokens(a) != tokens(b) ? tokens(a) > tokens(b) : a < b; };
@@ -85,17 +83,17 @@ void ShareFairly(const HostModel& host, const RequestsView& r, const PolicyView&
     lv.on.resize(host.num_endpoints);
   }
   for (std::int64_t i = 0; i < n; ++i) {
+    if (ep[i] < 0) continue;
     Level& lv = levels[priority_of(i)];
-    if (ep[i] >= 0) {
-      ++lv.served[r.tenant[i]];
-      add(lv, ep[i], i);
-    } else if ((ep[i] == -1 || ep[i] == -2) && eligible(i)) {
-      lv.refused.push_back(i);
-    }
+    ++lv.served[r.tenant[i]];
+    add(lv, ep[i], i);
+  }
+  for (std::int64_t i : waiting) {
+    if (ep[i] == -1 || ep[i] == -2) levels[priority_of(i)].refused.push_back(i);
   }
   // Every swap lowers one priority's sorted shares or serves one more
-  // request, so the rounds end; the budget only bounds their time (never
-  // reached in the tests). A swap changes the room left on an endpoint,
+  // request, so the rounds end; the budget is a bound on their time, not
+  // their stopping rule. A swap changes the room left on an endpoint,
   // which another priority's requests may use: the rounds run over every
   // priority until none swaps.
   std::int64_t budget = 64 * n + 1024;
@@ -447,8 +445,8 @@ void EnforceTenantLimits(const HostModel& host, const RequestsView& r, const Pol
   // (4) Fair share: after the Azure moves, whose freed room it may use.
   if (policy.fair_share) {
     ShareFairly(
-        host, r, policy, mode == AzureFirst::kStrict, phase, [&](std::int64_t i) { return cls(i).priority; }, tokens,
-        place, take,
+        host, r, policy, mode == AzureFirst::kStrict, waiting, phase, [&](std::int64_t i) { return cls(i).priority; },
+        tokens, place, take,
         [&](std::int64_t i, std::int32_t p) {
           const TenantLimit* l = limit_of(i);
           return l == nullptr || Exceeds(*l, used[r.tenant[i]], tokens(i), cost(i, p)) == TenantLimitKind::kNone;
